@@ -1,0 +1,44 @@
+# make run  — create .venv if needed, install, start the bot (console chat by default).
+# make test — create .venv with the test extras, install, lint and run the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+# The WeChat extra (wechaty) only imports on Python < 3.13; it is skipped elsewhere and its tests skip.
+WECHAT_OK := $(shell $(PYTHON) -c 'import sys; print("1" if sys.version_info < (3, 13) else "")')
+TEST_EXTRAS := test,postgres$(if $(WECHAT_OK),$(comma)wechat)
+comma := ,
+
+.PHONY: run test lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_TEST): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[$(TEST_EXTRAS)]'
+	touch $@ $(STAMP_RUN)
+
+run: $(STAMP_RUN)
+	@$(BIN)/anquan run
+
+test: $(STAMP_TEST)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP_TEST)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,43 @@
+"""What every platform adapter provides: receive messages into the core, send texts out.
+
+Adapters translate between a platform and the core's message types; they decide nothing themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.bridge import Bridge
+
+
+class DeliveryError(Exception):
+    """A send failed; the caller may retry later."""
+
+
+class ChatUnreachable(DeliveryError):
+    """The platform will never deliver to this chat (bot removed, blocked, chat deleted)."""
+
+
+class RetryLater(DeliveryError):
+    """The platform throttled us; wait ``retry_after`` seconds before sending anything again."""
+
+    def __init__(self, retry_after: float, message: str = "") -> None:
+        super().__init__(message or f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+class Adapter(ABC):
+    """A connection to one chat platform."""
+
+    platform: str
+
+    @abstractmethod
+    async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
+        """Receive messages and hand them to ``bridge`` until ``stop`` is set; raise if the connection fails."""
+
+    @abstractmethod
+    async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
+        """Deliver one text; raise ChatUnreachable, RetryLater or DeliveryError when it cannot be delivered."""

@@ -1,0 +1,179 @@
+"""A terminal chat for trying the bot: play villager, whistleblower and official without any platform.
+
+Lines starting with ``:`` switch who you are and where you write (``:群 王家沟村``, ``:私聊``, ``:干部``,
+``:村民``, ``:退出``). With stdin piped it handles each line, prints the replies and ends at end of input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import TextIO
+
+from bot.adapters.base import Adapter
+from bot.bridge import Bridge
+from handlers.messages import IncomingMessage, MembershipChange, Reply
+from handlers.profile import Profile
+from handlers.texts import Texts
+
+PLATFORM = "console"
+OFFICIAL_ID = "official"
+VILLAGER_ID = "villager"
+
+_SWITCHES = {
+    "群": "group",
+    "group": "group",
+    "私聊": "private",
+    "private": "private",
+    "干部": "official",
+    "official": "official",
+    "村民": "villager",
+    "villager": "villager",
+    "退出": "quit",
+    "quit": "quit",
+    "exit": "quit",
+}
+
+
+@dataclass
+class ConsoleState:
+    """Who the terminal user is and which chat they are typing into."""
+
+    official: bool = False
+    private: bool = False
+    village: str = ""
+
+
+class ConsoleAdapter(Adapter):
+    """Reads chat lines from a terminal or a pipe and prints the bot's replies."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        profile: Profile,
+        texts: Texts,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        *,
+        interactive: bool | None = None,
+    ) -> None:
+        self.profile = profile
+        self.texts = texts
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.interactive = self.stdin.isatty() if interactive is None else interactive
+        self.state = ConsoleState(village=profile.villages[0].name)
+        self._run_id = str(time.time_ns())
+        self._count = 0
+        self._known_groups: set[str] = set()
+
+    # --- what the terminal user sees -------------------------------------------------------------
+
+    def _who(self) -> str:
+        return self.texts("console.who_official" if self.state.official else "console.who_villager")
+
+    def _where(self) -> str:
+        if self.state.private:
+            return self.texts("console.where_private")
+        return self.texts("console.where_group", unit=self.state.village)
+
+    def _print(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
+        """Print a message from the bot (replies and pushes alike)."""
+        prefix = self.texts("console.bot_prefix", bot=self.profile.bot_name) if self.interactive else ""
+        self._print(prefix + text)
+
+    async def _deliver(self, reply: Reply) -> None:
+        await self.send_text(reply.chat_id, reply.text, reply.quote_message_id)
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    def _reader(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
+        # A daemon thread: a blocked read never keeps the process alive at shutdown.
+        for line in self.stdin:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
+        """Read lines until end of input, ``:退出`` or ``stop``; each line is a chat message."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        threading.Thread(target=self._reader, args=(loop, queue), daemon=True, name="console-stdin").start()
+        if self.interactive:
+            self._print(
+                self.texts("console.banner", bot=self.profile.bot_name, who=self._who(), where=self._where())
+            )
+        stop_wait = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                get = asyncio.ensure_future(queue.get())
+                await asyncio.wait({get, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if not get.done():
+                    get.cancel()
+                    break
+                line = get.result()
+                if line is None:
+                    break
+                text = line.rstrip("\r\n")
+                if text.startswith((":", "：")):
+                    if not self._switch(text[1:].strip()):
+                        break
+                    continue
+                msg = await self._message(bridge, text)
+                await bridge.process(msg, self._deliver)
+        finally:
+            stop_wait.cancel()
+        stop.set()  # end of input ends the whole program
+
+    def _switch(self, command: str) -> bool:
+        word, _, arg = command.partition(" ")
+        action = _SWITCHES.get(word.lower())
+        if action is None:
+            self._print(self.texts("console.unknown_switch"))
+            return True
+        if action == "quit":
+            return False
+        if action == "group":
+            if arg.strip():
+                village = self.profile.village_of(arg.strip())
+                if village is None:
+                    choices = "、".join(v.name for v in self.profile.villages)
+                    self._print(self.texts("console.unknown_village", name=arg.strip(), choices=choices))
+                    return True
+                self.state.village = village
+            self.state.private = False
+        elif action == "private":
+            self.state.private = True
+        else:
+            self.state.official = action == "official"
+        self._print(self.texts("console.switched", who=self._who(), where=self._where()))
+        return True
+
+    async def _message(self, bridge: Bridge, text: str) -> IncomingMessage:
+        self._count += 1
+        sender = OFFICIAL_ID if self.state.official else VILLAGER_ID
+        if self.state.private:
+            chat_id, chat_type, title = f"private:{sender}", "private", None
+        else:
+            chat_id, chat_type = f"group:{self.state.village}", "group"
+            title = self.texts("console.where_group", unit=self.state.village)
+            if chat_id not in self._known_groups:
+                await bridge.membership(MembershipChange(PLATFORM, chat_id, title, joined=True))
+                self._known_groups.add(chat_id)
+        return IncomingMessage(
+            platform=PLATFORM,
+            chat_id=chat_id,
+            chat_type=chat_type,  # type: ignore[arg-type]
+            message_id=f"{self._run_id}-{self._count}",
+            sender_id=sender,
+            sender_name=self._who(),
+            text=text,
+            chat_title=title,
+        )

@@ -1,0 +1,127 @@
+"""The one place that wires the bot together: settings → database → core → adapters, and runs them.
+
+Nothing here runs at import time; ``run_bot`` is called by ``anquan run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.adapters.base import Adapter
+from bot.bridge import Bridge
+from bot.config import Settings
+from handlers.classifier import Classifier
+from handlers.context import Core
+from handlers.profile import Profile, load_profile
+from handlers.router import Router
+from handlers.texts import Texts
+from storage.db import make_engine, make_session_factory, upgrade
+from storage.officials import add_official
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 60.0
+
+
+@dataclass
+class Database:
+    """An engine whose schema is up to date, and its session factory."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def open_database(settings: Settings) -> Database:
+    """Connect and bring the schema up to date (every command and the bot do this at start)."""
+    engine = make_engine(settings.db_url)
+    upgrade(engine)
+    return Database(engine, make_session_factory(engine))
+
+
+def build_core(settings: Settings, db: Database, profile: Profile | None = None) -> Core:
+    """Load the town profile, wording and classifier (jieba loads here, once) into the core's services."""
+    profile = profile or load_profile(settings.profile)
+    return Core(
+        sessions=db.sessions,
+        classifier=Classifier.load(places=profile.place_names()),
+        texts=Texts.load(settings.texts),
+        profile=profile,
+        secret=settings.secret(),
+        tz=settings.tz,
+    )
+
+
+def make_adapters(settings: Settings, core: Core) -> list[Adapter]:
+    """One adapter per configured platform; platform SDKs are imported only when configured."""
+    adapters: list[Adapter] = []
+    for name in settings.platforms:
+        if name == "console":
+            from bot.adapters.console import OFFICIAL_ID, PLATFORM, ConsoleAdapter
+
+            with core.sessions.begin() as session:
+                add_official(
+                    session, PLATFORM, OFFICIAL_ID, core.texts("console.official_name"), role="admin"
+                )
+            adapters.append(ConsoleAdapter(core.profile, core.texts))
+        elif name == "telegram":
+            from bot.adapters.telegram import TelegramAdapter
+
+            adapters.append(TelegramAdapter.from_settings(settings))
+        elif name == "wechaty":
+            from bot.adapters.wechaty import WechatyAdapter
+
+            adapters.append(WechatyAdapter.from_settings(settings))
+    return adapters
+
+
+async def supervise(adapter: Adapter, bridge: Bridge, stop: asyncio.Event) -> None:
+    """Run one adapter; if its connection fails, retry with exponential backoff, never affecting the others."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await adapter.run(bridge, stop)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error(
+                "adapter failed; restarting",
+                extra={"platform": adapter.platform, "error": type(exc).__name__, "retry_in": delay},
+            )
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        except TimeoutError:
+            delay = min(delay * 2, MAX_BACKOFF)
+
+
+async def serve(adapters: list[Adapter], bridge: Bridge, stop: asyncio.Event) -> None:
+    """Run all adapters until ``stop``; then let messages already received finish and their replies go out."""
+    tasks = [asyncio.create_task(supervise(a, bridge, stop), name=f"adapter-{a.platform}") for a in adapters]
+    await stop.wait()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await bridge.drain()
+
+
+async def run_bot(settings: Settings) -> None:
+    """``anquan run``: start every configured adapter and stop cleanly on SIGTERM or SIGINT."""
+    db = await asyncio.to_thread(open_database, settings)
+    core = await asyncio.to_thread(build_core, settings, db)
+    router = Router(core)
+    bridge = Bridge(router)
+    adapters = make_adapters(settings, core)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("anquan started", extra={"platforms": ",".join(settings.platforms)})
+    try:
+        await serve(adapters, bridge, stop)
+    finally:
+        db.engine.dispose()
+        log.info("anquan stopped")

@@ -1,0 +1,73 @@
+"""The async doorway from adapters into the synchronous core: runs the router in a worker thread.
+
+The event loop never waits on the database; errors are logged (without message text) and never kill an adapter.
+Messages are tracked from receipt until their replies are sent, so a clean shutdown can wait for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from handlers.messages import IncomingMessage, MembershipChange, Reply
+from handlers.router import Router
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[Reply], Awaitable[None]]
+
+
+class Bridge:
+    """Hands messages to the core, sends their replies through the adapter, tracks what is in flight."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def process(self, msg: IncomingMessage, deliver: Deliver) -> None:
+        """Handle ``msg`` in a worker thread, then deliver each reply; errors are logged, never raised."""
+        replies = await asyncio.to_thread(self._dispatch, msg)
+        for reply in replies:
+            try:
+                await deliver(reply)
+            except Exception as exc:
+                log.error(
+                    "reply could not be delivered",
+                    extra={"platform": msg.platform, "chat_type": msg.chat_type, "error": type(exc).__name__},
+                )
+
+    def submit(self, msg: IncomingMessage, deliver: Deliver) -> asyncio.Task[None]:
+        """Process ``msg`` in the background, tracked until its replies are sent."""
+        task = asyncio.get_running_loop().create_task(self.process(msg, deliver))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        return task
+
+    def _dispatch(self, msg: IncomingMessage) -> list[Reply]:
+        try:
+            return self.router.dispatch(msg).replies
+        except Exception:
+            log.exception(
+                "message handling failed", extra={"platform": msg.platform, "chat_type": msg.chat_type}
+            )
+            return []
+
+    async def membership(self, change: MembershipChange) -> None:
+        """Record that the bot joined or left a group."""
+        try:
+            await asyncio.to_thread(self.router.membership, change)
+        except Exception:
+            log.exception("membership update failed", extra={"platform": change.platform})
+
+    async def unreachable(self, platform: str, chat_id: str) -> None:
+        """Mark a group the platform refuses to deliver to as inactive."""
+        try:
+            await asyncio.to_thread(self.router.mark_inactive, platform, chat_id)
+        except Exception:
+            log.exception("marking chat inactive failed", extra={"platform": platform})
+
+    async def drain(self) -> None:
+        """Wait until every message already received has been handled and answered."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)

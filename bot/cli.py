@@ -1,0 +1,240 @@
+"""The ``anquan`` command line: run the bot, parse messages, and manage the ledger, officials and groups."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.logs import setup_logging
+from storage.models import GROUP_KINDS, OPEN_STATUSES, ROLES, Report
+
+PLATFORM_CHOICES = click.Choice(["console", "telegram", "wechaty"])
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except (ValidationError, ValueError) as exc:
+        raise click.ClickException(f"配置有误：{exc}") from exc
+
+
+def _db(settings: Settings):
+    from bot.app import open_database
+
+    try:
+        return open_database(settings)
+    except Exception as exc:
+        raise click.ClickException(f"无法打开数据库 {settings.db_url}：{exc}") from exc
+
+
+@click.group()
+def main() -> None:
+    """anquan — 乡镇安全生产隐患随手报机器人。"""
+
+
+@main.command()
+def run() -> None:
+    """运行机器人（平台由 ANQUAN_PLATFORMS 决定，默认终端试用模式）。"""
+    from bot.app import run_bot
+    from handlers.profile import ProfileError
+    from handlers.texts import TextsError
+
+    settings = _settings()
+    default_level = "WARNING" if settings.platforms == ["console"] else "INFO"
+    setup_logging(settings.log_level or default_level)
+    try:
+        asyncio.run(run_bot(settings))
+    except (ProfileError, TextsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        pass
+
+
+def _parse_inputs(jsonl: bool) -> Iterator[tuple[str, str]]:
+    for lineno, line in enumerate(sys.stdin, 1):
+        line = line.rstrip("\r\n")
+        if not jsonl:
+            yield line, "group"
+            continue
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"第 {lineno} 行不是合法的 JSON：{exc}") from exc
+        chat = obj.get("chat", "group")
+        yield str(obj.get("text", "")), chat if chat in ("group", "private") else "group"
+
+
+@main.command()
+@click.option("--jsonl", is_flag=True, help='每行一个 JSON 对象 {"text": ..., "chat": "group"|"private"}')
+def parse(jsonl: bool) -> None:
+    """识别标准输入中每行消息，每行输出一个 JSON 结果（intent、category、severity、location、confidence）。"""
+    from handlers.classifier import Classifier
+    from handlers.profile import load_profile
+
+    settings = _settings()
+    classifier = Classifier.load(places=load_profile(settings.profile).place_names())
+    out = sys.stdout
+    for text, chat in _parse_inputs(jsonl):
+        out.write(json.dumps(classifier.classify(text, chat).to_json(), ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The ledger's JSON form of a report: never anything about who reported it."""
+    return {
+        "id": report.id,
+        "kind": report.kind,
+        "category": report.category,
+        "severity": report.severity,
+        "status": report.status,
+        "village": report.village,
+        "location": report.location,
+        "text": report.text,
+        "created_at": report.created_at.isoformat(),
+        "rectified_at": report.rectified_at.isoformat() if report.rectified_at else None,
+        "deadline": report.deadline.isoformat() if report.deadline else None,
+        "duplicate_of": report.duplicate_of,
+        "anonymous": report.anonymous,
+        "rectification_note": report.rectification_note,
+    }
+
+
+@main.command()
+@click.option("--status", type=click.Choice(["open", "all"]), default="open", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="每行输出一条 JSON")
+def reports(status: str, as_json: bool) -> None:
+    """隐患台账：默认列出未整改的隐患。"""
+    from handlers.texts import Texts
+    from storage.reports import list_reports
+
+    settings = _settings()
+    db = _db(settings)
+    with db.sessions() as session:
+        rows = list_reports(session, statuses=OPEN_STATUSES if status == "open" else None)
+        if as_json:
+            for r in rows:
+                click.echo(json.dumps(report_json(r), ensure_ascii=False))
+            return
+        texts = Texts.load(settings.texts)
+        if not rows:
+            click.echo("（没有记录）")
+        for r in rows:
+            created = r.created_at.astimezone(settings.tz).strftime("%Y-%m-%d")
+            click.echo(
+                f"#{r.id}\t{texts.label('kinds', r.kind)}\t{texts.label('categories', r.category)}\t"
+                f"{texts.label('severities', r.severity)}\t{texts.label('statuses', r.status)}\t"
+                f"{r.village or r.location or '-'}\t{created}\t{r.text[:40]}"
+            )
+
+
+@main.group()
+def officials() -> None:
+    """管理干部账号（按平台账号识别，不按昵称）。"""
+
+
+@officials.command("add")
+@click.option("--platform", type=PLATFORM_CHOICES, required=True)
+@click.option("--user-id", required=True, help="平台上的用户 ID（不是昵称）")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(ROLES), default="official", show_default=True)
+@click.option("--unit", default=None, help="所在单位，如 王家沟村、应急管理站")
+def officials_add(platform: str, user_id: str, name: str, role: str, unit: str | None) -> None:
+    """登记一名干部。"""
+    from storage.officials import add_official
+
+    db = _db(_settings())
+    with db.sessions.begin() as session:
+        official = add_official(session, platform, user_id, name, role, unit)
+        click.echo(f"已登记干部 {official.name}（{official.platform}:{official.user_id}，{official.role}）")
+
+
+@officials.command("invite")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(ROLES), default="official", show_default=True)
+@click.option("--unit", default=None)
+@click.option("--days", type=click.IntRange(1, 90), default=7, show_default=True, help="有效天数")
+def officials_invite(name: str, role: str, unit: str | None, days: int) -> None:
+    """生成一次性绑定码：干部私聊机器人发 /绑定 <码> 即完成绑定。"""
+    from datetime import timedelta
+
+    from storage.officials import create_binding_code
+
+    db = _db(_settings())
+    with db.sessions.begin() as session:
+        code = create_binding_code(session, name, role, unit, valid_for=timedelta(days=days))
+    click.echo(f"绑定码：{code}（{days} 天内有效，只能用一次）")
+    click.echo(f"请 {name} 私聊机器人发送：/绑定 {code}")
+
+
+@officials.command("list")
+def officials_list() -> None:
+    """列出所有干部。"""
+    from storage.officials import list_officials
+
+    db = _db(_settings())
+    with db.sessions() as session:
+        rows = list_officials(session)
+        if not rows:
+            click.echo("（还没有登记干部）")
+        for o in rows:
+            click.echo(f"{o.id}\t{o.platform}\t{o.user_id}\t{o.name}\t{o.role}\t{o.unit or '-'}")
+
+
+@main.group()
+def groups() -> None:
+    """管理机器人所在的群。"""
+
+
+@groups.command("add")
+@click.option("--platform", type=PLATFORM_CHOICES, required=True)
+@click.option("--chat-id", required=True)
+@click.option("--kind", type=click.Choice(GROUP_KINDS), required=True)
+@click.option("--unit", default=None, help="所属单位，如 王家沟村")
+@click.option("--title", default=None)
+def groups_add(platform: str, chat_id: str, kind: str, unit: str | None, title: str | None) -> None:
+    """登记（或更新）一个群。"""
+    from storage.groups import upsert_group
+
+    db = _db(_settings())
+    with db.sessions.begin() as session:
+        g = upsert_group(session, platform, chat_id, title=title, kind=kind, unit=unit, active=True)
+        click.echo(f"已登记群 {g.platform}:{g.chat_id}（{g.kind}，{g.unit or '-'}）")
+
+
+@groups.command("list")
+def groups_list() -> None:
+    """列出所有群。"""
+    from storage.groups import list_groups
+
+    db = _db(_settings())
+    with db.sessions() as session:
+        rows = list_groups(session)
+        if not rows:
+            click.echo("（还没有群）")
+        for g in rows:
+            state = "在用" if g.active else "已停用"
+            click.echo(
+                f"{g.id}\t{g.platform}\t{g.chat_id}\t{g.kind or '未登记'}\t{g.unit or '-'}\t{g.title or '-'}\t{state}"
+            )
+
+
+@main.group()
+def db() -> None:
+    """数据库维护。"""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """把数据库结构升级到最新版本。"""
+    settings = _settings()
+    _db(settings)
+    click.echo(f"数据库已是最新结构：{settings.db_url}")

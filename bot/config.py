@@ -1,0 +1,115 @@
+"""Configuration from ``ANQUAN_*`` environment variables and an optional TOML file named by ``ANQUAN_CONFIG``.
+
+Environment variables win over the TOML file; both are validated at start with clear errors.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+KNOWN_PLATFORMS = ("console", "telegram", "wechaty")
+DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+
+
+class Settings(BaseSettings):
+    """Everything the running bot and the CLI need to know about this installation."""
+
+    model_config = SettingsConfigDict(env_prefix="ANQUAN_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    platforms: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["console"])
+    timezone: str = "Asia/Shanghai"
+    profile: Path | None = None
+    texts: Path | None = None
+    secret_key: str | None = None
+    log_level: str | None = None
+
+    telegram_token: str | None = None
+    telegram_base_url: str = DEFAULT_TELEGRAM_BASE_URL
+    telegram_proxy: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = 8443
+
+    wechaty_endpoint: str | None = None
+    wechaty_token: str | None = None
+    wechaty_min_interval: float = 3.0
+    wechaty_jitter: float = 2.0
+    wechaty_daily_cap: int = 500
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("ANQUAN_CONFIG")
+        if config_file:
+            if not Path(config_file).is_file():
+                raise ValueError(f"ANQUAN_CONFIG 指向的配置文件不存在：{config_file}")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @field_validator("platforms", mode="before")
+    @classmethod
+    def _split_platforms(cls, value: Any) -> list[str]:
+        if isinstance(value, str):
+            value = [p for p in (part.strip().lower() for part in value.split(",")) if p]
+        unknown = [p for p in value if p not in KNOWN_PLATFORMS]
+        if unknown:
+            raise ValueError(f"unknown platform(s) {unknown}; choose from {', '.join(KNOWN_PLATFORMS)}")
+        if not value:
+            raise ValueError("ANQUAN_PLATFORMS is empty")
+        return list(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def db_url(self) -> str:
+        """The database URL; by default a SQLite file in the data folder."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'anquan.db'}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The township's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def secret(self) -> bytes:
+        """The key for hashing private-chat message ids: ANQUAN_SECRET_KEY, or a file made once in the data folder.
+
+        It is kept outside the database so that the database alone can never be matched back to a sender.
+        """
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()

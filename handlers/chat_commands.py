@@ -1,0 +1,247 @@
+"""The chat commands: what each does, who may use it, and the registry that ties names to handlers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from handlers.commands import Command, CommandRegistry
+from handlers.context import Core, official_actor
+from handlers.messages import IncomingMessage
+from storage import groups as group_repo
+from storage import officials as official_repo
+from storage import reports as report_repo
+from storage.models import Group, Official, Report
+
+LIST_LIMIT = 20
+_ID_RE = re.compile(r"^#?\s*(\d{1,9})\s*(.*)$", re.DOTALL)
+
+# Which status changes each official command may make, from which states.
+TRANSITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "整改完成": ("rectified", ("reported", "rectifying")),
+    "整改中": ("rectifying", ("reported",)),
+    "销号": ("closed", ("reported", "rectifying", "rectified")),
+    "不属实": ("rejected", ("reported", "rectifying")),
+}
+
+
+@dataclass
+class CommandContext:
+    """One command invocation: the open session, the services, the message and who sent it."""
+
+    session: Session
+    core: Core
+    msg: IncomingMessage
+    group: Group | None
+    official: Official | None
+    command: str
+    args: str
+
+    def t(self, key: str, **values: object) -> str:
+        """Shortcut for the wording lookup."""
+        return self.core.texts(key, **values)
+
+
+def _report_arg(ctx: CommandContext) -> tuple[Report | None, str, str | None]:
+    """The report named by the first argument, the rest of the arguments, and an error reply if any."""
+    match = _ID_RE.match(ctx.args)
+    if not match:
+        return None, "", ctx.t("commands.need_report_id", command=ctx.command)
+    report = report_repo.get_report(ctx.session, int(match.group(1)))
+    if report is None:
+        return None, "", ctx.t("commands.report_not_found", id=match.group(1))
+    return report, match.group(2).strip(), None
+
+
+def change_status(ctx: CommandContext) -> str:
+    """Official: move a report along its lifecycle (rectified, rectifying, closed, rejected)."""
+    report, note, error = _report_arg(ctx)
+    if error or report is None:
+        return error or ""
+    target, allowed = TRANSITIONS[ctx.command]
+    texts = ctx.core.texts
+    if report.status not in allowed:
+        return ctx.t(
+            "commands.bad_status_change",
+            id=report.id,
+            status=texts.label("statuses", report.status),
+            target=texts.label("statuses", target),
+        )
+    assert ctx.official is not None  # the registry checked the permission
+    report_repo.set_status(
+        ctx.session, report, target, official_actor(ctx.official), note=note or None, now=ctx.core.clock()
+    )
+    note_text = ctx.t("commands.rectified_note", note=note) if note else ""
+    if target == "rectified":
+        return ctx.t("commands.rectified", id=report.id, note=note_text)
+    return ctx.t(
+        "commands.status_changed", id=report.id, status=texts.label("statuses", target), note=note_text
+    )
+
+
+def _place(ctx: CommandContext, report: Report) -> str:
+    return report.location or report.village or ctx.t("replies.place_unknown")
+
+
+def query(ctx: CommandContext) -> str:
+    """Anyone: one report's details; anonymous tips show their text only to officials in a private chat."""
+    report, _, error = _report_arg(ctx)
+    if error or report is None:
+        return error or ""
+    texts, core = ctx.core.texts, ctx.core
+    status = texts.label("statuses", report.status)
+    if report.anonymous and (ctx.official is None or ctx.msg.chat_type != "private"):
+        return ctx.t("commands.tip_hidden_in_group", id=report.id, status=status)
+    if ctx.official is None:
+        note = ctx.t("commands.receipt_note", note=report.public_note) if report.public_note else ""
+        return ctx.t(
+            "commands.report_detail_public",
+            id=report.id,
+            category=texts.label("categories", report.category),
+            severity=texts.label("severities", report.severity),
+            status=status,
+            created=core.local_date(report.created_at),
+            note=note,
+        )
+    rectified = (
+        ctx.t(
+            "commands.report_detail_rectified",
+            at=core.local_date(report.rectified_at),
+            note=report.rectification_note or "",
+        )
+        if report.rectified_at
+        else ""
+    )
+    return ctx.t(
+        "commands.report_detail",
+        id=report.id,
+        kind=texts.label("kinds", report.kind),
+        category=texts.label("categories", report.category),
+        severity=texts.label("severities", report.severity),
+        status=status,
+        place=_place(ctx, report),
+        created=core.local_date(report.created_at),
+        deadline=core.local_date(report.deadline),
+        rectified=rectified,
+        text=report.text,
+    )
+
+
+def open_list(ctx: CommandContext) -> str:
+    """Anyone: open hazards, optionally of one village; anonymous tips only for officials in private."""
+    core = ctx.core
+    village = None
+    if ctx.args:
+        village = core.profile.village_of(ctx.args) or ctx.args.strip()
+    elif ctx.group is not None and ctx.group.kind == "village":
+        village = ctx.group.unit
+    rows = report_repo.open_reports(ctx.session, village=village)
+    if ctx.official is None or ctx.msg.chat_type != "private":
+        rows = [r for r in rows if not r.anonymous]
+    scope = village or ctx.t("commands.list_scope_all")
+    if not rows:
+        return ctx.t("commands.list_empty", scope=scope)
+    now = core.clock()
+    lines = [ctx.t("commands.list_header", scope=scope, count=len(rows))]
+    for r in sorted(rows, key=lambda r: (r.severity != "major", r.id))[:LIST_LIMIT]:
+        lines.append(
+            ctx.t(
+                "commands.list_item",
+                id=r.id,
+                severity_short="【重大】" if r.severity == "major" else "",
+                category=core.texts.label("categories", r.category),
+                place=_place(ctx, r),
+                status=core.texts.label("statuses", r.status),
+                age=max(0, (now - r.created_at).days),
+            )
+        )
+    if len(rows) > LIST_LIMIT:
+        lines.append(ctx.t("commands.list_more", count=len(rows) - LIST_LIMIT))
+    return "\n".join(lines)
+
+
+def progress(ctx: CommandContext) -> str:
+    """Anyone holding a receipt code: the status of their anonymous report and the officials' public note."""
+    if not ctx.args:
+        return ctx.t("commands.need_receipt")
+    report = report_repo.find_by_receipt(ctx.session, ctx.args)
+    if report is None:
+        return ctx.t("commands.receipt_not_found")
+    texts = ctx.core.texts
+    note = ctx.t("commands.receipt_note", note=report.public_note) if report.public_note else ""
+    return ctx.t(
+        "commands.receipt_status",
+        kind=texts.label("kinds", report.kind),
+        id=report.id,
+        status=texts.label("statuses", report.status),
+        created=ctx.core.local_date(report.created_at),
+        note=note,
+    )
+
+
+def bind(ctx: CommandContext) -> str:
+    """Anyone with a binding code, in a private chat: become the official the code was issued for."""
+    if ctx.msg.chat_type != "private":
+        return ctx.t("commands.bind_private_only")
+    if not ctx.args:
+        return ctx.t("commands.need_bind_code")
+    official = official_repo.redeem_binding_code(
+        ctx.session, ctx.args, ctx.msg.platform, ctx.msg.sender_id, now=ctx.core.clock()
+    )
+    if official is None:
+        return ctx.t("commands.bind_failed")
+    return ctx.t("commands.bind_ok", name=official.name, unit=official.unit or ctx.core.profile.town)
+
+
+def register_group(ctx: CommandContext) -> str:
+    """Official: tag the current group with the village, station or enterprise it belongs to."""
+    if ctx.group is None:
+        return ctx.t("commands.register_group_only")
+    if not ctx.args:
+        return ctx.t("commands.need_unit")
+    unit = ctx.core.profile.find_unit(ctx.args)
+    if unit is None:
+        choices = "、".join(u.name for u in ctx.core.profile.units[:12])
+        return ctx.t("commands.unknown_unit", unit=ctx.args, choices=choices)
+    group_repo.upsert_group(ctx.session, ctx.msg.platform, ctx.msg.chat_id, kind=unit.kind, unit=unit.name)
+    return ctx.t(
+        "commands.group_registered", unit=unit.name, kind=ctx.core.texts.label("group_kinds", unit.kind)
+    )
+
+
+def help_text(ctx: CommandContext, registry: CommandRegistry) -> str:
+    """Anyone: how to use the bot; officials also see their commands."""
+    lines = [ctx.t("commands.help_header", bot=ctx.core.profile.bot_name), ctx.t("commands.help_general")]
+
+    def line(cmd: Command) -> str:
+        name, aliases = cmd.name, cmd.aliases
+        text = ctx.t(
+            "commands.help_line", name=name, args=ctx.t(f"help_args.{name}"), help=ctx.t(f"help.{name}")
+        )
+        if aliases:
+            text += ctx.t("commands.help_aliases", aliases=" ".join(f"/{a}" for a in aliases))
+        return text
+
+    lines += [line(c) for c in registry if not c.official_only]
+    if ctx.official is not None:
+        lines.append(ctx.t("commands.help_official_header"))
+        lines += [line(c) for c in registry if c.official_only]
+    return "\n".join(lines)
+
+
+def build_registry() -> CommandRegistry:
+    """The bot's commands, in help order, with the ASCII aliases Telegram's menu can show."""
+    reg = CommandRegistry()
+    reg.add("查询", query, aliases=("status", "query"))
+    reg.add("清单", open_list, aliases=("list",))
+    reg.add("进度", progress, aliases=("progress",))
+    reg.add("绑定", bind, aliases=("bind",))
+    reg.add("帮助", lambda ctx: help_text(ctx, reg), aliases=("help", "start"))
+    reg.add("整改完成", change_status, aliases=("done",), official_only=True)
+    reg.add("整改中", change_status, aliases=("fixing",), official_only=True)
+    reg.add("销号", change_status, aliases=("close",), official_only=True)
+    reg.add("不属实", change_status, aliases=("reject",), official_only=True)
+    reg.add("登记群", register_group, aliases=("register",), official_only=True)
+    return reg

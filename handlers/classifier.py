@@ -1,0 +1,584 @@
+"""Rule-based hazard-message classifier (jieba + keyword rules kept as data).
+
+A message is normalised (mentions and emoji stripped, traditional and full-width characters folded), capped,
+and scanned once with a single pre-compiled keyword pattern built from ``data/rules.toml``. Decisions are made
+from the *structure* of the hits, not from single words:
+
+* evidence comes in pairs within a clause (a thing such as 电线 plus a bad state such as 断), or as a
+  self-sufficient event (起火, 漏电) or an unsafe act (酒驾, 超载);
+* negation (没发现, 不是) is clause-local, resolution (修好了, 整改完) covers its scope up to a contrast word
+  (但是, 又), so "电线修好了，但是杆子又歪了" still files;
+* message frames (forwarded news, official notices and slogans, questions, figurative idioms) veto weak
+  evidence unless a concrete local report is present;
+* tips are illegal-conduct words or anonymity requests plus a target; severity is its own small rule set;
+  formal normative texts ("未设置…", "不符合…要求") are recognised by a formal frame.
+
+Named places are found with the jieba tokenizer (a private ``jieba.Tokenizer`` loaded once with the domain user
+dictionary and the town's village names) plus place-name suffix rules.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+import tomllib
+import unicodedata
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    import jieba
+
+jieba.setLogLevel(logging.WARNING)
+logging.getLogger("jieba").setLevel(logging.WARNING)
+
+__all__ = ["CATEGORIES", "INTENTS", "Classification", "Classifier"]
+
+INTENTS = ("hazard", "tip", "chatter", "command")
+CATEGORIES = (
+    "fire",
+    "gas",
+    "electric",
+    "building",
+    "construction",
+    "traffic",
+    "mining",
+    "chemical",
+    "geological",
+    "water",
+    "special_equipment",
+    "other",
+)
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_RULES = DATA_DIR / "rules.toml"
+DEFAULT_USERDICT = DATA_DIR / "userdict.txt"
+
+_MENTION_RE = re.compile(r"[@＠][^\s,，:：。！!？?]{1,20}(?:\s+|\u2005|$)")
+_EMOJI_RE = re.compile(
+    "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\u2b00-\u2bff\u2300-\u23ff"
+    "\ufe0f\u200d\u20e3\U000e0020-\U000e007f]+"
+)
+_SPACE_RE = re.compile(r"\s+")
+_HAN_RE = re.compile(r"[\u4e00-\u9fff]")
+_CLAUSE_SEP = "，,。.！!？?；;：:\n~～…、 【】[]()（）“”\"'「」《》/|"
+
+# Roles a keyword can play; each maps to a section of rules.toml (see that file's comments).
+_LIST_ROLES = {
+    "bad": ("states", "bad"),
+    "near": ("states", "near"),
+    "lack_marker": ("states", "lack_markers"),
+    "lack_item": ("states", "lack_items"),
+    "neg": ("negation", "clause"),
+    "neg_msg": ("negation", "message"),
+    "fixed": ("resolution", "words"),
+    "contrast": ("resolution", "contrast"),
+    "news": ("frames", "news"),
+    "notice": ("frames", "notice"),
+    "question": ("frames", "question"),
+    "figurative": ("frames", "figurative"),
+    "local": ("frames", "local"),
+    "illegal": ("tips", "illegal"),
+    "anon": ("tips", "anonymity"),
+    "report": ("tips", "report"),
+    "target": ("tips", "targets"),
+    "people_strong": ("severity", "people_strong"),
+    "people_weak": ("severity", "people_weak"),
+    "imminent": ("severity", "imminent"),
+    "major": ("severity", "major"),
+    "critical": ("severity", "critical"),
+    "ignition": ("severity", "ignition"),
+    "formal_marker": ("formal", "markers"),
+    "formal_term": ("formal", "terms"),
+}
+_EVIDENCE_ROLES = ("thing", "bad", "event", "act")
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The classifier's verdict on one message."""
+
+    intent: str
+    category: str | None
+    severity: str | None
+    location: str | None
+    confidence: float
+    evidence: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the verdict as a JSON-ready dict (the `anquan parse` output line)."""
+        return {
+            "intent": self.intent,
+            "category": self.category,
+            "severity": self.severity,
+            "location": self.location,
+            "confidence": round(self.confidence, 3),
+            "evidence": list(self.evidence),
+        }
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """What one keyword means: its roles, and the category for thing/event/act roles."""
+
+    roles: frozenset[str]
+    category: str | None
+    weight: float
+
+
+@dataclass
+class _Hit:
+    word: str
+    start: int
+    end: int
+    entry: _Entry
+    clause: int
+
+
+# --------------------------------------------------------------------------------------------------------
+# rules loading and validation
+
+
+def _require(table: Mapping[str, Any], key: str, where: str, kind: type) -> Any:
+    if key not in table:
+        raise ValueError(f"rules file: missing key '{where}{key}'")
+    value = table[key]
+    if not isinstance(value, kind):
+        raise ValueError(f"rules file: '{where}{key}' must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _str_list(table: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = _require(table, key, where, list)
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError(f"rules file: '{where}{key}' must be a list of non-empty strings, got {item!r}")
+    return [item.strip() for item in value]
+
+
+def _category(name: str, where: str) -> str:
+    if name not in CATEGORIES:
+        raise ValueError(
+            f"rules file: unknown category '{name}' in '{where}' (allowed: {', '.join(CATEGORIES)})"
+        )
+    return name
+
+
+def _build_trie_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    """Compile the words into one regex shaped like a trie, longest alternatives first."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = True
+
+    def render(node: dict[str, Any]) -> str:
+        branches = []
+        optional = "" in node
+        for ch in sorted(k for k in node if k):
+            branches.append(re.escape(ch) + render(node[ch]))
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if optional:
+            return f"(?:{body})?"
+        return body
+
+    return re.compile(render(trie))
+
+
+class Classifier:
+    """Classifies chat messages into hazard / tip / chatter / command with category, severity and place."""
+
+    def __init__(self, rules: Mapping[str, Any], tokenizer: jieba.Tokenizer, places: Iterable[str]) -> None:
+        """Build the matcher from already-parsed rules; use :meth:`load` instead of calling this directly."""
+        self._tokenizer = tokenizer
+        self._places = frozenset(p for p in places if p)
+        self._compile(rules)
+
+    # ---- construction -------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, rules_path: Path | str | None = None, places: Iterable[str] = ()) -> Classifier:
+        """Load and validate the rules file, initialise jieba once, and return a ready classifier.
+
+        ``places`` are the town profile's village names; they segment whole and always count as places.
+        Raises ValueError naming the offending key when the rules file is malformed.
+        """
+        path = Path(rules_path) if rules_path is not None else DEFAULT_RULES
+        try:
+            with path.open("rb") as fh:
+                rules = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"rules file {path}: invalid TOML: {exc}") from exc
+        places = [p.strip() for p in places if p and p.strip()]
+        tokenizer = jieba.Tokenizer()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tokenizer.initialize()
+            if DEFAULT_USERDICT.exists():
+                tokenizer.load_userdict(str(DEFAULT_USERDICT))
+        for place in places:
+            tokenizer.add_word(place, freq=50000)
+        return cls(rules, tokenizer, places)
+
+    def _compile(self, rules: Mapping[str, Any]) -> None:
+        limits = _require(rules, "limits", "", dict)
+        self.max_chars = int(_require(limits, "max_chars", "limits.", int))
+        self.pair_window = int(_require(limits, "pair_window", "limits.", int))
+        self.hazard_threshold = float(_require(limits, "hazard_threshold", "limits.", (int, float)))
+        if self.max_chars < 20 or self.pair_window < 1:
+            raise ValueError("rules file: 'limits.max_chars' must be >= 20 and 'limits.pair_window' >= 1")
+
+        norm = _require(rules, "normalize", "", dict)
+        char_map = _require(norm, "chars", "normalize.", dict)
+        table: dict[int, str] = {}
+        for src, dst in char_map.items():
+            if not isinstance(dst, str) or len(src) != 1 or len(dst) != 1:
+                raise ValueError(
+                    f"rules file: 'normalize.chars.{src}' must map one character to one character"
+                )
+            table[ord(src)] = dst
+        self._char_table = table
+        self._phrases = {}
+        for src, dst in _require(norm, "phrases", "normalize.", dict).items():
+            if not isinstance(dst, str):
+                raise ValueError(f"rules file: 'normalize.phrases.{src}' must be a string")
+            self._phrases[src] = dst
+        self._phrase_re = (
+            re.compile("|".join(re.escape(k) for k in sorted(self._phrases, key=len, reverse=True)))
+            if self._phrases
+            else None
+        )
+
+        lexicon: dict[str, tuple[set[str], dict[str, float]]] = {}
+
+        def add(word: str, role: str, category: str | None = None, weight: float = 1.0) -> None:
+            roles, cats = lexicon.setdefault(word, (set(), {}))
+            roles.add(role)
+            if category is not None:
+                cats[category] = max(cats.get(category, 0.0), weight)
+
+        for role, (section, key) in _LIST_ROLES.items():
+            table_ = _require(rules, section, "", dict)
+            for word in _str_list(table_, key, f"{section}."):
+                add(word, role)
+
+        for section, role in (("things", "thing"), ("events", "event"), ("acts", "act")):
+            cats = _require(rules, section, "", dict)
+            for cat, spec in cats.items():
+                _category(cat, f"{section}.{cat}")
+                if not isinstance(spec, dict):
+                    raise ValueError(f"rules file: '{section}.{cat}' must be a table with 'words'")
+                for word in _str_list(spec, "words", f"{section}.{cat}."):
+                    add(word, role, cat, 1.0)
+                if "weak" in spec:
+                    for word in _str_list(spec, "weak", f"{section}.{cat}."):
+                        add(word, role, cat, 0.5)
+                if "strong" in spec:
+                    for word in _str_list(spec, "strong", f"{section}.{cat}."):
+                        add(word, role, cat, 2.0)
+        generic = _require(rules, "things", "", dict)
+        del generic
+        for word in _str_list(_require(rules, "generic_things", "", dict), "words", "generic_things."):
+            add(word, "thing")
+
+        self._entries: dict[str, _Entry] = {}
+        for word, (roles, cats) in lexicon.items():
+            category = max(cats, key=lambda c: cats[c]) if cats else None
+            weight = cats.get(category, 1.0) if category else 1.0
+            self._entries[word] = _Entry(frozenset(roles), category, weight)
+        # Places from the town profile are keywords too, so they are always recognised.
+        for place in self._places:
+            old = self._entries.get(place)
+            roles = (old.roles if old else frozenset()) | {"place"}
+            self._entries[place] = _Entry(frozenset(roles), old.category if old else None, 1.0)
+        self._pattern = _build_trie_pattern(self._entries)
+
+        pri = _str_list(_require(rules, "category", "", dict), "priority", "category.")
+        for cat in pri:
+            _category(cat, "category.priority")
+        missing = [c for c in CATEGORIES if c not in pri]
+        if missing:
+            raise ValueError(f"rules file: 'category.priority' lacks {', '.join(missing)}")
+        self._cat_rank = {c: i for i, c in enumerate(pri)}
+
+        sev = _require(rules, "severity", "", dict)
+        crowd = _require(sev, "crowd_pattern", "severity.", str)
+        try:
+            self._crowd_re = re.compile(crowd)
+        except re.error as exc:
+            raise ValueError(f"rules file: 'severity.crowd_pattern' is not a valid regex: {exc}") from exc
+
+        pl = _require(rules, "places", "", dict)
+        self._suffixes = frozenset(_require(pl, "suffixes", "places.", str))
+        self._generic_places = frozenset(_str_list(pl, "generic", "places."))
+        self._bad_prefix = frozenset(_require(pl, "bad_prefix_chars", "places.", str))
+        self._bad_follow = frozenset(_str_list(pl, "bad_following", "places."))
+        self._max_prefix = int(_require(pl, "max_prefix", "places.", int))
+
+        tips = _require(rules, "tips", "", dict)
+        self._tip_needs_target = bool(_require(tips, "illegal_needs_target", "tips.", bool))
+
+    # ---- helpers ------------------------------------------------------------------------------------
+
+    def normalize(self, text: str) -> str:
+        """Fold a raw message to the form the rules are written in (simplified, half-width, no emoji)."""
+        text = unicodedata.normalize("NFKC", text[: self.max_chars * 2])
+        text = _MENTION_RE.sub(" ", text)
+        text = _EMOJI_RE.sub(" ", text)
+        text = text.translate(self._char_table)
+        if self._phrase_re is not None:
+            text = self._phrase_re.sub(lambda m: self._phrases[m.group(0)], text)
+        text = _SPACE_RE.sub(" ", text).strip()
+        return text[: self.max_chars]
+
+    def _find_location(self, text: str, hits: list[_Hit]) -> str | None:
+        for hit in hits:
+            if "place" in hit.entry.roles:
+                return hit.word
+        suffixes = self._suffixes
+        positions = [i for i, ch in enumerate(text) if ch in suffixes]
+        if not positions:
+            return None
+        bounds: set[int] = set()
+        pos = 0
+        for tok in self._tokenizer.lcut(text):
+            bounds.add(pos)
+            pos += len(tok)
+        bounds.add(pos)
+        taken_until = -1
+        for i in positions:
+            if i <= taken_until or i == 0:
+                continue
+            ch = text[i]
+            nxt = text[i + 1 : i + 2]
+            if text[i : i + 2] in self._bad_follow:
+                continue
+            end = i + 1
+            if ch != "村" and nxt == "村":
+                end = i + 2
+                if text[i + 1 : i + 3] in self._bad_follow and text[i + 1 : i + 3] != "村村":
+                    end = i + 2
+            elif (i + 1) not in bounds:
+                continue
+            for length in range(1, self._max_prefix + 1):
+                start = i - length
+                if start < 0:
+                    break
+                if start not in bounds:
+                    continue
+                name = text[start:end]
+                core = text[start : i + 1]
+                if not all(_HAN_RE.match(c) for c in name) or text[start] in self._bad_prefix:
+                    break
+                if name in self._generic_places or core in self._generic_places:
+                    break
+                taken_until = end - 1
+                return name
+        return None
+
+    # ---- classification -----------------------------------------------------------------------------
+
+    def classify(self, text: str, chat: str = "group") -> Classification:
+        """Classify one message; ``chat`` is "group" or "private"."""
+        stripped = (text or "").strip()
+        if stripped[:1] in ("/", "／"):
+            return Classification("command", None, None, None, 1.0, ())
+        norm = self.normalize(stripped)
+        if not norm:
+            return Classification("chatter", None, None, None, 0.99, ())
+
+        seps = [i for i, ch in enumerate(norm) if ch in _CLAUSE_SEP]
+        hits: list[_Hit] = []
+        entries = self._entries
+        for m in self._pattern.finditer(norm):
+            word = m.group(0)
+            if not word:
+                continue
+            start = m.start()
+            hits.append(_Hit(word, start, m.end(), entries[word], bisect.bisect_right(seps, start)))
+
+        roles_present: set[str] = set()
+        for h in hits:
+            roles_present |= h.entry.roles
+        crowd = self._crowd_re.search(norm)
+
+        if not roles_present & {"thing", "bad", "event", "act", "illegal", "anon", "formal_marker", "report"}:
+            location = self._find_location(norm, hits) if self._has_suffix(norm) else None
+            return Classification("chatter", None, None, location, 0.95, ())
+        return self._decide(norm, chat, hits, roles_present, crowd is not None)
+
+    def _has_suffix(self, text: str) -> bool:
+        suffixes = self._suffixes
+        return any(ch in suffixes for ch in text)
+
+    def _decide(
+        self, text: str, chat: str, hits: list[_Hit], present: set[str], crowd: bool
+    ) -> Classification:
+        n_clauses = (hits[-1].clause + 1) if hits else 1
+        # scopes: a contrast word opens a new scope; resolution covers its whole scope
+        scope_of_clause: dict[int, int] = {}
+        scope = 0
+        contrast_clauses = {h.clause for h in hits if "contrast" in h.entry.roles}
+        for c in range(n_clauses):
+            if c in contrast_clauses and c > 0:
+                scope += 1
+            scope_of_clause[c] = scope
+
+        resolved_scopes: set[int] = set()
+        bad_positions: list[_Hit] = []
+        neg_from: dict[int, int] = {}
+        things: list[_Hit] = []
+        events: list[_Hit] = []
+        for idx, h in enumerate(hits):
+            roles = h.entry.roles
+            if "fixed" in roles:
+                before = text[max(0, h.start - 2) : h.start]
+                if "没" in before or "未" in before or "不" in before:
+                    bad_positions.append(h)  # "还没修好" / "也没整改": an unfixed hazard
+                else:
+                    resolved_scopes.add(scope_of_clause[h.clause])
+            if "neg" in roles:
+                neg_from[h.clause] = min(neg_from.get(h.clause, h.start), h.start)
+            if "bad" in roles or "near" in roles:
+                bad_positions.append(h)
+            if "lack_marker" in roles and idx + 1 < len(hits):
+                nxt = hits[idx + 1]
+                if nxt.start - h.end <= 2 and nxt.entry.roles & {"lack_item", "thing"}:
+                    bad_positions.append(h)
+            if "thing" in roles:
+                things.append(h)
+            if "event" in roles or "act" in roles:
+                events.append(h)
+
+        def alive(h: _Hit) -> bool:
+            if scope_of_clause[h.clause] in resolved_scopes:
+                return False
+            neg = neg_from.get(h.clause)
+            return neg is None or h.start < neg
+
+        evidence: list[str] = []
+        score = 0.0
+        cat_votes: dict[str, float] = {}
+        first_seen: dict[str, int] = {}
+
+        def vote(h: _Hit, factor: float) -> None:
+            cat = h.entry.category
+            if cat:
+                cat_votes[cat] = cat_votes.get(cat, 0.0) + h.entry.weight * factor
+                first_seen.setdefault(cat, h.start)
+
+        window = self.pair_window
+        paired_things: set[int] = set()
+        for b in bad_positions:
+            if not alive(b):
+                continue
+            best: _Hit | None = None
+            for t in things:
+                if t.clause == b.clause and abs(t.start - b.start) <= window and t.start != b.start:
+                    if best is None or abs(t.start - b.start) < abs(best.start - b.start):
+                        best = t
+            if best is None:
+                # a bad state may refer to a thing named in the previous clause ("墙上的电线，外皮都酥了")
+                for t in things:
+                    if t.clause == b.clause - 1 and 0 < b.start - t.start <= window * 2:
+                        best = t
+                if best is not None and alive(best):
+                    evidence.append(f"{best.word}+{b.word}")
+                    score += 0.7
+                    paired_things.add(best.start)
+                continue
+            if not alive(best):
+                continue
+            evidence.append(f"{best.word}+{b.word}")
+            score += 1.0
+            paired_things.add(best.start)
+        for e in events:
+            if alive(e):
+                evidence.append(e.word)
+                score += 1.0 if "event" in e.entry.roles else 0.8
+                vote(e, 2.0)
+        for t in things:
+            if alive(t) or t.start in paired_things:
+                vote(t, 2.0 if t.start in paired_things else 0.5)
+
+        # formal normative text (official criteria): deficiency marker + industrial term
+        formal = "formal_marker" in present and "formal_term" in present and len(text) >= 10
+
+        illegal = [h for h in hits if "illegal" in h.entry.roles and alive(h)]
+        anon = [h for h in hits if "anon" in h.entry.roles]
+        report = [h for h in hits if "report" in h.entry.roles]
+        target = "target" in present or bool(things) or bool(events)
+
+        location = self._find_location(text, hits) if self._has_suffix(text) else None
+        local = location is not None or "local" in present
+
+        notice = "notice" in present
+        news = "news" in present
+        question = "question" in present or text.endswith(("?", "？"))
+        figurative = "figurative" in present
+        neg_msg = "neg_msg" in present
+
+        is_tip = False
+        if not notice and not news and not neg_msg:
+            if (
+                (illegal and (target or not self._tip_needs_target) and (score > 0 or "target" in present))
+                or (anon and (score > 0 or illegal or "target" in present))
+                or (report and chat == "private" and score >= self.hazard_threshold)
+                or (illegal and anon)
+            ):
+                is_tip = True
+        if is_tip:
+            evidence.extend(h.word for h in illegal + anon)
+
+        is_hazard = score >= self.hazard_threshold
+        vetoed = False
+        if is_hazard and not is_tip:
+            if (
+                notice
+                or neg_msg
+                or ((news or question) and not local)
+                or (figurative and score < 2 * self.hazard_threshold)
+            ):
+                vetoed = True
+        if formal and not is_hazard and not is_tip and not (notice or news or question or neg_msg):
+            is_hazard = True
+            evidence.extend(h.word for h in hits if "formal_marker" in h.entry.roles)
+
+        if is_tip:
+            intent = "tip"
+        elif is_hazard and not vetoed:
+            intent = "hazard"
+        else:
+            conf = 0.9 if score == 0 else (0.7 if vetoed else 0.75)
+            return Classification("chatter", None, None, location, conf, ())
+
+        if cat_votes:
+            category = max(cat_votes, key=lambda c: (cat_votes[c], -self._cat_rank[c], -first_seen[c]))
+        else:
+            category = "other"
+
+        severity = self._severity(text, hits, present, crowd, formal and score < self.hazard_threshold)
+        strength = score + (1.0 if is_tip else 0.0) + (0.5 if local else 0.0)
+        confidence = min(0.97, 0.5 + 0.12 * strength)
+        if intent == "hazard" and (question or figurative or news):
+            confidence = min(confidence, 0.6)
+        ev = tuple(dict.fromkeys(evidence))[:8]
+        return Classification(intent, category, severity, location, round(confidence, 3), ev)
+
+    def _severity(self, text: str, hits: list[_Hit], present: set[str], crowd: bool, formal: bool) -> str:
+        if formal or "major" in present or "people_strong" in present or crowd:
+            return "major"
+        weak_people = "people_weak" in present
+        if weak_people and ("imminent" in present or "critical" in present):
+            return "major"
+        if "ignition" in present and "imminent" in present:
+            return "major"
+        return "general"

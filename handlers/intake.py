@@ -1,0 +1,190 @@
+"""Filing what villagers and whistleblowers write: group hazards, anonymous private reports, tips.
+
+Anonymous reports keep no sender id, chat id, name or platform, and their receipt code is stored hashed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from handlers.classifier import Classification
+from handlers.context import Core
+from handlers.messages import IncomingMessage
+from handlers.similarity import similarity
+from storage import reports as report_repo
+from storage.models import Group, Report
+from storage.officials import new_code
+
+log = logging.getLogger(__name__)
+
+SIMILAR_TEXT = 0.3
+SIMILAR_EVIDENCE = 0.5
+RECEIPT_LENGTH = 18  # 18 symbols of a 31-letter alphabet: about 89 bits
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """What intake did with a message: the reply (if any) and the report it touched."""
+
+    outcome: str
+    reply: str | None = None
+    report_id: int | None = None
+
+
+def format_receipt(code: str) -> str:
+    """Group a receipt code in sixes so it can be copied by hand: ABC234-DEF567-GHJ89K."""
+    return "-".join(code[i : i + 6] for i in range(0, len(code), 6))
+
+
+def _deadline(core: Core, severity: str, now: datetime) -> datetime:
+    return now + timedelta(days=core.profile.deadline_days.get(severity, 30))
+
+
+def _village(core: Core, group: Group | None, c: Classification) -> str | None:
+    # A village named in the text wins over the group's own village (people report what they saw elsewhere).
+    named = core.profile.village_of(c.location)
+    if named:
+        return named
+    if group is not None and group.kind == "village" and group.unit:
+        return group.unit
+    return None
+
+
+def _evidence_overlap(a: str, b: str) -> float:
+    x, y = set(a.split()), set(b.split())
+    if not x or not y:
+        return 0.0
+    return len(x & y) / min(len(x), len(y))
+
+
+def _find_duplicate(session: Session, core: Core, report: dict, now: datetime) -> Report | None:
+    window = core.profile.duplicate_window_days
+    if window <= 0:
+        return None
+    candidates = report_repo.recent_similar_candidates(
+        session,
+        category=report["category"],
+        village=report["village"],
+        group_id=report["group_id"],
+        since=now - timedelta(days=window),
+    )
+    for other in candidates:
+        if (
+            similarity(other.text, report["text"]) >= SIMILAR_TEXT
+            or _evidence_overlap(other.evidence, report["evidence"]) >= SIMILAR_EVIDENCE
+        ):
+            return other
+    return None
+
+
+def file_group_report(
+    session: Session, core: Core, msg: IncomingMessage, group: Group, c: Classification
+) -> IntakeResult:
+    """File a hazard seen in a group chat, link it to an open duplicate, or refuse a flood."""
+    t = core.texts
+    now = core.clock()
+    if c.intent == "tip":
+        # A tip typed in a group is not filed with the sender's identity: point them to a private chat.
+        return IntakeResult("tip-in-group", t("replies.tip_in_group"))
+    recent = report_repo.count_recent_by_reporter(
+        session, msg.platform, msg.sender_id, now - timedelta(hours=1)
+    )
+    if recent >= core.profile.reports_per_hour:
+        return IntakeResult("flood-limited", t("replies.flood_limited", hotline=core.profile.hotline))
+    fields = {
+        "kind": "hazard",
+        "category": c.category or "other",
+        "severity": c.severity or "general",
+        "text": msg.text,
+        "location": c.location,
+        "village": _village(core, group, c),
+        "confidence": c.confidence,
+        "evidence": " ".join(c.evidence),
+        "group_id": group.id,
+        "platform": msg.platform,
+        "reporter_id": msg.sender_id,
+        "reporter_name": msg.sender_name or None,
+        "anonymous": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    actor = f"villager({msg.platform}:{msg.sender_id})"
+    original = _find_duplicate(session, core, fields, now)
+    if original is not None:
+        dup = report_repo.create_report(
+            session, actor=actor, status="duplicate", duplicate_of=original.id, deadline=None, **fields
+        )
+        report_repo.add_event(session, original, actor, "reported-again", note=f"#{dup.id}", at=now)
+        log.info("report linked as duplicate", extra={"report": dup.id, "original": original.id})
+        status = t.label("statuses", original.status)
+        return IntakeResult(
+            "duplicate", t("replies.hazard_duplicate", id=original.id, status=status), original.id
+        )
+    report = report_repo.create_report(
+        session, actor=actor, deadline=_deadline(core, fields["severity"], now), **fields
+    )
+    silent = c.confidence < core.profile.reply_threshold
+    log.info("hazard filed", extra={"report": report.id, "silent": silent})
+    if silent:
+        return IntakeResult("filed-silently", None, report.id)
+    return IntakeResult("filed", hazard_reply(core, report, group), report.id)
+
+
+def hazard_reply(core: Core, report: Report, group: Group | None) -> str:
+    """The card a villager gets back for a filed hazard."""
+    t = core.texts
+    place = report.location or report.village or (group.unit if group else None) or t("replies.place_unknown")
+    values = {
+        "id": report.id,
+        "category": t.label("categories", report.category),
+        "severity": t.label("severities", report.severity),
+        "place": place,
+        "deadline": core.local_date(report.deadline),
+        "unit": report.village or t("replies.unit_default"),
+    }
+    key = "replies.hazard_filed_major" if report.severity == "major" else "replies.hazard_filed"
+    return t(key, **values)
+
+
+def file_anonymous_report(
+    session: Session, core: Core, msg: IncomingMessage, c: Classification
+) -> IntakeResult:
+    """File a private hazard or tip with nothing that identifies the sender; answer with a receipt code once."""
+    t = core.texts
+    # Coarsen the time to the hour so the ledger cannot be lined up with a platform's message timestamps.
+    now = core.clock().replace(minute=0, second=0, microsecond=0)
+    code = new_code(RECEIPT_LENGTH)
+    kind = "tip" if c.intent == "tip" else "hazard"
+    severity = c.severity or "general"
+    report = report_repo.create_report(
+        session,
+        actor="anonymous",
+        receipt_code=code,
+        kind=kind,
+        category=c.category or "other",
+        severity=severity,
+        text=msg.text,
+        location=c.location,
+        village=core.profile.village_of(c.location),
+        confidence=c.confidence,
+        evidence=" ".join(c.evidence),
+        anonymous=True,
+        deadline=_deadline(core, severity, now),
+        created_at=now,
+        updated_at=now,
+    )
+    shown = format_receipt(code)
+    if kind == "tip":
+        reply = t("replies.tip_filed", id=report.id, code=shown)
+    else:
+        reply = t(
+            "replies.private_hazard_filed",
+            id=report.id,
+            code=shown,
+            category=t.label("categories", report.category),
+        )
+    return IntakeResult("anonymous-filed", reply, report.id)

@@ -1,0 +1,55 @@
+"""Platform-neutral message types that adapters build and the core answers.
+
+They hold plain strings only (no SDK objects), so every platform speaks the same language to the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+ChatType = Literal["group", "private"]
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One text message as the core sees it, whatever platform it came from."""
+
+    platform: str
+    chat_id: str
+    chat_type: ChatType
+    message_id: str
+    sender_id: str
+    text: str
+    sender_name: str = ""
+    chat_title: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message the core wants sent back into the chat the incoming message came from."""
+
+    chat_id: str
+    text: str
+    quote_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    """The bot was added to or removed from a group chat."""
+
+    platform: str
+    chat_id: str
+    title: str | None
+    joined: bool
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """What the core decided about one message: the replies to send, and why (for logs and tests)."""
+
+    replies: list[Reply] = field(default_factory=list)
+    outcome: str = "ignored"
+    report_id: int | None = None

@@ -1,0 +1,143 @@
+"""The core's entry point: one incoming message in, one transaction, the replies out.
+
+``Router.dispatch`` is synchronous (the adapters run it in a worker thread); it never raises for bad input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from handlers.chat_commands import CommandContext, build_registry
+from handlers.commands import ParsedCommand, parse_command
+from handlers.context import Core
+from handlers.intake import file_anonymous_report, file_group_report
+from handlers.messages import DispatchResult, IncomingMessage, MembershipChange, Reply
+from storage import groups as group_repo
+from storage import idempotency
+from storage import officials as official_repo
+from storage.models import Group
+
+log = logging.getLogger(__name__)
+
+
+class Router:
+    """Decides what a message means and does it: classify and file, or run a command."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.registry = build_registry()
+
+    def idempotency_key(self, msg: IncomingMessage) -> str:
+        """A per-message key; for private chats a keyed hash that cannot be matched to a sender without the secret."""
+        raw = f"{msg.platform}:{msg.chat_id}:{msg.message_id}"
+        if msg.chat_type == "private":
+            return "p:" + hmac.new(self.core.secret, raw.encode(), hashlib.sha256).hexdigest()
+        return "g:" + raw
+
+    def dispatch(self, msg: IncomingMessage) -> DispatchResult:
+        """Handle one message exactly once; a redelivered message returns no replies and changes nothing."""
+        if not msg.text or not msg.text.strip():
+            return DispatchResult(outcome="empty")
+        key = self.idempotency_key(msg)
+        try:
+            with self.core.sessions.begin() as session:
+                if idempotency.seen(session, key):
+                    return DispatchResult(outcome="redelivered")
+                idempotency.remember(session, key, private=msg.chat_type == "private")
+                outcome, reply, report_id = self._handle(session, msg)
+                if report_id is not None:
+                    idempotency.set_report(session, key, report_id)
+        except IntegrityError:
+            # The same message is being handled concurrently (two deliveries racing): the other one wins.
+            return DispatchResult(outcome="redelivered")
+        self._log(msg, outcome, report_id)
+        replies = (
+            [Reply(msg.chat_id, reply, msg.message_id if msg.chat_type == "group" else None)] if reply else []
+        )
+        return DispatchResult(replies=replies, outcome=outcome, report_id=report_id)
+
+    def _log(self, msg: IncomingMessage, outcome: str, report_id: int | None) -> None:
+        # Never the text; never who wrote a private message.
+        if msg.chat_type == "private":
+            log.info("private message handled", extra={"platform": msg.platform, "outcome": outcome})
+        else:
+            log.info(
+                "group message handled",
+                extra={
+                    "platform": msg.platform,
+                    "chat": msg.chat_id,
+                    "outcome": outcome,
+                    "report": report_id,
+                },
+            )
+
+    def _handle(self, session: Session, msg: IncomingMessage) -> tuple[str, str | None, int | None]:
+        group = self._group(session, msg) if msg.chat_type == "group" else None
+        command = parse_command(msg.text)
+        if command is not None:
+            return self._command(session, msg, group, command)
+        c = self.core.classifier.classify(msg.text, msg.chat_type)
+        if c.intent not in ("hazard", "tip") or c.confidence < self.core.profile.silent_threshold:
+            if msg.chat_type == "private":
+                return "guide", self.core.texts("replies.private_guide", town=self.core.profile.town), None
+            return "chatter", None, None
+        if msg.chat_type == "private":
+            result = file_anonymous_report(session, self.core, msg, c)
+        else:
+            assert group is not None
+            result = file_group_report(session, self.core, msg, group, c)
+        return result.outcome, result.reply, result.report_id
+
+    def _command(
+        self, session: Session, msg: IncomingMessage, group: Group | None, parsed: ParsedCommand
+    ) -> tuple[str, str | None, int | None]:
+        cmd = self.registry.find(parsed.name)
+        if cmd is None:
+            # A slash word we don't know: in groups it may be meant for another bot, so stay quiet there.
+            if msg.chat_type == "group":
+                return "unknown-command", None, None
+            return "unknown-command", self.core.texts("commands.unknown_command", command=parsed.name), None
+        official = official_repo.get_official(session, msg.platform, msg.sender_id)
+        if cmd.official_only and official is None:
+            return "refused", self.core.texts("commands.refused_not_official", command=cmd.name), None
+        ctx = CommandContext(session, self.core, msg, group, official, cmd.name, parsed.args)
+        return f"command:{cmd.name}", cmd.handler(ctx), None
+
+    def _group(self, session: Session, msg: IncomingMessage) -> Group:
+        group = group_repo.get_group(session, msg.platform, msg.chat_id)
+        if group is None or (msg.chat_title and group.title != msg.chat_title):
+            group = self._record_group(session, msg.platform, msg.chat_id, msg.chat_title)
+        return group
+
+    def _record_group(self, session: Session, platform: str, chat_id: str, title: str | None) -> Group:
+        group = group_repo.get_group(session, platform, chat_id)
+        kind = unit = None
+        if group is None or group.kind is None:
+            found = self.core.profile.find_unit(title)
+            if found is not None:
+                kind, unit = found.kind, found.name
+        return group_repo.upsert_group(
+            session, platform, chat_id, title=title, kind=kind, unit=unit, active=True
+        )
+
+    def membership(self, change: MembershipChange) -> None:
+        """Record that the bot joined (tagging the group from its title) or left a group."""
+        with self.core.sessions.begin() as session:
+            if change.joined:
+                self._record_group(session, change.platform, change.chat_id, change.title)
+            else:
+                group_repo.upsert_group(session, change.platform, change.chat_id, active=False)
+        log.info(
+            "group membership",
+            extra={"platform": change.platform, "chat": change.chat_id, "joined": change.joined},
+        )
+
+    def mark_inactive(self, platform: str, chat_id: str) -> None:
+        """The platform refused to deliver to a group (the bot was removed or blocked): stop pushing to it."""
+        with self.core.sessions.begin() as session:
+            group_repo.upsert_group(session, platform, chat_id, active=False)

@@ -1,0 +1,198 @@
+"""SQLAlchemy 2 typed models: the township's groups, officials, hazard ledger, audit log, outbox.
+
+Every timestamp is stored as naive UTC and read back as aware UTC, so SQLite and PostgreSQL agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+REPORT_STATUSES = ("reported", "rectifying", "rectified", "closed", "rejected", "duplicate")
+OPEN_STATUSES = ("reported", "rectifying")
+GROUP_KINDS = ("village", "station", "enterprise", "leadership")
+ROLES = ("official", "admin")
+OUTBOX_STATUSES = ("queued", "sent", "failed", "blocked")
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp kept as naive UTC in the database and handed out as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all anquan tables."""
+
+
+class Group(Base):
+    """A group chat the bot sits in, tagged with the unit (village, station, ...) it belongs to."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", name="uq_groups_platform_chat"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str | None] = mapped_column(String(256))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    unit: Mapped[str | None] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Official(Base):
+    """A person allowed to run official commands, identified by (platform, user id), never by name."""
+
+    __tablename__ = "officials"
+    __table_args__ = (UniqueConstraint("platform", "user_id", name="uq_officials_platform_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16), default="official")
+    unit: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BindingCode(Base):
+    """A one-time code an official types as `/绑定 <码>` to bind their chat account; stored hashed."""
+
+    __tablename__ = "binding_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16), default="official")
+    unit: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    official_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Report(Base):
+    """One entry of the hazard ledger: a hazard from a group, or an anonymous tip.
+
+    Reporter columns are filled for group reports only; anonymous reports keep no trace of the sender.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("ix_reports_status", "status"),
+        Index("ix_reports_village_category", "village", "category"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="reported")
+    text: Mapped[str] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(128))
+    village: Mapped[str | None] = mapped_column(String(128))
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
+    platform: Mapped[str | None] = mapped_column(String(32))
+    reporter_id: Mapped[str | None] = mapped_column(String(128))
+    reporter_name: Mapped[str | None] = mapped_column(String(128))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    public_note: Mapped[str | None] = mapped_column(Text)
+    rectification_note: Mapped[str | None] = mapped_column(Text)
+    rectified_by: Mapped[str | None] = mapped_column(String(128))
+    rectified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    group: Mapped[Group | None] = relationship()
+    events: Mapped[list[ReportEvent]] = relationship(
+        back_populates="report", order_by="ReportEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class ReportEvent(Base):
+    """Append-only audit trail: every change to a report, with who made it."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(160))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    report: Mapped[Report] = relationship(back_populates="events")
+
+
+class ProcessedMessage(Base):
+    """Idempotency keys of handled platform messages, so a redelivered message files nothing new.
+
+    Keys of private messages are keyed hashes (HMAC with a secret kept outside the database) and are
+    purged after a short time, so they cannot be matched back to a sender.
+    """
+
+    __tablename__ = "processed_messages"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class OutboxMessage(Base):
+    """A push waiting to be delivered (broadcast, reminder, notice), unique by its dedup key."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_platform", "status", "platform"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(255), unique=True)
+    event: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
