@@ -1,0 +1,110 @@
+"""Tests for storage.reports: the ledger, its status changes and its append-only audit trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.app import Database
+from storage.reports import (
+    count_recent_by_reporter,
+    create_report,
+    find_by_receipt,
+    get_report,
+    list_reports,
+    open_reports,
+    recent_similar_candidates,
+    set_status,
+)
+
+NOW = datetime(2026, 6, 1, 2, tzinfo=UTC)
+
+
+def _hazard(s, **extra):  # noqa: ANN001, ANN202
+    fields = {
+        "kind": "hazard",
+        "category": "building",
+        "severity": "general",
+        "text": "老窑洞裂缝",
+        "village": "王家沟村",
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    fields.update(extra)
+    return create_report(s, actor="villager(t:1)", **fields)
+
+
+def test_filing_writes_a_filed_event_and_rectifying_records_who_and_when(database: Database) -> None:
+    with database.sessions.begin() as s:
+        rid = _hazard(s).id
+    with database.sessions.begin() as s:
+        set_status(s, get_report(s, rid), "rectified", "张站长(telegram:9)", note="已加固", now=NOW + timedelta(days=2))
+    with database.sessions() as s:
+        r = get_report(s, rid)
+        assert r.status == "rectified"
+        assert r.rectified_at == NOW + timedelta(days=2)
+        assert (r.rectified_by, r.rectification_note) == ("张站长(telegram:9)", "已加固")
+        assert [(e.action, e.from_status, e.to_status, e.actor) for e in r.events] == [
+            ("filed", None, "reported", "villager(t:1)"),
+            ("status", "reported", "rectified", "张站长(telegram:9)"),
+        ]
+
+
+def test_timestamps_come_back_as_aware_utc(database: Database) -> None:
+    with database.sessions.begin() as s:
+        rid = _hazard(s).id
+    with database.sessions() as s:
+        assert get_report(s, rid).created_at == NOW
+        assert get_report(s, rid).created_at.tzinfo is not None
+
+
+def test_receipt_code_is_found_by_code_but_stored_only_hashed(database: Database) -> None:
+    with database.sessions.begin() as s:
+        rid = _hazard(s, kind="tip", anonymous=True, receipt_code="ABCDEF234567").id
+    with database.sessions() as s:
+        r = get_report(s, rid)
+        assert "ABCDEF234567" not in (r.receipt_hash or "")
+        assert find_by_receipt(s, "abcdef-234567").id == rid
+        assert find_by_receipt(s, "ABCDEF234568") is None
+
+
+def test_open_list_and_filters(database: Database) -> None:
+    with database.sessions.begin() as s:
+        a = _hazard(s).id
+        b = _hazard(s, village="庙坪村").id
+        c = _hazard(s).id
+        set_status(s, get_report(s, c), "closed", "x")
+    with database.sessions() as s:
+        assert [r.id for r in open_reports(s)] == [a, b]
+        assert [r.id for r in open_reports(s, village="庙坪村")] == [b]
+        assert [r.id for r in list_reports(s)] == [a, b, c]
+
+
+def test_similar_candidates_are_same_village_category_recent_and_open(database: Database) -> None:
+    with database.sessions.begin() as s:
+        keep = _hazard(s).id
+        _hazard(s, category="fire")
+        _hazard(s, village="庙坪村")
+        _hazard(s, created_at=NOW - timedelta(days=10))
+    with database.sessions() as s:
+        found = recent_similar_candidates(
+            s, category="building", village="王家沟村", group_id=None, since=NOW - timedelta(days=7)
+        )
+        assert [r.id for r in found] == [keep]
+
+
+def test_flood_count_is_per_reporter(database: Database) -> None:
+    with database.sessions.begin() as s:
+        for _ in range(3):
+            _hazard(s, platform="telegram", reporter_id="7")
+        _hazard(s, platform="telegram", reporter_id="8")
+    with database.sessions() as s:
+        assert count_recent_by_reporter(s, "telegram", "7", NOW - timedelta(hours=1)) == 3
+
+
+def test_unknown_status_is_rejected(database: Database) -> None:
+    with database.sessions.begin() as s:
+        r = _hazard(s)
+        with pytest.raises(ValueError):
+            set_status(s, r, "fixed", "x")
