@@ -67,6 +67,17 @@ class Bridge:
         except Exception:
             log.exception("marking chat inactive failed", extra={"platform": platform})
 
+    def menu(self) -> list[tuple[str, str]]:
+        """The command menu a platform can show: (ASCII alias, Chinese description) pairs."""
+        return self.router.menu()
+
+    async def platform_event(self, platform: str, event: str) -> None:
+        """Record a platform log-in or log-out; a log-out alerts the officials through the other platforms."""
+        try:
+            await asyncio.to_thread(self.router.platform_event, platform, event)
+        except Exception:
+            log.exception("platform event failed", extra={"platform": platform, "event": event})
+
     async def drain(self) -> None:
         """Wait until every message already received has been handled and answered."""
         while self._in_flight:

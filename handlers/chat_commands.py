@@ -228,6 +228,9 @@ def help_text(ctx: CommandContext, registry: CommandRegistry) -> str:
     if ctx.official is not None:
         lines.append(ctx.t("commands.help_official_header"))
         lines += [line(c) for c in registry if c.official_only]
+    platform_help = ctx.core.texts.get("help_platform", ctx.msg.platform)
+    if platform_help:
+        lines.append(platform_help)
     return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ from handlers.context import Core
 from handlers.intake import file_anonymous_report, file_group_report
 from handlers.messages import DispatchResult, IncomingMessage, MembershipChange, Reply
 from storage import groups as group_repo
-from storage import idempotency
+from storage import idempotency, outbox
 from storage import officials as official_repo
 from storage.models import Group
 
@@ -136,6 +136,42 @@ class Router:
             "group membership",
             extra={"platform": change.platform, "chat": change.chat_id, "joined": change.joined},
         )
+
+    def menu(self) -> list[tuple[str, str]]:
+        """(ASCII alias, Chinese description) pairs for a platform's command menu, general commands first."""
+        items = []
+        for cmd in sorted(self.registry, key=lambda c: c.official_only):
+            if cmd.aliases:
+                items.append((cmd.aliases[0], self.core.texts(f"help.{cmd.name}")))
+        return items
+
+    def platform_event(self, platform: str, event: str) -> int:
+        """A platform connection changed (``login`` / ``logout``): tell the leadership groups on the other platforms.
+
+        Returns how many notices were queued in the outbox.
+        """
+        if event != "logout":
+            return 0
+        now = self.core.clock()
+        text = self.core.texts(
+            "notices.platform_logout", platform=self.core.texts.label("platforms", platform)
+        )
+        queued = 0
+        with self.core.sessions.begin() as session:
+            for group in group_repo.list_groups(session, kinds=["leadership", "station"], active_only=True):
+                if group.platform == platform:
+                    continue
+                queued += outbox.enqueue(
+                    session,
+                    dedup_key=f"{event}:{platform}:{now:%Y%m%d%H%M}:{group.id}",
+                    event=f"platform-{event}",
+                    platform=group.platform,
+                    chat_id=group.chat_id,
+                    group_id=group.id,
+                    text=text,
+                )
+        log.warning("platform logged out", extra={"platform": platform, "notices": queued})
+        return queued
 
     def mark_inactive(self, platform: str, chat_id: str) -> None:
         """The platform refused to deliver to a group (the bot was removed or blocked): stop pushing to it."""

@@ -53,6 +53,10 @@ class Texts:
         section, _, name = key.partition(".")
         return self._data[section][name].format(**values)
 
+    def get(self, section: str, key: str) -> str | None:
+        """The raw text of ``section.key`` if the wording file has it."""
+        return self._data.get(section, {}).get(key)
+
     def label(self, section: str, code: str | None) -> str:
         """The Chinese label of a code (category, severity, status ...), or the code itself if unknown."""
         if code is None:

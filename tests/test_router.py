@@ -1,0 +1,245 @@
+"""Tests for handlers.router: a message in, one transaction, the right replies and ledger changes out."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select, text
+
+from handlers.context import Core
+from handlers.messages import MembershipChange
+from handlers.router import Router
+from storage.groups import get_group
+from storage.models import Report
+from storage.officials import add_official
+from storage.reports import get_report
+from tests.conftest import Clock
+from tests.helpers import group_msg, private_msg
+
+HAZARD = "王家沟村东头老窑洞裂了好宽的缝，下雨怕塌"
+TIP = "举报 后沟那个煤窑晚上偷偷开采，别说是我说的"
+
+
+def _only_reply(result) -> str:
+    assert len(result.replies) == 1, result
+    return result.replies[0].text
+
+
+def _report_id(reply: str) -> int:
+    match = re.search(r"#(\d+)", reply)
+    assert match, reply
+    return int(match.group(1))
+
+
+def test_group_hazard_is_filed_and_answered_with_its_number(router: Router, core: Core) -> None:
+    msg = group_msg(HAZARD)
+    result = router.dispatch(msg)
+    reply = _only_reply(result)
+    assert reply.startswith("已登记隐患 #")
+    assert result.replies[0].quote_message_id == msg.message_id
+    with core.sessions() as s:
+        r = get_report(s, _report_id(reply))
+        assert (r.kind, r.category, r.status, r.village) == ("hazard", "building", "reported", "王家沟村")
+        assert r.reporter_id == "u1" and not r.anonymous
+        assert r.deadline == r.created_at + timedelta(days=30)
+
+
+def test_chatter_gets_no_answer_and_files_nothing(router: Router, core: Core) -> None:
+    for chatter in ("收到", "明天几点开会", "热炸了", "好的👍", "@安全员 收到，表格今晚交"):
+        assert router.dispatch(group_msg(chatter)).replies == []
+    with core.sessions() as s:
+        assert s.scalars(select(Report)).all() == []
+
+
+def test_redelivered_message_files_nothing_new(router: Router, core: Core) -> None:
+    msg = group_msg(HAZARD, message_id="777")
+    first = router.dispatch(msg)
+    second = router.dispatch(msg)
+    assert first.replies and second.replies == []
+    with core.sessions() as s:
+        assert len(s.scalars(select(Report)).all()) == 1
+
+
+def test_same_message_id_in_another_chat_is_a_new_message(router: Router) -> None:
+    assert router.dispatch(group_msg(HAZARD, message_id="5", chat="-1")).replies
+    assert router.dispatch(group_msg("庙坪村小学门口的电线杆歪了，快倒了", message_id="5", chat="-2")).replies
+
+
+def test_same_hazard_again_in_the_same_village_is_linked(router: Router, core: Core) -> None:
+    first = _report_id(_only_reply(router.dispatch(group_msg(HAZARD, sender="a"))))
+    reply = _only_reply(router.dispatch(group_msg("王家沟村东头那个老窑洞裂缝越来越宽了，怕塌", sender="b")))
+    assert reply.startswith(f"已有相同隐患 #{first} 正在处理")
+    with core.sessions() as s:
+        dup = s.scalars(select(Report).where(Report.duplicate_of == first)).one()
+        assert dup.status == "duplicate"
+        assert [e.action for e in get_report(s, first).events] == ["filed", "reported-again"]
+
+
+def test_flood_limit_stops_filing_for_one_sender(router: Router, core: Core) -> None:
+    places = ["克虎村", "庙坪村", "寨则山村", "前青塘村", "后青塘村", "刘家峁村", "高家塔村"]
+    replies = [
+        _only_reply(router.dispatch(group_msg(f"{p}小学门口的电线断了掉在地上", sender="spam")))
+        for p in places
+    ]
+    assert all(r.startswith("已登记") for r in replies[:6])
+    assert "暂停登记" in replies[6]
+    assert (
+        router.dispatch(group_msg("马家湾村小学门口的电线断了掉在地上", sender="other"))
+        .replies[0]
+        .text.startswith("已登记")
+    )
+
+
+def test_private_tip_is_anonymous_with_a_receipt_that_reports_progress(router: Router, core: Core) -> None:
+    reply = _only_reply(router.dispatch(private_msg(TIP, sender="wxid_whistle")))
+    code = re.search(r"回执码：([A-Z0-9-]+)", reply).group(1)
+    assert len(code.replace("-", "")) >= 17  # >= 80 bits from a 31-letter alphabet
+    rid = _report_id(reply)
+    with core.sessions() as s:
+        r = get_report(s, rid)
+        assert (r.kind, r.anonymous, r.platform, r.reporter_id, r.reporter_name, r.group_id) == (
+            "tip",
+            True,
+            None,
+            None,
+            None,
+            None,
+        )
+        dump = " ".join(
+            str(row)
+            for table in ("reports", "report_events", "processed_messages", "groups", "officials")
+            for row in s.execute(text(f"select * from {table}"))
+        )
+        assert "wxid_whistle" not in dump and "匿名者" not in dump
+        assert code.replace("-", "") not in dump
+    progress = _only_reply(router.dispatch(private_msg(f"/进度 {code.lower()}")))
+    assert f"#{rid}" in progress and "待核实" in progress
+
+
+def test_tip_in_a_group_is_not_filed_and_points_to_a_private_chat(router: Router, core: Core) -> None:
+    reply = _only_reply(router.dispatch(group_msg(TIP)))
+    assert "私聊" in reply and "回执码" not in reply
+    with core.sessions() as s:
+        assert s.scalars(select(Report)).all() == []
+
+
+def test_private_redelivery_files_once(router: Router, core: Core) -> None:
+    msg = private_msg(TIP, message_id="42")
+    assert router.dispatch(msg).replies
+    assert router.dispatch(msg).replies == []
+    with core.sessions() as s:
+        assert len(s.scalars(select(Report)).all()) == 1
+
+
+def test_private_idempotency_key_does_not_contain_the_sender(router: Router) -> None:
+    key = router.idempotency_key(private_msg("x", sender="wxid_secret", message_id="1"))
+    assert "wxid_secret" not in key and key.startswith("p:")
+
+
+def test_official_closes_a_hazard_and_a_villager_cannot(router: Router, core: Core) -> None:
+    rid = _report_id(_only_reply(router.dispatch(group_msg(HAZARD))))
+    with core.sessions.begin() as s:
+        add_official(s, "telegram", "boss", "张站长")
+    refused = _only_reply(router.dispatch(group_msg(f"/整改完成 {rid}", sender="u1")))
+    assert "只有登记过的" in refused
+    with core.sessions() as s:
+        assert get_report(s, rid).status == "reported"
+    done = _only_reply(router.dispatch(group_msg(f"／整改完成{rid} 已加固", sender="boss")))
+    assert f"#{rid}" in done
+    with core.sessions() as s:
+        r = get_report(s, rid)
+        assert (r.status, r.rectification_note) == ("rectified", "已加固")
+        assert r.events[-1].actor.startswith("张站长")
+
+
+def test_ascii_alias_with_bot_suffix_works(router: Router, core: Core) -> None:
+    rid = _report_id(_only_reply(router.dispatch(group_msg(HAZARD))))
+    with core.sessions.begin() as s:
+        add_official(s, "telegram", "boss", "张站长")
+    assert f"#{rid}" in _only_reply(router.dispatch(group_msg(f"/done@anquan_bot {rid}", sender="boss")))
+
+
+def test_bad_command_arguments_get_a_clear_answer(router: Router, core: Core) -> None:
+    with core.sessions.begin() as s:
+        add_official(s, "telegram", "boss", "张站长")
+    assert "编号" in _only_reply(router.dispatch(group_msg("/整改完成", sender="boss")))
+    assert "没有找到隐患 #999" in _only_reply(router.dispatch(group_msg("/整改完成 999", sender="boss")))
+    assert "回执码" in _only_reply(router.dispatch(private_msg("/进度")))
+    assert "没有找到" in _only_reply(router.dispatch(private_msg("/进度 NOPE")))
+    assert "没有 /飞 这个命令" in _only_reply(router.dispatch(private_msg("/飞")))
+    assert router.dispatch(group_msg("/someotherbot_cmd")).replies == []
+
+
+def test_query_hides_tip_text_from_groups_and_villagers(router: Router, core: Core) -> None:
+    rid = _report_id(_only_reply(router.dispatch(private_msg(TIP))))
+    with core.sessions.begin() as s:
+        add_official(s, "telegram", "boss", "张站长")
+    in_group = _only_reply(router.dispatch(group_msg(f"/查询 {rid}", sender="boss")))
+    assert "偷偷开采" not in in_group and "匿名" in in_group
+    in_private = _only_reply(router.dispatch(private_msg(f"/查询 {rid}", sender="boss")))
+    assert "偷偷开采" in in_private
+
+
+def test_list_shows_open_hazards_of_a_village(router: Router, core: Core) -> None:
+    a = _report_id(_only_reply(router.dispatch(group_msg(HAZARD))))
+    b = _report_id(
+        _only_reply(
+            router.dispatch(group_msg("庙坪村小学门口的电线杆歪了，快倒了", chat="-2", title="庙坪村群"))
+        )
+    )
+    listing = _only_reply(router.dispatch(group_msg("/清单")))
+    assert f"#{a}" in listing and f"#{b}" not in listing
+    everything = _only_reply(router.dispatch(group_msg("/清单 庙坪村")))
+    assert f"#{b}" in everything and f"#{a}" not in everything
+
+
+def test_binding_code_makes_the_sender_an_official(router: Router, core: Core) -> None:
+    from storage.officials import create_binding_code
+
+    with core.sessions.begin() as s:
+        code = create_binding_code(s, "李主任", unit="王家沟村", now=core.clock())
+    assert "私聊" in _only_reply(router.dispatch(group_msg(f"/绑定 {code}", sender="li")))
+    assert "绑定成功" in _only_reply(router.dispatch(private_msg(f"/绑定 {code}", sender="li")))
+    assert "绑定码无效" in _only_reply(router.dispatch(private_msg(f"/绑定 {code}", sender="li2")))
+    rid = _report_id(_only_reply(router.dispatch(group_msg(HAZARD))))
+    assert f"#{rid}" in _only_reply(router.dispatch(group_msg(f"/整改完成 {rid}", sender="li")))
+
+
+def test_group_is_tagged_from_its_title_or_by_an_official(router: Router, core: Core) -> None:
+    router.membership(MembershipChange("telegram", "-5", "克虎镇庙坪村村民群", joined=True))
+    router.dispatch(group_msg("收到", chat="-6", title="安全生产交流群"))
+    with core.sessions() as s:
+        assert (get_group(s, "telegram", "-5").kind, get_group(s, "telegram", "-5").unit) == (
+            "village",
+            "庙坪村",
+        )
+        assert get_group(s, "telegram", "-6").kind is None
+    with core.sessions.begin() as s:
+        add_official(s, "telegram", "boss", "张站长")
+    reply = _only_reply(
+        router.dispatch(group_msg("/登记群 应急站", chat="-6", title="安全生产交流群", sender="boss"))
+    )
+    assert "应急管理站" in reply
+    with core.sessions() as s:
+        assert get_group(s, "telegram", "-6").kind == "station"
+    router.membership(MembershipChange("telegram", "-5", None, joined=False))
+    with core.sessions() as s:
+        assert get_group(s, "telegram", "-5").active is False
+
+
+def test_empty_and_huge_messages_do_not_crash(router: Router) -> None:
+    assert router.dispatch(group_msg("   ")).replies == []
+    router.dispatch(group_msg("塌" * 20000))  # must return, whatever it decides
+
+
+def test_private_chatter_gets_a_short_guide(router: Router) -> None:
+    assert "随手报" in _only_reply(router.dispatch(private_msg("你好")))
+
+
+def test_deadline_follows_severity(router: Router, core: Core, clock: Clock) -> None:
+    rid = _report_id(_only_reply(router.dispatch(group_msg("王家沟村小卖部里液化气罐漏气了，满屋子都是味"))))
+    with core.sessions() as s:
+        r = get_report(s, rid)
+        assert r.severity == "major"
+        assert r.deadline == clock.now + timedelta(days=7)
