@@ -80,9 +80,9 @@ def make_adapters(settings: Settings, core: Core) -> list[Adapter]:
     return adapters
 
 
-async def supervise(adapter: Adapter, bridge: Bridge, stop: asyncio.Event) -> None:
+async def supervise(adapter: Adapter, bridge: Bridge, stop: asyncio.Event, *, backoff: float = 1.0) -> None:
     """Run one adapter; if its connection fails, retry with exponential backoff, never affecting the others."""
-    delay = 1.0
+    delay = backoff
     while not stop.is_set():
         try:
             await adapter.run(bridge, stop)
@@ -100,9 +100,14 @@ async def supervise(adapter: Adapter, bridge: Bridge, stop: asyncio.Event) -> No
             delay = min(delay * 2, MAX_BACKOFF)
 
 
-async def serve(adapters: list[Adapter], bridge: Bridge, stop: asyncio.Event) -> None:
+async def serve(
+    adapters: list[Adapter], bridge: Bridge, stop: asyncio.Event, *, backoff: float = 1.0
+) -> None:
     """Run all adapters until ``stop``; then let messages already received finish and their replies go out."""
-    tasks = [asyncio.create_task(supervise(a, bridge, stop), name=f"adapter-{a.platform}") for a in adapters]
+    tasks = [
+        asyncio.create_task(supervise(a, bridge, stop, backoff=backoff), name=f"adapter-{a.platform}")
+        for a in adapters
+    ]
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
     await bridge.drain()

@@ -30,7 +30,7 @@ def _write(tmp_path: Path, body: str) -> Path:
     ("body", "message"),
     [
         ("[town]\nname='甲镇'\n", "至少要有一个"),
-        ("[[villages]]\nname='甲村'\n", r"缺少 \\[town\\]"),
+        ("[[villages]]\nname='甲村'\n", r"缺少 \[town\]"),
         ("[town]\nname='甲镇'\n[[villages]]\naliases=['甲']\n", "缺少 name"),
         ("[town]\nname='甲镇'\n[[villages]]\nname='甲村'\n[[villages]]\nname='甲村'\n", "重复"),
         ("[town]\nname='甲镇'\n[[villages]]\nname='甲村'\n[deadlines]\nmajor=0\n", "major"),

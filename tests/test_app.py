@@ -1,0 +1,89 @@
+"""Tests for bot.app: adapters are supervised independently and shutdown lets replies go out."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot import app
+from bot.adapters.base import Adapter
+from bot.bridge import Bridge
+from bot.config import Settings
+from handlers.messages import DispatchResult, IncomingMessage, Reply
+from tests.helpers import group_msg
+
+
+class EchoRouter:
+    """Answers every message after a short delay."""
+
+    def dispatch(self, msg: IncomingMessage) -> DispatchResult:
+        import time
+
+        time.sleep(0.1)
+        return DispatchResult([Reply(msg.chat_id, "re:" + msg.text)])
+
+
+class FlakyAdapter(Adapter):
+    """Fails its first ``failures`` connections, then receives one message and waits for stop."""
+
+    platform = "flaky"
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.starts, self.sent = failures, 0, []
+
+    async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
+        self.starts += 1
+        if self.starts <= self.failures:
+            raise ConnectionError("connection refused")
+        bridge.submit(group_msg("hello"), self._deliver)
+        await stop.wait()
+
+    async def _deliver(self, reply: Reply) -> None:
+        self.sent.append(reply.text)
+
+    async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
+        self.sent.append(text)
+
+
+class DeadAdapter(Adapter):
+    """Never manages to connect."""
+
+    platform = "dead"
+
+    def __init__(self) -> None:
+        self.starts = 0
+
+    async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
+        self.starts += 1
+        raise ConnectionError("down")
+
+    async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
+        raise ConnectionError("down")
+
+
+async def test_a_failing_adapter_is_retried_and_does_not_stop_the_others() -> None:
+    flaky, dead = FlakyAdapter(failures=2), DeadAdapter()
+    bridge = Bridge(EchoRouter())  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.serve([flaky, dead], bridge, stop, backoff=0.01))
+    for _ in range(100):
+        if flaky.starts == 3 and dead.starts >= 3:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()  # stop while the message is still being handled
+    await asyncio.wait_for(task, timeout=5)
+    assert flaky.starts == 3 and dead.starts >= 3
+    assert flaky.sent == ["re:hello"]  # the reply of a message received before stop still went out
+
+
+def test_unknown_adapters_are_not_built_for_console_only(
+    sqlite_database, classifier, texts, profile, clock
+) -> None:
+    from tests.conftest import make_core
+
+    core = make_core(sqlite_database, classifier, texts, profile, clock)
+    adapters = app.make_adapters(Settings(platforms="console"), core)
+    assert [a.platform for a in adapters] == ["console"]
+    from storage.officials import get_official
+
+    with core.sessions() as s:
+        assert get_official(s, "console", "official").role == "admin"

@@ -1,0 +1,87 @@
+"""Tests for bot.bridge: the core runs off the event loop, failures never escape, shutdown waits for replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import pytest
+
+from bot.bridge import Bridge
+from handlers.messages import DispatchResult, IncomingMessage, Reply
+from tests.helpers import group_msg, private_msg
+
+
+class SlowRouter:
+    """A router stand-in that records which thread it ran on and answers after a delay."""
+
+    def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
+        self.delay, self.fail, self.threads = delay, fail, []
+
+    def dispatch(self, msg: IncomingMessage) -> DispatchResult:
+        import time
+
+        self.threads.append(threading.get_ident())
+        time.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError(f"boom {msg.text}")
+        return DispatchResult([Reply(msg.chat_id, "ok:" + msg.text)], "filed")
+
+
+async def test_router_runs_in_a_worker_thread_and_replies_are_delivered() -> None:
+    router = SlowRouter()
+    bridge = Bridge(router)  # type: ignore[arg-type]
+    sent: list[str] = []
+
+    async def deliver(reply: Reply) -> None:
+        sent.append(reply.text)
+
+    await bridge.process(group_msg("a"), deliver)
+    assert sent == ["ok:a"]
+    assert router.threads[0] != threading.get_ident()
+
+
+async def test_a_failing_message_is_logged_without_its_text(caplog: pytest.LogCaptureFixture) -> None:
+    bridge = Bridge(SlowRouter(fail=True))  # type: ignore[arg-type]
+    sent: list[Reply] = []
+
+    async def deliver(reply: Reply) -> None:
+        sent.append(reply)
+
+    with caplog.at_level(logging.INFO):
+        await bridge.process(private_msg("secret words", sender="whistle"), deliver)
+    assert sent == []
+    logged = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
+    assert "message handling failed" in logged
+    assert "secret words" not in "".join(r.getMessage() for r in caplog.records)
+
+
+async def test_drain_waits_for_messages_in_flight() -> None:
+    bridge = Bridge(SlowRouter(delay=0.2))  # type: ignore[arg-type]
+    sent: list[str] = []
+
+    async def deliver(reply: Reply) -> None:
+        sent.append(reply.text)
+
+    bridge.submit(group_msg("x"), deliver)
+    bridge.submit(group_msg("y"), deliver)
+    await asyncio.wait_for(bridge.drain(), timeout=5)
+    assert sorted(sent) == ["ok:x", "ok:y"]
+
+
+async def test_a_failing_delivery_does_not_stop_the_next_reply() -> None:
+    class TwoReplies(SlowRouter):
+        def dispatch(self, msg: IncomingMessage) -> DispatchResult:
+            return DispatchResult([Reply("c", "1"), Reply("c", "2")])
+
+    bridge = Bridge(TwoReplies())  # type: ignore[arg-type]
+    sent: list[str] = []
+
+    async def deliver(reply: Reply) -> None:
+        if reply.text == "1":
+            raise ConnectionError("network down")
+        sent.append(reply.text)
+
+    await bridge.process(group_msg("x"), deliver)
+    assert sent == ["2"]

@@ -1,0 +1,174 @@
+"""Tests for bot.cli: the contracts outside tools rely on (parse, reports, officials, groups, run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+
+ANQUAN = str(Path(sys.executable).with_name("anquan"))
+HAZARD = "王家沟村东头老窑洞裂了好宽的缝，下雨怕塌"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A clean ANQUAN_* environment with its own data folder and SQLite file."""
+    for key in list(os.environ):
+        if key.startswith("ANQUAN_"):
+            monkeypatch.delenv(key)
+    values = {"ANQUAN_DATA_DIR": str(tmp_path / "data")}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+def _run(args: list[str], stdin: str = "") -> str:
+    result = CliRunner().invoke(main, args, input=stdin, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_parse_prints_one_json_object_per_line_in_order(env: dict[str, str]) -> None:
+    out = _run(["parse"], f"{HAZARD}\n收到\n\n/整改完成 3\n").splitlines()
+    rows = [json.loads(line) for line in out]
+    assert [r["intent"] for r in rows] == ["hazard", "chatter", "chatter", "command"]
+    assert rows[0]["category"] == "building" and rows[0]["location"] == "王家沟村"
+    for row in rows:
+        assert {"intent", "category", "severity", "location", "confidence"} <= row.keys()
+
+
+def test_parse_jsonl_uses_the_chat_kind(env: dict[str, str]) -> None:
+    lines = [
+        {"text": "后沟那个煤窑晚上偷偷开采，别说是我说的", "chat": "private"},
+        {"text": "明天几点开会", "chat": "group"},
+    ]
+    out = _run(["parse", "--jsonl"], "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+    assert [json.loads(line)["intent"] for line in out.splitlines()] == ["tip", "chatter"]
+
+
+def test_parse_jsonl_rejects_bad_json_with_the_line_number(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["parse", "--jsonl"], input='{"text": "a"}\nnot json\n')
+    assert result.exit_code != 0 and "第 2 行" in result.output
+
+
+def test_officials_and_groups_are_managed_from_the_command_line(env: dict[str, str]) -> None:
+    assert "已登记干部" in _run(
+        [
+            "officials",
+            "add",
+            "--platform",
+            "telegram",
+            "--user-id",
+            "1001",
+            "--name",
+            "张站长",
+            "--role",
+            "admin",
+        ]
+    )
+    assert "1001" in _run(["officials", "list"]) and "张站长" in _run(["officials", "list"])
+    invite = _run(["officials", "invite", "--name", "李主任", "--unit", "王家沟村"])
+    assert "/绑定 " in invite
+    _run(
+        [
+            "groups",
+            "add",
+            "--platform",
+            "wechaty",
+            "--chat-id",
+            "room1@chatroom",
+            "--kind",
+            "village",
+            "--unit",
+            "庙坪村",
+        ]
+    )
+    assert "room1@chatroom" in _run(["groups", "list"]) and "庙坪村" in _run(["groups", "list"])
+
+
+def test_bad_option_values_are_refused(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(
+        main, ["groups", "add", "--platform", "qq", "--chat-id", "1", "--kind", "village"]
+    )
+    assert result.exit_code != 0
+
+
+def test_run_with_piped_input_answers_hazards_only_and_keeps_the_ledger(env: dict[str, str]) -> None:
+    """The README's first example: a hazard gets its number, chatter gets nothing, the ledger has it."""
+    proc = subprocess.run(
+        [ANQUAN, "run"],
+        input=f"{HAZARD}\n收到\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("已登记隐患 #1")
+    assert proc.stdout.count("#") == proc.stdout.count("#1")  # nothing answered to 收到
+    rows = [json.loads(line) for line in _run(["reports", "--json"]).splitlines()]
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["id"], row["kind"], row["status"], row["village"]) == (1, "hazard", "reported", "王家沟村")
+    for key in ("category", "severity", "location", "text", "created_at", "rectified_at"):
+        assert key in row
+    assert "reporter_id" not in row
+
+
+def test_run_console_plays_villager_whistleblower_and_official(env: dict[str, str]) -> None:
+    script = "\n".join(
+        [
+            HAZARD,
+            ":私聊",
+            "举报 后沟那个煤窑晚上偷偷开采，别说是我说的",
+            ":群",
+            "/整改完成 1 已加固",
+            ":干部",
+            "/整改完成 1 已加固",
+            "/帮助",
+        ]
+    )
+    proc = subprocess.run(
+        [ANQUAN, "run"],
+        input=script + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert "回执码：" in out
+    assert "只有登记过的镇村干部" in out
+    assert "隐患 #1 已标记为已整改" in out
+    assert ":私聊" in out  # /帮助 documents the console switches
+    statuses = {
+        json.loads(line)["id"]: json.loads(line)["status"]
+        for line in _run(["reports", "--status", "all", "--json"]).splitlines()
+    }
+    assert statuses == {1: "rectified", 2: "reported"}
+
+
+def test_reports_open_hides_rectified(env: dict[str, str]) -> None:
+    subprocess.run(
+        [ANQUAN, "run"],
+        input=f"{HAZARD}\n:干部\n/整改完成 1\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+        check=True,
+    )
+    assert _run(["reports", "--json"]).strip() == ""
+    assert "已整改" in _run(["reports", "--status", "all"])
+
+
+def test_db_upgrade_reports_the_database(env: dict[str, str]) -> None:
+    assert "最新结构" in _run(["db", "upgrade"])

@@ -1,0 +1,61 @@
+"""Tests for bot.adapters.console: a terminal user switches roles and chats and sees the bot's answers."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from bot.adapters.console import ConsoleAdapter
+from bot.bridge import Bridge
+from handlers.context import Core
+from handlers.router import Router
+from storage.officials import add_official
+from storage.reports import list_reports
+
+
+async def _chat(core: Core, lines: list[str], *, interactive: bool = False) -> str:
+    with core.sessions.begin() as s:
+        add_official(s, "console", "official", "控制台值班员", role="admin")
+    out = io.StringIO()
+    adapter = ConsoleAdapter(
+        core.profile, core.texts, io.StringIO("\n".join(lines) + "\n"), out, interactive=interactive
+    )
+    stop = asyncio.Event()
+    await asyncio.wait_for(adapter.run(Bridge(Router(core)), stop), timeout=30)
+    assert stop.is_set()  # end of input ends the program
+    return out.getvalue()
+
+
+async def test_switches_change_who_speaks_and_where(core: Core) -> None:
+    out = await _chat(
+        core,
+        [
+            ":群 庙坪",
+            "村小学门口的电线杆歪了，快倒了",
+            ":私聊",
+            "后沟那个煤窑晚上偷偷开采，别说是我说的",
+            ":干部",
+            ":群",
+            "/整改完成 1",
+        ],
+    )
+    assert "已切换：村民，庙坪村群。" in out
+    assert "已登记隐患 #1" in out
+    assert "回执码：" in out
+    assert "隐患 #1 已标记为已整改" in out
+    with core.sessions() as s:
+        reports = list_reports(s)
+        assert reports[0].village == "庙坪村" and reports[0].status == "rectified"
+        assert reports[1].anonymous and reports[1].reporter_id is None
+
+
+async def test_unknown_switches_and_villages_are_explained(core: Core) -> None:
+    out = await _chat(core, [":飞", ":群 火星村"])
+    assert "不认识的切换命令" in out
+    assert "镇情档案里没有“火星村”" in out
+
+
+async def test_interactive_mode_shows_a_banner_and_prefixes_the_bot(core: Core) -> None:
+    out = await _chat(core, ["王家沟村东头老窑洞裂了好宽的缝，下雨怕塌", ":退出", "收到"], interactive=True)
+    assert "终端试用模式" in out
+    assert "【克虎镇安全助手】已登记隐患 #1" in out
