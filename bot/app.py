@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.adapters.base import Adapter
 from bot.bridge import Bridge
 from bot.config import Settings
+from bot.delivery import DeliveryLoop
 from handlers.classifier import Classifier
 from handlers.context import Core
 from handlers.profile import Profile, load_profile
@@ -101,13 +102,26 @@ async def supervise(adapter: Adapter, bridge: Bridge, stop: asyncio.Event, *, ba
 
 
 async def serve(
-    adapters: list[Adapter], bridge: Bridge, stop: asyncio.Event, *, backoff: float = 1.0
+    adapters: list[Adapter],
+    bridge: Bridge,
+    stop: asyncio.Event,
+    *,
+    backoff: float = 1.0,
+    sessions: sessionmaker[Session] | None = None,
 ) -> None:
-    """Run all adapters until ``stop``; then let messages already received finish and their replies go out."""
+    """Run all adapters (and, given ``sessions``, their outbox delivery loops) until ``stop``.
+
+    On stop, messages already received are handled and their replies sent before this returns.
+    """
     tasks = [
         asyncio.create_task(supervise(a, bridge, stop, backoff=backoff), name=f"adapter-{a.platform}")
         for a in adapters
     ]
+    if sessions is not None:
+        tasks += [
+            asyncio.create_task(DeliveryLoop(sessions, a).run(stop), name=f"outbox-{a.platform}")
+            for a in adapters
+        ]
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
     await bridge.drain()
@@ -126,7 +140,7 @@ async def run_bot(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("anquan started", extra={"platforms": ",".join(settings.platforms)})
     try:
-        await serve(adapters, bridge, stop)
+        await serve(adapters, bridge, stop, sessions=db.sessions)
     finally:
         db.engine.dispose()
         log.info("anquan stopped")

@@ -1,0 +1,125 @@
+"""The outbox delivery loop: drains queued pushes for one platform through its adapter.
+
+Pushes (reminders, broadcasts, notices) are written to the outbox by whoever decided them; this loop sends them
+under the adapter's own rate limits and records each one: queued → sent | failed | blocked. A row is marked sent
+in the step right after the platform accepted it, so a crash repeats at most the one send in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.adapters.base import Adapter, ChatUnreachable, RetryLater
+from storage import outbox as outbox_repo
+from storage.models import Group, OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryLoop:
+    """Sends one platform's due outbox rows, one at a time, with retries and exponential backoff."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        adapter: Adapter,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        poll_interval: float = 1.0,
+        max_attempts: int = 8,
+        base_backoff: float = 5.0,
+        max_backoff: float = 3600.0,
+    ) -> None:
+        self.sessions = sessions
+        self.adapter = adapter
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.max_attempts = max_attempts
+        self.base_backoff = base_backoff
+        self.max_backoff = max_backoff
+
+    def _due(self) -> list[OutboxMessage]:
+        with self.sessions() as session:
+            return outbox_repo.due(session, self.adapter.platform, now=self.clock())
+
+    def _mark(self, row_id: int, **changes: object) -> None:
+        with self.sessions.begin() as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is None:
+                return
+            for key, value in changes.items():
+                setattr(row, key, value)
+            if changes.get("status") == "blocked" and row.group_id is not None:
+                group = session.get(Group, row.group_id)
+                if group is not None:
+                    group.active = False
+
+    async def send_one(self, row: OutboxMessage) -> str:
+        """Try to deliver one row and record the outcome; returns the row's new status."""
+        now = self.clock()
+        try:
+            await self.adapter.send_text(row.chat_id, row.text)
+        except ChatUnreachable as exc:
+            await asyncio.to_thread(
+                self._mark, row.id, status="blocked", attempts=row.attempts + 1, last_error=str(exc)[:500]
+            )
+            log.warning("push blocked", extra={"platform": row.platform, "outbox": row.id})
+            return "blocked"
+        except RetryLater as exc:
+            # Throttling is not the row's fault: push it back without spending an attempt, and pause.
+            await asyncio.to_thread(
+                self._mark,
+                row.id,
+                not_before=now + timedelta(seconds=exc.retry_after),
+                last_error=f"retry after {exc.retry_after}s",
+            )
+            await asyncio.sleep(exc.retry_after)
+            return "queued"
+        except Exception as exc:
+            attempts = row.attempts + 1
+            if attempts >= self.max_attempts:
+                await asyncio.to_thread(
+                    self._mark,
+                    row.id,
+                    status="failed",
+                    attempts=attempts,
+                    last_error=f"{type(exc).__name__}: {exc}"[:500],
+                )
+                log.error("push failed for good", extra={"platform": row.platform, "outbox": row.id})
+                return "failed"
+            delay = min(self.base_backoff * 2 ** (attempts - 1), self.max_backoff)
+            await asyncio.to_thread(
+                self._mark,
+                row.id,
+                attempts=attempts,
+                not_before=now + timedelta(seconds=delay),
+                last_error=f"{type(exc).__name__}: {exc}"[:500],
+            )
+            return "queued"
+        await asyncio.to_thread(
+            self._mark, row.id, status="sent", attempts=row.attempts + 1, sent_at=self.clock()
+        )
+        return "sent"
+
+    async def drain_once(self) -> int:
+        """Send every row due now; returns how many were sent."""
+        sent = 0
+        for row in await asyncio.to_thread(self._due):
+            sent += await self.send_one(row) == "sent"
+        return sent
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep draining until ``stop`` is set; database or adapter trouble is logged and retried."""
+        while not stop.is_set():
+            try:
+                await self.drain_once()
+            except Exception:
+                log.exception("outbox delivery round failed", extra={"platform": self.adapter.platform})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.poll_interval)

@@ -1,0 +1,126 @@
+"""Tests for bot.delivery: outbox rows go out once, failures back off, blocked chats stop, throttling pauses."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from bot.adapters.base import Adapter, ChatUnreachable, DeliveryError, RetryLater
+from bot.app import Database
+from bot.bridge import Bridge
+from bot.delivery import DeliveryLoop
+from storage.groups import get_group, upsert_group
+from storage.outbox import enqueue, list_outbox
+from tests.conftest import Clock
+
+NOW = datetime(2026, 6, 1, 1, tzinfo=UTC)
+
+
+class ScriptedAdapter(Adapter):
+    """Records sends; raises the scripted error for a chat's next sends."""
+
+    platform = "telegram"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.errors: dict[str, list[Exception]] = {}
+
+    async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
+        await stop.wait()
+
+    async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
+        queue = self.errors.get(chat_id)
+        if queue:
+            raise queue.pop(0)
+        self.sent.append((chat_id, text))
+
+
+def _queue(db: Database, key: str, chat: str, text: str = "通知", platform: str = "telegram") -> None:
+    with db.sessions.begin() as s:
+        group = upsert_group(s, platform, chat, kind="village")
+        enqueue(
+            s,
+            dedup_key=key,
+            event="test",
+            platform=platform,
+            chat_id=chat,
+            group_id=group.id,
+            text=text,
+            not_before=NOW,
+        )
+
+
+def _statuses(db: Database) -> dict[str, tuple[str, int]]:
+    with db.sessions() as s:
+        return {r.dedup_key: (r.status, r.attempts) for r in list_outbox(s)}
+
+
+async def test_each_row_is_sent_once_and_marked(database: Database) -> None:
+    adapter = ScriptedAdapter()
+    _queue(database, "a", "1", "甲")
+    _queue(database, "b", "2", "乙")
+    _queue(database, "c", "3", "丙", platform="wechaty")
+    loop = DeliveryLoop(database.sessions, adapter, clock=Clock(NOW))
+    assert await loop.drain_once() == 2
+    assert await loop.drain_once() == 0
+    assert adapter.sent == [("1", "甲"), ("2", "乙")]
+    assert _statuses(database) == {"a": ("sent", 1), "b": ("sent", 1), "c": ("queued", 0)}
+
+
+async def test_transient_failures_back_off_then_succeed_or_fail_for_good(database: Database) -> None:
+    adapter = ScriptedAdapter()
+    adapter.errors["1"] = [DeliveryError("502 Bad Gateway")]
+    adapter.errors["2"] = [DeliveryError("502")] * 5
+    _queue(database, "a", "1")
+    _queue(database, "b", "2")
+    clock = Clock(NOW)
+    loop = DeliveryLoop(database.sessions, adapter, clock=clock, max_attempts=3, base_backoff=10)
+    await loop.drain_once()
+    assert _statuses(database) == {"a": ("queued", 1), "b": ("queued", 1)}
+    assert await loop.drain_once() == 0  # backing off: not due yet
+    clock.now = NOW + timedelta(seconds=11)
+    await loop.drain_once()
+    assert _statuses(database) == {"a": ("sent", 2), "b": ("queued", 2)}
+    clock.now = NOW + timedelta(seconds=40)
+    await loop.drain_once()
+    assert _statuses(database)["b"] == ("failed", 3)
+    assert adapter.sent == [("1", "通知")]
+
+
+async def test_blocked_chat_is_marked_and_its_group_deactivated(database: Database) -> None:
+    adapter = ScriptedAdapter()
+    adapter.errors["9"] = [ChatUnreachable("Forbidden: bot was kicked")]
+    _queue(database, "a", "9")
+    await DeliveryLoop(database.sessions, adapter, clock=Clock(NOW)).drain_once()
+    assert _statuses(database) == {"a": ("blocked", 1)}
+    with database.sessions() as s:
+        assert get_group(s, "telegram", "9").active is False
+
+
+async def test_throttling_pauses_without_spending_an_attempt(database: Database) -> None:
+    adapter = ScriptedAdapter()
+    adapter.errors["1"] = [RetryLater(0.05)]
+    _queue(database, "a", "1")
+    clock = Clock(NOW)
+    loop = DeliveryLoop(database.sessions, adapter, clock=clock)
+    await loop.drain_once()
+    assert _statuses(database) == {"a": ("queued", 0)}
+    clock.now = NOW + timedelta(seconds=1)
+    await loop.drain_once()
+    assert _statuses(database) == {"a": ("sent", 1)}
+
+
+async def test_run_keeps_draining_until_stopped(database: Database) -> None:
+    adapter = ScriptedAdapter()
+    stop = asyncio.Event()
+    loop = DeliveryLoop(database.sessions, adapter, poll_interval=0.02)
+    task = asyncio.create_task(loop.run(stop))
+    with database.sessions.begin() as s:
+        enqueue(s, dedup_key="late", event="t", platform="telegram", chat_id="5", text="后来的")
+    for _ in range(100):
+        if adapter.sent:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)
+    assert adapter.sent == [("5", "后来的")]
