@@ -6,6 +6,7 @@ Nothing here runs at import time; ``run_bot`` is called by ``anquan run``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from storage.officials import add_official
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 60.0
+HOUSEKEEPING_INTERVAL = 5.0
 
 
 @dataclass
@@ -99,6 +101,14 @@ async def supervise(adapter: Adapter, bridge: Bridge, stop: asyncio.Event, *, ba
             await asyncio.wait_for(stop.wait(), timeout=delay)
         except TimeoutError:
             delay = min(delay * 2, MAX_BACKOFF)
+
+
+async def housekeeping(bridge: Bridge, stop: asyncio.Event, interval: float = HOUSEKEEPING_INTERVAL) -> None:
+    """Run the core's periodic chores until ``stop``."""
+    while not stop.is_set():
+        await bridge.housekeeping()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
 async def serve(

@@ -78,6 +78,13 @@ class Bridge:
         except Exception:
             log.exception("platform event failed", extra={"platform": platform, "event": event})
 
+    async def housekeeping(self) -> None:
+        """Run the core's periodic chores (broadcast receipts, purging old private keys) off the event loop."""
+        try:
+            await asyncio.to_thread(self.router.housekeeping)
+        except Exception:
+            log.exception("housekeeping failed")
+
     async def drain(self) -> None:
         """Wait until every message already received has been handled and answered."""
         while self._in_flight:

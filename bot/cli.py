@@ -227,6 +227,90 @@ def groups_list() -> None:
             )
 
 
+@main.command()
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    required=True,
+    help="all | villages | stations | enterprises | leadership | 单位名（可多次使用）",
+)
+@click.argument("text")
+def broadcast(targets: tuple[str, ...], text: str) -> None:
+    """群发：写入发件箱，由运行中的机器人按各平台限速送达（命令行不需要确认）。TEXT 可写 @文案名。"""
+    from datetime import UTC, datetime
+
+    from handlers import broadcasts
+    from handlers.profile import load_profile
+    from handlers.texts import Texts
+
+    settings = _settings()
+    db = _db(settings)
+    profile = load_profile(settings.profile)
+    texts = Texts.load(settings.texts)
+    now = datetime.now(UTC)
+    try:
+        with db.sessions.begin() as session:
+            preview = broadcasts.create_preview(
+                session,
+                profile,
+                broadcasts.load_library(),
+                actor="cli",
+                target="、".join(targets),
+                content=text,
+                reply_platform=None,
+                reply_chat_id=None,
+                now=now,
+            )
+            if not preview.groups:
+                raise click.ClickException(texts("broadcast.no_groups", target="、".join(targets)))
+            count = broadcasts.queue(session, texts, profile, preview.broadcast, now)
+    except broadcasts.BroadcastError as exc:
+        raise click.ClickException(texts("broadcast.unknown_target", target=str(exc))) from exc
+    click.echo(
+        f"广播 #{preview.broadcast.id} 已排队，共 {count} 个群；运行中的机器人会逐个送达（anquan outbox 查看进度）。"
+    )
+
+
+@main.command()
+@click.option("--status", type=click.Choice(["queued", "sent", "failed", "blocked"]), default=None)
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def outbox(status: str | None, limit: int, as_json: bool) -> None:
+    """发件箱：推送（广播、提醒、通知）的送达状态，最新的在前。"""
+    from storage.outbox import list_outbox
+
+    settings = _settings()
+    db = _db(settings)
+    with db.sessions() as session:
+        rows = list_outbox(session, status=status, limit=limit)
+        for r in rows:
+            if as_json:
+                click.echo(
+                    json.dumps(
+                        {
+                            "id": r.id,
+                            "event": r.event,
+                            "platform": r.platform,
+                            "chat_id": r.chat_id,
+                            "status": r.status,
+                            "attempts": r.attempts,
+                            "last_error": r.last_error,
+                            "created_at": r.created_at.isoformat(),
+                            "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+            else:
+                sent = r.sent_at.astimezone(settings.tz).strftime("%m-%d %H:%M") if r.sent_at else "-"
+                click.echo(
+                    f"{r.id}\t{r.event}\t{r.platform}:{r.chat_id}\t{r.status}\t{r.attempts}\t{sent}\t{r.last_error or ''}"
+                )
+        if not rows and not as_json:
+            click.echo("（发件箱是空的）")
+
+
 @main.group()
 def db() -> None:
     """数据库维护。"""

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from handlers import broadcasts
 from handlers.commands import Command, CommandRegistry
 from handlers.context import Core, official_actor
 from handlers.messages import IncomingMessage
+from storage import broadcasts as broadcast_repo
 from storage import groups as group_repo
 from storage import officials as official_repo
 from storage import reports as report_repo
@@ -211,6 +213,56 @@ def register_group(ctx: CommandContext) -> str:
     )
 
 
+def broadcast(ctx: CommandContext) -> str:
+    """Official: preview a broadcast to many groups; nothing is sent until it is confirmed."""
+    library = "、".join(f"@{name}" for name in ctx.core.publicity)
+    target, _, content = ctx.args.partition(" ")
+    if not target or not content.strip():
+        return ctx.t("broadcast.usage", library=library)
+    assert ctx.official is not None
+    try:
+        preview = broadcasts.create_preview(
+            ctx.session,
+            ctx.core.profile,
+            ctx.core.publicity,
+            actor=official_actor(ctx.official),
+            target=target,
+            content=content,
+            reply_platform=ctx.msg.platform,
+            reply_chat_id=ctx.msg.chat_id,
+            now=ctx.core.clock(),
+        )
+    except broadcasts.BroadcastError as exc:
+        word = str(exc)
+        if content.strip().lstrip("@＠").startswith(word):
+            return ctx.t("broadcast.unknown_library", name=word, library=library)
+        return ctx.t("broadcast.unknown_target", target=word)
+    if not preview.groups:
+        return ctx.t("broadcast.no_groups", target=target)
+    return broadcasts.preview_text(ctx.core.texts, preview)
+
+
+def confirm_broadcast(ctx: CommandContext) -> str:
+    """Official: confirm one's own previewed broadcast within the time limit; it is then queued once."""
+    match = _ID_RE.match(ctx.args)
+    if not match:
+        return ctx.t("broadcast.need_id")
+    bid = int(match.group(1))
+    item = broadcast_repo.get_broadcast(ctx.session, bid)
+    if item is None:
+        return ctx.t("broadcast.not_found", id=bid)
+    assert ctx.official is not None
+    if item.actor != official_actor(ctx.official):
+        return ctx.t("broadcast.not_yours", id=bid)
+    if item.status != "pending":
+        return ctx.t("broadcast.already", id=bid)
+    now = ctx.core.clock()
+    if now > item.expires_at:
+        return ctx.t("broadcast.expired", id=bid, minutes=broadcasts.CONFIRM_MINUTES)
+    count = broadcasts.queue(ctx.session, ctx.core.texts, ctx.core.profile, item, now)
+    return ctx.t("broadcast.confirmed", id=bid, count=count)
+
+
 def help_text(ctx: CommandContext, registry: CommandRegistry) -> str:
     """Anyone: how to use the bot; officials also see their commands."""
     lines = [ctx.t("commands.help_header", bot=ctx.core.profile.bot_name), ctx.t("commands.help_general")]
@@ -247,4 +299,6 @@ def build_registry() -> CommandRegistry:
     reg.add("销号", change_status, aliases=("close",), official_only=True)
     reg.add("不属实", change_status, aliases=("reject",), official_only=True)
     reg.add("登记群", register_group, aliases=("register",), official_only=True)
+    reg.add("广播", broadcast, aliases=("broadcast",), official_only=True)
+    reg.add("确认广播", confirm_broadcast, aliases=("confirm",), official_only=True)
     return reg

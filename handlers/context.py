@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from handlers.broadcasts import load_library
 from handlers.classifier import Classifier
 from handlers.profile import Profile
 from handlers.texts import Texts
@@ -26,6 +27,7 @@ class Core:
     secret: bytes
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     clock: Callable[[], datetime] = utcnow
+    publicity: dict[str, str] = field(default_factory=load_library)
 
     def local_date(self, when: datetime | None) -> str:
         """A timestamp as the township's local date, e.g. 2026-11-28."""

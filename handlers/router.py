@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from handlers import broadcasts
 from handlers.chat_commands import CommandContext, build_registry
 from handlers.commands import ParsedCommand, parse_command
 from handlers.context import Core
@@ -23,6 +25,9 @@ from storage import officials as official_repo
 from storage.models import Group
 
 log = logging.getLogger(__name__)
+
+# Private-chat dedup keys only need to outlive a platform's redelivery window.
+PRIVATE_KEY_TTL = timedelta(days=2)
 
 
 class Router:
@@ -172,6 +177,13 @@ class Router:
                 )
         log.warning("platform logged out", extra={"platform": platform, "notices": queued})
         return queued
+
+    def housekeeping(self) -> None:
+        """Periodic chores: receipts for finished broadcasts, forgetting old private-message keys."""
+        now = self.core.clock()
+        with self.core.sessions.begin() as session:
+            broadcasts.finish(session, self.core.texts, now)
+            idempotency.purge_private(session, now - PRIVATE_KEY_TTL)
 
     def mark_inactive(self, platform: str, chat_id: str) -> None:
         """The platform refused to deliver to a group (the bot was removed or blocked): stop pushing to it."""

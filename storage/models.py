@@ -26,6 +26,7 @@ OPEN_STATUSES = ("reported", "rectifying")
 GROUP_KINDS = ("village", "station", "enterprise", "leadership")
 ROLES = ("official", "admin")
 OUTBOX_STATUSES = ("queued", "sent", "failed", "blocked")
+BROADCAST_STATUSES = ("pending", "confirmed", "finished")
 
 
 def utcnow() -> datetime:
@@ -177,6 +178,25 @@ class ProcessedMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class Broadcast(Base):
+    """Publicity an official sends to many groups: previewed first, delivered only once confirmed."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(160))
+    target: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    group_ids: Mapped[str] = mapped_column(Text, default="")
+    reply_platform: Mapped[str | None] = mapped_column(String(32))
+    reply_chat_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class OutboxMessage(Base):
     """A push waiting to be delivered (broadcast, reminder, notice), unique by its dedup key."""
 
@@ -189,6 +209,7 @@ class OutboxMessage(Base):
     platform: Mapped[str] = mapped_column(String(32))
     chat_id: Mapped[str] = mapped_column(String(128))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"))
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

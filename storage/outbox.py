@@ -22,6 +22,7 @@ def enqueue(
     text: str,
     group_id: int | None = None,
     not_before: datetime | None = None,
+    broadcast_id: int | None = None,
 ) -> bool:
     """Queue one push unless a push with the same dedup key exists; True if a row was written."""
     values = {
@@ -31,6 +32,7 @@ def enqueue(
         "chat_id": chat_id,
         "text": text,
         "group_id": group_id,
+        "broadcast_id": broadcast_id,
         "status": "queued",
         "attempts": 0,
         "not_before": not_before or utcnow(),

@@ -172,3 +172,41 @@ def test_reports_open_hides_rectified(env: dict[str, str]) -> None:
 
 def test_db_upgrade_reports_the_database(env: dict[str, str]) -> None:
     assert "最新结构" in _run(["db", "upgrade"])
+
+
+def test_broadcast_from_the_command_line_queues_rows_the_bot_will_deliver(env: dict[str, str]) -> None:
+    _run(
+        [
+            "groups",
+            "add",
+            "--platform",
+            "telegram",
+            "--chat-id",
+            "-1",
+            "--kind",
+            "village",
+            "--unit",
+            "王家沟村",
+        ]
+    )
+    _run(
+        [
+            "groups",
+            "add",
+            "--platform",
+            "telegram",
+            "--chat-id",
+            "-2",
+            "--kind",
+            "station",
+            "--unit",
+            "派出所",
+        ]
+    )
+    out = _run(["broadcast", "--target", "villages", "@防溺水"])
+    assert "共 1 个群" in out
+    rows = [json.loads(line) for line in _run(["outbox", "--json"]).splitlines()]
+    assert [(r["chat_id"], r["status"], r["event"]) for r in rows] == [("-1", "queued", "broadcast")]
+    assert "queued" in _run(["outbox", "--status", "queued"])
+    result = CliRunner().invoke(main, ["broadcast", "--target", "火星村", "你好"])
+    assert result.exit_code != 0 and "火星村" in result.output

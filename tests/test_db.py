@@ -15,7 +15,7 @@ def test_upgrade_creates_every_table_and_is_repeatable(database: Database) -> No
     tables = set(inspect(database.engine).get_table_names())
     assert {"groups", "officials", "reports", "report_events", "processed_messages", "outbox"} <= tables
     with database.engine.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
 
 
 def test_sqlite_file_gets_its_folder_and_wal_mode(tmp_path: Path) -> None:
@@ -27,3 +27,14 @@ def test_sqlite_file_gets_its_folder_and_wal_mode(tmp_path: Path) -> None:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     assert path.exists()
     engine.dispose()
+
+
+def test_migrations_go_down_and_up_again(database: Database) -> None:
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    command.downgrade(alembic_config(database.engine), "base")
+    assert "reports" not in inspect(database.engine).get_table_names()
+    upgrade(database.engine)
+    assert "broadcasts" in inspect(database.engine).get_table_names()
