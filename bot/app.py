@@ -80,6 +80,10 @@ def make_adapters(settings: Settings, core: Core) -> list[Adapter]:
             from bot.adapters.wechaty import WechatyAdapter
 
             adapters.append(WechatyAdapter.from_settings(settings))
+        elif name == "wecom":
+            from bot.adapters.wecom import WecomAdapter
+
+            adapters.append(WecomAdapter(settings.wecom_base_url))
     return adapters
 
 

@@ -11,11 +11,11 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from bot.config import Settings
+from bot.config import KNOWN_PLATFORMS, Settings
 from bot.logs import setup_logging
 from storage.models import GROUP_KINDS, OPEN_STATUSES, ROLES, Report
 
-PLATFORM_CHOICES = click.Choice(["console", "telegram", "wechaty"])
+PLATFORM_CHOICES = click.Choice(list(KNOWN_PLATFORMS))
 
 
 def _settings() -> Settings:

@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-KNOWN_PLATFORMS = ("console", "telegram", "wechaty")
+KNOWN_PLATFORMS = ("console", "telegram", "wechaty", "wecom")
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 
 
@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_listen: str = "127.0.0.1"
     telegram_webhook_port: int = 8443
+
+    wecom_base_url: str = "https://qyapi.weixin.qq.com"
 
     wechaty_endpoint: str | None = None
     wechaty_token: str | None = None
