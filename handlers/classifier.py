@@ -65,8 +65,9 @@ _EMOJI_RE = re.compile(
     "\ufe0f\u200d\u20e3\U000e0020-\U000e007f]+"
 )
 _SPACE_RE = re.compile(r"\s+")
+_CHATTY = frozenset("我你咱俺吧啊呢哈嘛呀哦噢吗")
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
-_CLAUSE_SEP = "，,。.！!？?；;：:\n~～…、 【】[]()（）“”\"'「」《》/|"
+_CLAUSE_SEP = "，,。.！!？?；;：:\n~～… 【】[]()（）“”\"'「」《》/|"
 
 # Roles a keyword can play; each maps to a section of rules.toml (see that file's comments).
 _LIST_ROLES = {
@@ -95,7 +96,14 @@ _LIST_ROLES = {
     "ignition": ("severity", "ignition"),
     "formal_marker": ("formal", "markers"),
     "formal_term": ("formal", "terms"),
+    "formal_weak": ("formal", "weak_terms"),
+    "ignore": ("ignore", "words"),
+    "pile": ("states", "piles"),
 }
+# Roles a longer keyword inherits from shorter keywords inside it ("非法开采" is also "非法").
+_INHERITED = frozenset(
+    {"major", "people_strong", "people_weak", "imminent", "critical", "ignition", "illegal", "anon"}
+)
 _EVIDENCE_ROLES = ("thing", "bad", "event", "act")
 
 
@@ -144,12 +152,13 @@ class _Hit:
 # rules loading and validation
 
 
-def _require(table: Mapping[str, Any], key: str, where: str, kind: type) -> Any:
+def _require(table: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...]) -> Any:
     if key not in table:
         raise ValueError(f"rules file: missing key '{where}{key}'")
     value = table[key]
-    if not isinstance(value, kind):
-        raise ValueError(f"rules file: '{where}{key}' must be a {kind.__name__}, got {type(value).__name__}")
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        names = "/".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+        raise ValueError(f"rules file: '{where}{key}' must be a {names}, got {type(value).__name__}")
     return value
 
 
@@ -217,16 +226,19 @@ class Classifier:
                 rules = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"rules file {path}: invalid TOML: {exc}") from exc
-        places = [p.strip() for p in places if p and p.strip()]
-        tokenizer = jieba.Tokenizer()
+        except OSError as exc:
+            raise ValueError(f"rules file {path}: cannot read: {exc}") from exc
+        names = [p.strip() for p in places if p and p.strip()]
+        tokenizer = jieba.Tokenizer()  # lazy: the dictionary is read below, after validation
+        classifier = cls(rules, tokenizer, names)  # validates the rules; raises ValueError
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tokenizer.initialize()
             if DEFAULT_USERDICT.exists():
                 tokenizer.load_userdict(str(DEFAULT_USERDICT))
-        for place in places:
+        for place in names:
             tokenizer.add_word(place, freq=50000)
-        return cls(rules, tokenizer, places)
+        return classifier
 
     def _compile(self, rules: Mapping[str, Any]) -> None:
         limits = _require(rules, "limits", "", dict)
@@ -237,14 +249,11 @@ class Classifier:
             raise ValueError("rules file: 'limits.max_chars' must be >= 20 and 'limits.pair_window' >= 1")
 
         norm = _require(rules, "normalize", "", dict)
-        char_map = _require(norm, "chars", "normalize.", dict)
         table: dict[int, str] = {}
-        for src, dst in char_map.items():
-            if not isinstance(dst, str) or len(src) != 1 or len(dst) != 1:
-                raise ValueError(
-                    f"rules file: 'normalize.chars.{src}' must map one character to one character"
-                )
-            table[ord(src)] = dst
+        for pair in _str_list(norm, "chars", "normalize."):
+            if len(pair) != 2:
+                raise ValueError(f"rules file: 'normalize.chars' entries are two characters, got {pair!r}")
+            table[ord(pair[0])] = pair[1]
         self._char_table = table
         self._phrases = {}
         for src, dst in _require(norm, "phrases", "normalize.", dict).items():
@@ -284,11 +293,16 @@ class Classifier:
                 if "strong" in spec:
                     for word in _str_list(spec, "strong", f"{section}.{cat}."):
                         add(word, role, cat, 2.0)
-        generic = _require(rules, "things", "", dict)
-        del generic
         for word in _str_list(_require(rules, "generic_things", "", dict), "words", "generic_things."):
             add(word, "thing")
 
+        inheritable = {w: r & _INHERITED for w, (r, _) in lexicon.items() if r & _INHERITED}
+        for word, (roles, _) in lexicon.items():
+            if len(word) < 2 or "ignore" in roles:
+                continue
+            for sub, sub_roles in inheritable.items():
+                if sub != word and len(sub) < len(word) and sub in word:
+                    roles |= sub_roles
         self._entries: dict[str, _Entry] = {}
         for word, (roles, cats) in lexicon.items():
             category = max(cats, key=lambda c: cats[c]) if cats else None
@@ -320,6 +334,8 @@ class Classifier:
         self._suffixes = frozenset(_require(pl, "suffixes", "places.", str))
         self._generic_places = frozenset(_str_list(pl, "generic", "places."))
         self._bad_prefix = frozenset(_require(pl, "bad_prefix_chars", "places.", str))
+        self._extend_prefix = frozenset(_require(pl, "extend_prefix_chars", "places.", str))
+        self._strong_suffixes = frozenset(_require(pl, "strong_suffixes", "places.", str))
         self._bad_follow = frozenset(_str_list(pl, "bad_following", "places."))
         self._max_prefix = int(_require(pl, "max_prefix", "places.", int))
 
@@ -340,48 +356,51 @@ class Classifier:
         return text[: self.max_chars]
 
     def _find_location(self, text: str, hits: list[_Hit]) -> str | None:
+        """Return the first named place: a gazetteer name, else a suffix-pattern name at jieba word bounds."""
         for hit in hits:
             if "place" in hit.entry.roles:
                 return hit.word
-        suffixes = self._suffixes
-        positions = [i for i, ch in enumerate(text) if ch in suffixes]
-        if not positions:
-            return None
         bounds: set[int] = set()
         pos = 0
         for tok in self._tokenizer.lcut(text):
             bounds.add(pos)
             pos += len(tok)
         bounds.add(pos)
-        taken_until = -1
-        for i in positions:
-            if i <= taken_until or i == 0:
-                continue
-            ch = text[i]
-            nxt = text[i + 1 : i + 2]
-            if text[i : i + 2] in self._bad_follow:
+        freq = self._tokenizer.FREQ
+        for i, ch in enumerate(text):
+            if ch not in self._suffixes or i == 0 or text[i : i + 2] in self._bad_follow:
                 continue
             end = i + 1
-            if ch != "村" and nxt == "村":
+            with_village = ch != "村" and text[i + 1 : i + 2] == "村"
+            if with_village:
                 end = i + 2
-                if text[i + 1 : i + 3] in self._bad_follow and text[i + 1 : i + 3] != "村村":
-                    end = i + 2
-            elif (i + 1) not in bounds:
+            elif (i + 1) not in bounds and ch not in self._strong_suffixes:
                 continue
             for length in range(1, self._max_prefix + 1):
                 start = i - length
-                if start < 0:
+                if start < 0 or not _HAN_RE.match(text[start]):
                     break
                 if start not in bounds:
                     continue
-                name = text[start:end]
+                first = text[start]
+                if first in self._extend_prefix:
+                    continue  # "家庄村" is the tail of "尚家庄村": look one character further back
+                if first in self._bad_prefix:
+                    break
                 core = text[start : i + 1]
-                if not all(_HAN_RE.match(c) for c in name) or text[start] in self._bad_prefix:
+                if core in self._generic_places or text[start:end] in self._generic_places:
+                    if with_village:
+                        continue  # "河湾" is generic, "大河湾村" is a village
                     break
-                if name in self._generic_places or core in self._generic_places:
-                    break
-                taken_until = end - 1
-                return name
+                if length == 1 and start > 0 and freq.get(text[start - 1 : start + 1], 0) > 0:
+                    prev = text[start - 1]
+                    if _HAN_RE.match(prev) and prev not in self._bad_prefix:
+                        start -= 1  # "黑龙沟村": the name began with the word 黑龙, not with 龙
+                elif length == 1 and start > 0 and (start - 1) in bounds:
+                    prev = text[start - 1]
+                    if _HAN_RE.match(prev) and prev not in self._bad_prefix:
+                        start -= 1  # a lone character jieba split off an unknown name ("崖 窑坪村")
+                return text[start:end]
         return None
 
     # ---- classification -----------------------------------------------------------------------------
@@ -411,13 +430,14 @@ class Classifier:
         crowd = self._crowd_re.search(norm)
 
         if not roles_present & {"thing", "bad", "event", "act", "illegal", "anon", "formal_marker", "report"}:
-            location = self._find_location(norm, hits) if self._has_suffix(norm) else None
+            location = self._find_location(norm, hits) if self._has_place(norm, hits) else None
             return Classification("chatter", None, None, location, 0.95, ())
         return self._decide(norm, chat, hits, roles_present, crowd is not None)
 
-    def _has_suffix(self, text: str) -> bool:
+    def _has_place(self, text: str, hits: list[_Hit]) -> bool:
+        """Cheap pre-check: only segment when a place suffix or a gazetteer name occurs."""
         suffixes = self._suffixes
-        return any(ch in suffixes for ch in text)
+        return any(ch in suffixes for ch in text) or any("place" in h.entry.roles for h in hits)
 
     def _decide(
         self, text: str, chat: str, hits: list[_Hit], present: set[str], crowd: bool
@@ -447,11 +467,11 @@ class Classifier:
                     resolved_scopes.add(scope_of_clause[h.clause])
             if "neg" in roles:
                 neg_from[h.clause] = min(neg_from.get(h.clause, h.start), h.start)
-            if "bad" in roles or "near" in roles:
+            if "bad" in roles or "near" in roles or "pile" in roles:
                 bad_positions.append(h)
             if "lack_marker" in roles and idx + 1 < len(hits):
                 nxt = hits[idx + 1]
-                if nxt.start - h.end <= 2 and nxt.entry.roles & {"lack_item", "thing"}:
+                if nxt.start - h.end <= 2 and nxt.entry.roles & {"lack_item"}:
                     bad_positions.append(h)
             if "thing" in roles:
                 things.append(h)
@@ -476,79 +496,106 @@ class Classifier:
                 first_seen.setdefault(cat, h.start)
 
         window = self.pair_window
-        paired_things: set[int] = set()
+        paired: dict[int, float] = {}  # thing start -> vote factor
+        evidence_clauses: set[int] = set()
         for b in bad_positions:
             if not alive(b):
                 continue
+            is_near = "near" in b.entry.roles
+            is_pile = "pile" in b.entry.roles
             best: _Hit | None = None
+            best_dist = 1e9
             for t in things:
-                if t.clause == b.clause and abs(t.start - b.start) <= window and t.start != b.start:
-                    if best is None or abs(t.start - b.start) < abs(best.start - b.start):
-                        best = t
+                if t.clause != b.clause or t.start == b.start:
+                    continue
+                gap = b.start - t.start
+                if is_near:
+                    dist = float(t.start)  # "X 离 Y 不到一米": X, the first thing, is what is at risk
+                elif is_pile:
+                    dist = -gap if gap < 0 else gap * 3.0  # "堆了一垛玉米杆": what is piled comes after
+                elif gap > 0:
+                    dist = gap  # the thing usually comes before its state ("电线断了")
+                else:
+                    dist = -gap * 3.0
+                if abs(gap) <= window and dist < best_dist:
+                    best, best_dist = t, dist
             if best is None:
                 # a bad state may refer to a thing named in the previous clause ("墙上的电线，外皮都酥了")
                 for t in things:
                     if t.clause == b.clause - 1 and 0 < b.start - t.start <= window * 2:
                         best = t
-                if best is not None and alive(best):
-                    evidence.append(f"{best.word}+{b.word}")
-                    score += 0.7
-                    paired_things.add(best.start)
-                continue
-            if not alive(best):
+            if best is None or not alive(best):
                 continue
             evidence.append(f"{best.word}+{b.word}")
             score += 1.0
-            paired_things.add(best.start)
+            factor = 1.0 if is_near else 2.0
+            paired[best.start] = max(paired.get(best.start, 0.0), factor)
+            evidence_clauses.add(b.clause)
+            evidence_clauses.add(best.clause)
         for e in events:
             if alive(e):
                 evidence.append(e.word)
-                score += 1.0 if "event" in e.entry.roles else 0.8
-                vote(e, 2.0)
+                if "event" in e.entry.roles:
+                    score += 1.0
+                else:
+                    # an unsafe act needs something concrete next to it (a thing, a person, a place)
+                    concrete = any(t.start != e.start for t in things) or bool(
+                        present & {"people_weak", "people_strong", "target", "local"}
+                    )
+                    score += 1.0 if concrete else 0.5
+                vote(e, 3.0 if "event" in e.entry.roles else 2.0)
         for t in things:
-            if alive(t) or t.start in paired_things:
-                vote(t, 2.0 if t.start in paired_things else 0.5)
+            if t.start in paired:
+                vote(t, paired[t.start])
+            elif alive(t):
+                vote(t, 1.0 if t.clause in evidence_clauses else 0.5)
 
         # formal normative text (official criteria): deficiency marker + industrial term
-        formal = "formal_marker" in present and "formal_term" in present and len(text) >= 10
+        n_weak_terms = sum(1 for h in hits if "formal_weak" in h.entry.roles)
+        formal = (
+            "formal_marker" in present
+            and ("formal_term" in present or n_weak_terms >= 2)
+            and len(text) >= 6
+            and "question" not in present
+            and not any(ch in _CHATTY for ch in text)
+        )
 
         illegal = [h for h in hits if "illegal" in h.entry.roles and alive(h)]
         anon = [h for h in hits if "anon" in h.entry.roles]
         report = [h for h in hits if "report" in h.entry.roles]
         target = "target" in present or bool(things) or bool(events)
 
-        location = self._find_location(text, hits) if self._has_suffix(text) else None
+        location = self._find_location(text, hits) if self._has_place(text, hits) else None
         local = location is not None or "local" in present
 
         notice = "notice" in present
         news = "news" in present
         question = "question" in present or text.endswith(("?", "？"))
         figurative = "figurative" in present
-        neg_msg = "neg_msg" in present
+        neg_msg = "neg_msg" in present or self._explained(text, hits)
 
-        is_tip = False
-        if not notice and not news and not neg_msg:
-            if (
-                (illegal and (target or not self._tip_needs_target) and (score > 0 or "target" in present))
-                or (anon and (score > 0 or illegal or "target" in present))
-                or (report and chat == "private" and score >= self.hazard_threshold)
-                or (illegal and anon)
-            ):
-                is_tip = True
+        framed_out = notice or news or neg_msg  # notices, forwarded news and explanations never file
+        is_tip = not framed_out and bool(
+            (illegal and (target or not self._tip_needs_target) and (score > 0 or "target" in present))
+            or (anon and (score > 0 or illegal or things))
+            or (report and chat == "private" and score >= self.hazard_threshold and illegal)
+            or (illegal and anon)
+        )
         if is_tip:
             evidence.extend(h.word for h in illegal + anon)
 
         is_hazard = score >= self.hazard_threshold
-        vetoed = False
-        if is_hazard and not is_tip:
-            if (
+        vetoed = (
+            is_hazard
+            and not is_tip
+            and bool(
                 notice
                 or neg_msg
                 or ((news or question) and not local)
                 or (figurative and score < 2 * self.hazard_threshold)
-            ):
-                vetoed = True
-        if formal and not is_hazard and not is_tip and not (notice or news or question or neg_msg):
+            )
+        )
+        if formal and not is_hazard and not is_tip and not (framed_out or question):
             is_hazard = True
             evidence.extend(h.word for h in hits if "formal_marker" in h.entry.roles)
 
@@ -565,13 +612,24 @@ class Classifier:
         else:
             category = "other"
 
-        severity = self._severity(text, hits, present, crowd, formal and score < self.hazard_threshold)
+        severity = self._severity(text, hits, present, crowd, formal)
         strength = score + (1.0 if is_tip else 0.0) + (0.5 if local else 0.0)
         confidence = min(0.97, 0.5 + 0.12 * strength)
         if intent == "hazard" and (question or figurative or news):
             confidence = min(confidence, 0.6)
         ev = tuple(dict.fromkeys(evidence))[:8]
         return Classification(intent, category, severity, location, round(confidence, 3), ev)
+
+    @staticmethod
+    def _explained(text: str, hits: list[_Hit]) -> bool:
+        """True for "不是着火，是…的炉子冒烟": a negated report followed by the real explanation."""
+        for h in hits:
+            if h.word == "不是":
+                rest = text[h.end :]
+                for sep in ("，是", ",是", "，那是", ",那是", "，只是", ",只是"):
+                    if sep in rest:
+                        return True
+        return False
 
     def _severity(self, text: str, hits: list[_Hit], present: set[str], crowd: bool, formal: bool) -> str:
         if formal or "major" in present or "people_strong" in present or crowd:

@@ -1,0 +1,286 @@
+"""Behaviour tests for the hazard-message classifier (handlers/classifier.py and data/rules.toml)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from handlers.classifier import CATEGORIES, Classification, Classifier
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+FIXTURE_CASES = Path(__file__).resolve().parent / "fixtures" / "classifier_cases.jsonl"
+TEST_PLACES = ("王家沟村", "二十里铺")
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    """One classifier for the whole module (jieba loads once)."""
+    return Classifier.load(places=TEST_PLACES)
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _score(rows: Iterable[dict], preds: Iterable[dict]) -> dict[str, float]:
+    """The same metrics as ../shared/tools/eval_parse.py."""
+    pos = {"hazard", "tip"}
+    tp = fp = fn = 0
+    tip_tp = tip_fn = 0
+    cat_ok = cat_n = sev_ok = sev_n = loc_ok = loc_n = 0
+    for r, p in zip(rows, preds, strict=True):
+        gold, got = r.get("intent", "chatter"), p["intent"]
+        g_pos, p_pos = gold in pos, got in pos
+        tp += g_pos and p_pos
+        fp += p_pos and not g_pos
+        fn += g_pos and not p_pos
+        if gold == "tip":
+            tip_tp += got == "tip"
+            tip_fn += got != "tip"
+        if g_pos and p_pos:
+            if "category" in r:
+                cat_n += 1
+                cat_ok += p["category"] == r["category"]
+            if "severity" in r:
+                sev_n += 1
+                sev_ok += p["severity"] == r["severity"]
+        if g_pos and "location" in r and (r["location"] or p["location"]):
+            loc_n += 1
+            loc_ok += (p["location"] or None) == (r["location"] or None)
+
+    def ratio(a: int, b: int) -> float:
+        return a / b if b else 1.0
+
+    return {
+        "precision": ratio(tp, tp + fp),
+        "recall": ratio(tp, tp + fn),
+        "tip_recall": ratio(tip_tp, tip_tp + tip_fn),
+        "category": ratio(cat_ok, cat_n),
+        "severity": ratio(sev_ok, sev_n),
+        "location": ratio(loc_ok, loc_n),
+    }
+
+
+# ---- single messages ------------------------------------------------------------------------------
+
+
+def test_village_hazard_gets_category_and_location(clf: Classifier) -> None:
+    c = clf.classify("王家沟村东头老窑洞裂了好宽的缝，下雨怕塌")
+    assert c.intent == "hazard"
+    assert c.category == "building"
+    assert c.location == "王家沟村"
+    assert c.evidence and 0.0 < c.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("李家塔村村口那根电线杆歪了，电线都耷拉到地上了", "electric"),
+        ("饭店后厨液化气罐的胶管裂了，一股味", "gas"),
+        ("后山坡上裂开一道大缝，下面就是几孔窑洞", "geological"),
+        ("矿上的主通风机停了，井下还有人", "mining"),
+        ("水库边的护栏断了一大截", "water"),
+    ],
+)
+def test_categories(clf: Classifier, text: str, category: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.category) == ("hazard", category)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["收到", "明天几点开会", "热炸了", "手机没电了", "这个视频火了", "气死了，娃娃又不写作业", "偶像塌房了"],
+)
+def test_chatter_stays_quiet(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert c.intent == "chatter"
+    assert c.category is None and c.severity is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "检查了一圈，没有发现隐患",
+        "没发现私拉乱接的电线",
+        "昨天说的那个漏电插座已经修好了",
+        "不是漏气，是下水道的味",
+    ],
+)
+def test_negation_and_resolution_are_chatter(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).intent == "chatter"
+
+
+def test_resolution_is_clause_scoped(clf: Classifier) -> None:
+    c = clf.classify("电线修好了，但是杆子又歪了")
+    assert c.intent == "hazard"
+    assert c.category == "electric"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【转】某省一煤矿发生透水事故，12人被困",
+        "转发：南方暴雨引发山体滑坡，多地转移群众",
+        "请各村安全员本周内完成液化气用户入户宣传",
+        "森林防火期，严禁野外用火，违者依法处理",
+        "灭火器过期了去哪儿换？",
+        "液化气罐几年检验一次？",
+    ],
+)
+def test_news_notices_and_questions_are_chatter(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).intent == "chatter"
+
+
+@pytest.mark.parametrize(
+    ("text", "chat"),
+    [
+        ("举报 后沟那个煤窑晚上偷偷开采，别说是我说的", "private"),
+        ("那家小卖部偷偷卖散装汽油，别说是我说的", "private"),
+        ("包工头让工人不系安全带上楼顶干活，帮忙保密", "group"),
+    ],
+)
+def test_tips(clf: Classifier, text: str, chat: str) -> None:
+    c = clf.classify(text, chat)
+    assert c.intent == "tip"
+    assert c.category in CATEGORIES and c.severity in ("major", "general")
+
+
+def test_illegal_mining_tip_is_major(clf: Classifier) -> None:
+    c = clf.classify("举报 后沟那个煤窑晚上偷偷开采，别说是我说的", "private")
+    assert (c.category, c.severity, c.location) == ("mining", "major", "后沟")
+
+
+def test_severity_people_and_imminence(clf: Classifier) -> None:
+    assert clf.classify("后塔村后山坡上裂开一道大缝，下面住着七八户").severity == "major"
+    assert clf.classify("刮风把电线刮断了，掉在小学门口，娃娃们马上放学").severity == "major"
+    assert clf.classify("村口路边的警示牌叫风刮倒了").severity == "general"
+
+
+def test_traditional_characters_and_emoji(clf: Classifier) -> None:
+    c = clf.classify("村委會後面那間舊庫房牆體裂開了，還往外斜😱")
+    assert (c.intent, c.category) == ("hazard", "building")
+    c = clf.classify("⚡路边变压器的围栏倒了一大片🙏🙏")
+    assert (c.intent, c.category) == ("hazard", "electric")
+    assert clf.classify("煤氣罐漏氣了，一屋子味").category == "gas"
+
+
+def test_mentions_are_stripped(clf: Classifier) -> None:
+    assert clf.classify("@安全员 收到").intent == "chatter"
+    c = clf.classify("@克虎镇安全助手 场院边那个水窖盖子坏了，口子一直敞着")
+    assert (c.intent, c.category) == ("hazard", "water")
+
+
+@pytest.mark.parametrize("text", ["/整改完成 23 已加固", "／整改完成23", "  /列表"])
+def test_commands(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert c.intent == "command"
+    assert c.category is None and c.severity is None
+
+
+def test_empty_and_huge_messages(clf: Classifier) -> None:
+    for text in ("", "   ", "\n\t"):
+        assert clf.classify(text).intent == "chatter"
+    huge = "电线断了" + "哈" * 20_000
+    t0 = time.perf_counter()
+    c = clf.classify(huge)
+    assert time.perf_counter() - t0 < 0.5
+    assert c.intent == "hazard"
+    assert clf.classify("哈" * 20_000).intent == "chatter"
+
+
+def test_profile_places_are_locations(clf: Classifier) -> None:
+    c = clf.classify("二十里铺那座桥的护栏断了")
+    assert c.intent == "hazard"
+    assert c.location == "二十里铺"
+
+
+@pytest.mark.parametrize("text", ["村里的电线断了", "咱村戏台的房檐掉瓦了", "山沟里的老煤窑口塌了"])
+def test_generic_place_words_are_not_locations(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert c.intent == "hazard"
+    assert c.location is None
+
+
+def test_to_json_shape(clf: Classifier) -> None:
+    data = clf.classify("王家沟村东头老窑洞裂了好宽的缝").to_json()
+    assert set(data) == {"intent", "category", "severity", "location", "confidence", "evidence"}
+    assert isinstance(data["evidence"], list)
+    json.dumps(data, ensure_ascii=False)
+    assert isinstance(Classification("chatter", None, None, None, 0.9).to_json()["evidence"], list)
+
+
+# ---- the rules file -------------------------------------------------------------------------------
+
+
+def test_broken_rules_file_raises_clear_error(tmp_path: Path) -> None:
+    bundled = (REPO / "handlers" / "data" / "rules.toml").read_text(encoding="utf-8")
+    broken = tmp_path / "rules.toml"
+    broken.write_text(bundled.replace("hazard_threshold = ", "hazard_treshold = ", 1), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"limits\.hazard_threshold"):
+        Classifier.load(broken)
+    broken.write_text(bundled.replace('"mining", "gas", "chemical"', '"minning", "gas", "chemical"', 1))
+    with pytest.raises(ValueError, match="minning"):
+        Classifier.load(broken)
+    broken.write_text("this is = not [toml", encoding="utf-8")
+    with pytest.raises(ValueError, match="invalid TOML"):
+        Classifier.load(broken)
+
+
+# ---- corpora --------------------------------------------------------------------------------------
+
+
+def test_fixture_cases_pass(clf: Classifier) -> None:
+    rows = _rows(FIXTURE_CASES)
+    assert len(rows) >= 60
+    failures = []
+    for r in rows:
+        got = clf.classify(r["text"], r["chat"])
+        expected = (r["intent"], r["category"], r["severity"], r["location"])
+        actual = (got.intent, got.category, got.severity, got.location)
+        if r["intent"] in ("chatter", "command"):
+            expected, actual = expected[:1], actual[:1]
+        if expected != actual:
+            failures.append((r["text"], expected, actual))
+    assert len(failures) / len(rows) <= 0.08, failures
+
+
+def _need_shared(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"shared corpus {path} is not available (needs ../shared/data next to the repo)")
+    return path
+
+
+def test_dev_corpus_floors(clf: Classifier) -> None:
+    rows = _rows(_need_shared("dev.jsonl"))
+    preds = [clf.classify(r["text"], r.get("chat", "group")).to_json() for r in rows]
+    m = _score(rows, preds)
+    assert m["precision"] >= 0.95, m
+    assert m["recall"] >= 0.90, m
+    assert m["tip_recall"] >= 0.85, m
+    assert m["category"] >= 0.85, m
+    assert m["severity"] >= 0.80, m
+    assert m["location"] >= 0.85, m
+
+
+def test_real_chatter_false_positive_rate(clf: Classifier) -> None:
+    path = _need_shared("real/chatter_lccc.tsv")
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    flagged = [t for t in lines if clf.classify(t).intent in ("hazard", "tip")]
+    assert len(flagged) / len(lines) <= 0.001, flagged[:30]
+
+
+def test_major_hazard_criteria(clf: Classifier) -> None:
+    path = _need_shared("real/major_hazard_criteria.tsv")
+    texts = [line.split("\t")[2] for line in path.read_text(encoding="utf-8").splitlines()[1:] if line]
+    results = [clf.classify(t) for t in texts]
+    detected = [c for c in results if c.intent in ("hazard", "tip")]
+    assert len(detected) / len(texts) >= 0.95
+    assert sum(c.severity == "major" for c in detected) / len(texts) >= 0.90
+    assert all(c.location is None for c in detected)
