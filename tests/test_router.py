@@ -243,3 +243,14 @@ def test_deadline_follows_severity(router: Router, core: Core, clock: Clock) -> 
         r = get_report(s, rid)
         assert r.severity == "major"
         assert r.deadline == clock.now + timedelta(days=7)
+
+
+def test_logs_carry_no_text_and_no_private_sender(router: Router, caplog) -> None:  # noqa: ANN001
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        router.dispatch(private_msg(TIP, sender="wxid_whistle"))
+        router.dispatch(group_msg(HAZARD, sender="villager7"))
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "private message handled" in logged
+    assert "wxid_whistle" not in logged and "偷偷开采" not in logged and "窑洞" not in logged
