@@ -36,7 +36,11 @@ class Adapter(ABC):
 
     @abstractmethod
     async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
-        """Receive messages and hand them to ``bridge`` until ``stop`` is set; raise if the connection fails."""
+        """Receive messages and hand them to ``bridge`` until ``stop`` is set; raise if the connection fails.
+
+        On stop: stop receiving, let the messages already received be answered (``bridge.drain()``), and only
+        then close the connection, so no reply is lost at shutdown.
+        """
 
     @abstractmethod
     async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:

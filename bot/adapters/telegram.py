@@ -1,0 +1,546 @@
+"""Telegram adapter: python-telegram-bot 22 (long polling, or a webhook) in front of the core.
+
+Every text (and photo caption) from groups, supergroups and private chats goes through one handler into the
+core, because Chinese command names cannot be PTB ``CommandHandler`` s; the core parses commands itself.
+``my_chat_member`` updates become ``MembershipChange`` s. Channel posts and edited messages are ignored.
+
+Sending respects Telegram's limits (DESIGN.md §4) with a small limiter: about one message per second per
+chat, 20 per minute per group, 30 per second overall; a 429 pauses *all* sending for ``retry_after``.
+Replies to incoming messages are never dropped lightly: 5xx and network errors are retried with exponential
+backoff, bounded in attempts and time. ``send_text`` (used by the outbox delivery loop) makes one attempt
+per chunk and maps errors to the adapter error types instead.
+
+Nothing here logs message text, and nothing logs who wrote a private message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import logging
+import time
+import warnings
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from telegram import BotCommand, ChatMember, ReplyParameters, Update
+from telegram.constants import ChatType as TgChatType
+from telegram.constants import MessageLimit
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.adapters.base import Adapter, ChatUnreachable, DeliveryError, RetryLater
+from handlers.messages import IncomingMessage, MembershipChange, Reply
+
+if TYPE_CHECKING:
+    from bot.bridge import Bridge
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+ALLOWED_UPDATES = [Update.MESSAGE, Update.MY_CHAT_MEMBER]
+MAX_TEXT = MessageLimit.MAX_TEXT_LENGTH  # 4096
+_JOINED = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER}
+_GROUP_TYPES = {TgChatType.GROUP, TgChatType.SUPERGROUP}
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+# --- translation ------------------------------------------------------------------------------------
+
+
+def to_incoming(update: Update) -> IncomingMessage | None:
+    """The core's view of a new text message (or photo caption) in a group or private chat; else None.
+
+    Edited messages, channel posts, messages without text and messages from bots are not for the core.
+    """
+    msg = update.message  # only new messages: edited_message / channel_post live in other fields
+    if msg is None or msg.from_user is None or msg.from_user.is_bot:
+        return None
+    text = msg.text if msg.text is not None else msg.caption
+    if not text or not text.strip():
+        return None
+    chat = msg.chat
+    if chat.type in _GROUP_TYPES:
+        chat_type = "group"
+        sender_name = msg.from_user.full_name
+        title = chat.title
+    elif chat.type == TgChatType.PRIVATE:
+        # The core needs the id (officials write privately too) but never the whistleblower's name.
+        chat_type, sender_name, title = "private", "", None
+    else:
+        return None
+    return IncomingMessage(
+        platform=PLATFORM,
+        chat_id=str(chat.id),
+        chat_type=chat_type,
+        message_id=str(msg.message_id),
+        sender_id=str(msg.from_user.id),
+        text=text,
+        sender_name=sender_name,
+        chat_title=title,
+        sent_at=msg.date,
+    )
+
+
+def to_membership(update: Update) -> MembershipChange | None:
+    """The bot was added to (member/administrator) or removed from (left/kicked) a group; else None."""
+    change = update.my_chat_member
+    if change is None or change.chat.type not in _GROUP_TYPES:
+        return None
+    new = change.new_chat_member
+    if new.status in _JOINED or (new.status == ChatMember.RESTRICTED and getattr(new, "is_member", False)):
+        joined = True
+    elif new.status in (ChatMember.LEFT, ChatMember.BANNED) or new.status == ChatMember.RESTRICTED:
+        joined = False
+    else:
+        return None
+    return MembershipChange(PLATFORM, str(change.chat.id), change.chat.title, joined=joined)
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut ``text`` into pieces of at most ``limit`` characters, preferring line breaks, then spaces."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit + 1)
+        if cut <= limit // 2:
+            cut = rest.rfind(" ", 0, limit + 1)
+        if cut <= limit // 2:
+            cut = limit
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n") if rest[cut : cut + 1] == "\n" else rest[cut:]
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def is_group_chat(chat_id: str) -> bool:
+    """Telegram group and supergroup ids are negative; users' (private chat) ids are positive."""
+    return chat_id.startswith("-")
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """``retry_after`` in seconds, whichever type this PTB version hands out."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: Any = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def webhook_supported() -> bool:
+    """Whether PTB's webhook server can run here (it needs the ``webhooks`` extra, i.e. tornado)."""
+    return importlib.util.find_spec("tornado") is not None
+
+
+def file_url_for(base_url: str) -> str:
+    """The file download base that goes with a Bot API base (``.../bot`` → ``.../file/bot``)."""
+    base = base_url.rstrip("/")
+    if base.endswith("/bot"):
+        return base[: -len("/bot")] + "/file/bot"
+    return base + "/file/bot"
+
+
+# --- rate limits ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _ChatSlot:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    times: deque[float] = field(default_factory=deque)
+
+
+class SendLimiter:
+    """Spaces sends out: ``chat_interval`` per chat, ``group_per_minute`` per group, ``per_second`` overall.
+
+    Each chat's sends go out in order (one waiter per chat at a time); a ``pause`` (after a 429) holds back
+    every send until it is over.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_second: float = 30.0,
+        chat_interval: float = 1.0,
+        group_per_minute: int = 20,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.global_interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.chat_interval = chat_interval
+        self.group_per_minute = group_per_minute
+        self.clock = clock
+        self.sleep = sleep
+        self._chats: dict[str, _ChatSlot] = {}
+        self._global_lock = asyncio.Lock()
+        self._last_global = float("-inf")
+        self.paused_until = float("-inf")
+
+    def pause(self, seconds: float) -> None:
+        """Hold back every send for ``seconds`` from now (Telegram's ``retry_after``)."""
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+    async def acquire(self, chat_id: str, *, group: bool | None = None) -> None:
+        """Wait until a message may be sent to ``chat_id``, and count it as sent."""
+        group = is_group_chat(chat_id) if group is None else group
+        slot = self._chats.setdefault(chat_id, _ChatSlot())
+        async with slot.lock:
+            while True:
+                now = self.clock()
+                while slot.times and slot.times[0] <= now - 60.0:
+                    slot.times.popleft()
+                wait = 0.0
+                if slot.times:
+                    wait = slot.times[-1] + self.chat_interval - now
+                if group and len(slot.times) >= self.group_per_minute:
+                    wait = max(wait, slot.times[-self.group_per_minute] + 60.0 - now)
+                if wait <= 0:
+                    break
+                await self.sleep(wait)
+            async with self._global_lock:
+                while True:
+                    now = self.clock()
+                    wait = max(self.paused_until - now, self._last_global + self.global_interval - now)
+                    if wait <= 0:
+                        break
+                    await self.sleep(wait)
+                self._last_global = now
+            slot.times.append(now)
+            if not group:
+                while len(slot.times) > 1:
+                    slot.times.popleft()
+
+
+# --- the adapter ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard a reply is pushed through: attempts, total time, and the backoff between tries."""
+
+    max_attempts: int = 10
+    max_seconds: float = 300.0
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+
+class TelegramAdapter(Adapter):
+    """Receives Telegram updates into the core and sends texts back, within Telegram's limits."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        proxy: str | None = None,
+        webhook_url: str | None = None,
+        webhook_listen: str = "127.0.0.1",
+        webhook_port: int = 8443,
+        poll_timeout: float = 30.0,
+        limiter: SendLimiter | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if not token:
+            raise ValueError("Telegram token is empty")
+        self.token = token
+        self.base_url = base_url
+        self.proxy = proxy
+        self.webhook_url = webhook_url
+        self.webhook_listen = webhook_listen
+        self.webhook_port = webhook_port
+        self.poll_timeout = poll_timeout
+        self.limiter = limiter or SendLimiter()
+        self.retry = retry or RetryPolicy()
+        self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._bridge: Bridge | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TelegramAdapter:
+        """Build the adapter from ``ANQUAN_TELEGRAM_*`` settings; a missing token is a clear start-up error."""
+        if not settings.telegram_token:
+            raise ValueError(
+                "未配置 Telegram 机器人令牌：请设置 ANQUAN_TELEGRAM_TOKEN（向 @BotFather 申请），"
+                "或从 ANQUAN_PLATFORMS 中去掉 telegram"
+            )
+        if settings.telegram_webhook_url and not webhook_supported():
+            raise ValueError(
+                "Telegram webhook 模式需要安装 python-telegram-bot[webhooks]（tornado）；"
+                "或不设置 ANQUAN_TELEGRAM_WEBHOOK_URL，改用默认的长轮询"
+            )
+        proxy = settings.telegram_proxy or None
+        if proxy and proxy.lower().startswith("socks") and importlib.util.find_spec("socksio") is None:
+            raise ValueError(
+                "ANQUAN_TELEGRAM_PROXY 是 SOCKS 代理，需要安装 python-telegram-bot[socks]（socksio）；"
+                "或改用 http:// 代理"
+            )
+        return cls(
+            settings.telegram_token,
+            base_url=settings.telegram_base_url or DEFAULT_BASE_URL,
+            proxy=proxy,
+            webhook_url=settings.telegram_webhook_url or None,
+            webhook_listen=settings.telegram_webhook_listen,
+            webhook_port=settings.telegram_webhook_port,
+        )
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    def build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        """A PTB Application with our two handlers, no job queue (the bot has its own scheduler)."""
+        builder = (
+            ApplicationBuilder()
+            .token(self.token)
+            .base_url(self.base_url)
+            .base_file_url(file_url_for(self.base_url))
+            .concurrent_updates(True)
+            .job_queue(None)
+            .get_updates_read_timeout(10.0)  # a margin on top of the long-poll timeout (PTB adds them)
+        )
+        if self.proxy:
+            builder = builder.proxy(self.proxy).get_updates_proxy(self.proxy)
+        app = builder.build()
+        message_filter = (
+            filters.UpdateType.MESSAGE
+            & (filters.ChatType.GROUPS | filters.ChatType.PRIVATE)
+            & (filters.TEXT | filters.CAPTION)
+        )
+        app.add_handler(MessageHandler(message_filter, self._on_message))
+        app.add_handler(ChatMemberHandler(self._on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_error_handler(self._on_error)
+        return app
+
+    async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
+        """Poll (or listen on the webhook) until ``stop``; then finish replies in flight and shut down.
+
+        Raises if Telegram cannot be reached at start (the supervisor retries with backoff).
+        """
+        self._bridge = bridge
+        app = self.build_application()
+        try:
+            await app.initialize()  # getMe: a wrong token or an unreachable server fails here
+        except Exception:
+            await app.bot.shutdown()  # close the HTTP clients the failed start opened
+            raise
+        self.application = app
+        try:
+            await self._set_menu(bridge)
+            await app.start()
+            try:
+                assert app.updater is not None
+                if self.webhook_url:
+                    await self._start_webhook(app)
+                else:
+                    await app.updater.start_polling(
+                        timeout=self.poll_timeout,
+                        allowed_updates=ALLOWED_UPDATES,
+                        drop_pending_updates=False,
+                        error_callback=self._on_polling_error,
+                    )
+                log.info(
+                    "telegram connected",
+                    extra={"bot": app.bot.username, "mode": "webhook" if self.webhook_url else "polling"},
+                )
+                try:
+                    await stop.wait()
+                finally:
+                    if app.updater.running:
+                        await app.updater.stop()
+            finally:
+                if app.running:
+                    await app.stop()  # handles updates already fetched
+                await self._finish_in_flight()
+        finally:
+            self.application = None
+            await app.shutdown()
+            log.info("telegram disconnected")
+
+    async def _start_webhook(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        assert app.updater is not None and self.webhook_url
+        path = urlparse(self.webhook_url).path.lstrip("/")
+        # The secret proves a request comes from Telegram; derived from the token, so nothing extra to configure.
+        secret = hashlib.sha256(b"anquan-webhook:" + self.token.encode()).hexdigest()[:64]
+        await app.updater.start_webhook(
+            listen=self.webhook_listen,
+            port=self.webhook_port,
+            url_path=path,
+            webhook_url=self.webhook_url,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+            secret_token=secret,
+        )
+
+    async def _set_menu(self, bridge: Bridge) -> None:
+        assert self.application is not None
+        commands = [
+            BotCommand(alias, description[:256])
+            for alias, description in bridge.menu()
+            if alias and description and len(alias) <= 32 and alias.isascii() and alias.islower()
+        ]
+        try:
+            await self.application.bot.set_my_commands(commands)
+        except TelegramError as exc:
+            log.warning("telegram command menu not set", extra={"error": type(exc).__name__})
+
+    async def _finish_in_flight(self) -> None:
+        """Wait for replies still being processed or sent (a clean stop answers what it received)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # --- receiving ----------------------------------------------------------------------------------
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg = to_incoming(update)
+        if msg is None or self._bridge is None:
+            return
+        task = self._bridge.submit(msg, self.deliver)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_my_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = to_membership(update)
+        if change is not None and self._bridge is not None:
+            await self._bridge.membership(change)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update handling failed", extra={"error": type(context.error).__name__})
+
+    def _on_polling_error(self, exc: TelegramError) -> None:
+        # PTB retries polling by itself; log the kind of error only (messages may carry URLs).
+        log.warning("telegram polling error; retrying", extra={"error": type(exc).__name__})
+
+    # --- sending ------------------------------------------------------------------------------------
+
+    def _bot_or_raise(self) -> Any:
+        if self.application is None:
+            raise DeliveryError("telegram adapter is not connected")
+        return self.application.bot
+
+    async def _send_once(self, chat_id: str, text: str, quote_message_id: str | None) -> None:
+        bot = self._bot_or_raise()
+        await self.limiter.acquire(chat_id)
+        reply_parameters = (
+            ReplyParameters(message_id=int(quote_message_id), allow_sending_without_reply=True)
+            if quote_message_id
+            else None
+        )
+        await bot.send_message(chat_id=int(chat_id), text=text, reply_parameters=reply_parameters)
+
+    async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
+        """Send ``text`` (split at 4096 characters) with one attempt per piece; map failures to adapter errors.
+
+        A 429 also pauses every other send for ``retry_after``; a 403 marks the group inactive.
+        """
+        quote = quote_message_id
+        for piece in split_text(text):
+            try:
+                await self._send_once(chat_id, piece, quote)
+            except RetryAfter as exc:
+                seconds = retry_seconds(exc)
+                self.limiter.pause(seconds)
+                raise RetryLater(seconds) from exc
+            except Forbidden as exc:
+                await self._unreachable(chat_id)
+                raise ChatUnreachable(type(exc).__name__) from exc
+            except ChatMigrated as exc:
+                raise DeliveryError(f"chat migrated to {exc.new_chat_id}") from exc
+            except TelegramError as exc:
+                raise DeliveryError(type(exc).__name__) from exc
+            quote = None
+
+    async def deliver(self, reply: Reply) -> None:
+        """Send a reply to an incoming message, retrying until it is through or the retry budget is spent."""
+        quote = reply.quote_message_id
+        for piece in split_text(reply.text):
+            await self._send_reliably(reply.chat_id, piece, quote)
+            quote = None
+
+    async def _send_reliably(
+        self, chat_id: str, text: str, quote: str | None, *, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        policy = self.retry
+        deadline = time.monotonic() + policy.max_seconds
+        delay = policy.base_delay
+        last_error = ""
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                await self._send_once(chat_id, text, quote)
+                if attempt > 1:
+                    log.info("telegram reply sent after retry", extra={"attempts": attempt})
+                return
+            except RetryAfter as exc:
+                seconds = retry_seconds(exc)
+                self.limiter.pause(seconds)  # the next acquire waits it out, for every chat
+                last_error = "RetryAfter"
+                log.warning("telegram flood control", extra={"retry_after": seconds})
+                if time.monotonic() + seconds > deadline:
+                    break
+                continue
+            except Forbidden as exc:
+                await self._unreachable(chat_id)
+                raise ChatUnreachable(type(exc).__name__) from exc
+            except ChatMigrated as exc:
+                # A group became a supergroup: the same conversation lives on under the new id.
+                chat_id = str(exc.new_chat_id)
+                last_error = "ChatMigrated"
+                continue
+            except (InvalidToken, BadRequest) as exc:
+                raise DeliveryError(type(exc).__name__) from exc
+            except NetworkError as exc:  # 5xx, timeouts, connection errors
+                last_error = type(exc).__name__
+            except DeliveryError:
+                raise
+            except TelegramError as exc:
+                last_error = type(exc).__name__
+            if time.monotonic() + delay > deadline:
+                break
+            log.warning(
+                "telegram send failed; retrying",
+                extra={"error": last_error, "attempt": attempt, "retry_in": delay},
+            )
+            await sleep(delay)
+            delay = min(delay * 2, policy.max_delay)
+        log.error("telegram reply given up", extra={"error": last_error, "group": is_group_chat(chat_id)})
+        raise DeliveryError(f"gave up after retries: {last_error}")
+
+    async def _unreachable(self, chat_id: str) -> None:
+        if is_group_chat(chat_id):
+            log.warning("telegram group unreachable", extra={"chat": chat_id})
+            if self._bridge is not None:
+                await self._bridge.unreachable(PLATFORM, chat_id)
+        else:
+            log.warning("telegram private chat unreachable")
+
+
+__all__ = [
+    "ALLOWED_UPDATES",
+    "RetryPolicy",
+    "SendLimiter",
+    "TelegramAdapter",
+    "split_text",
+    "to_incoming",
+    "to_membership",
+]

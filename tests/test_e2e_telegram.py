@@ -1,0 +1,393 @@
+"""End to end over the Bot API wire: the real PTB client, a fake Bot API server on loopback, the real core.
+
+Most tests run the adapter in this process on the ``sqlite_database`` fixture; the last one launches a real
+``anquan run`` process pointed at the fake server and drives it from outside, then stops it with SIGTERM.
+Nothing sleeps for a fixed time: every wait is on a condition, with a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.adapters.telegram import RetryPolicy, SendLimiter, TelegramAdapter
+from bot.app import Database
+from bot.bridge import Bridge
+from handlers.classifier import Classifier
+from handlers.profile import Profile
+from handlers.router import Router
+from handlers.texts import Texts
+from storage import groups as group_repo
+from storage.models import Report
+from storage.officials import add_official
+from tests.conftest import Clock, make_core
+from tests.fakes.telegram_api import (
+    FakeTelegramAPI,
+    SentMessage,
+    group_chat,
+    my_chat_member_update,
+    private_chat,
+    text_update,
+    user,
+)
+
+VILLAGE_GROUP = group_chat(-4128856402, "王家沟村安全生产群")
+STATION_GROUP = group_chat(-1002231459876, "克虎镇应急管理站工作群", supergroup=True)
+VILLAGER = user(5318862197, "建军", "王")
+OFFICIAL = user(6120334580, "秀英", "李")
+WHISTLEBLOWER = user(7034418823, "匿名", None)
+
+HAZARD = "王家沟村东头老窑洞裂了好宽的缝，下雨怕塌"
+TIP = "举报 后沟那个煤窑晚上偷偷开采，别说是我说的"
+REPORT_ID = re.compile(r"#(\d+)")
+RECEIPT = re.compile(r"回执码：(\S+)")
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll ``check`` (sync or in a worker thread when it touches the database) until it returns truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await asyncio.to_thread(check)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class Harness:
+    """A running adapter + core against the fake Bot API."""
+
+    api: FakeTelegramAPI
+    adapter: TelegramAdapter
+    bridge: Bridge
+    db: Database
+    stop: asyncio.Event
+    task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Run the adapter until its first long poll is open."""
+        self.stop = asyncio.Event()
+        polls = len([c for c in self.api.calls if c.method == "getupdates"])
+        self.task = asyncio.create_task(self.adapter.run(self.bridge, self.stop))
+        await self.api.wait_for(
+            lambda: len([c for c in self.api.calls if c.method == "getupdates"]) > polls or self.task.done(),
+            timeout=10,
+        )
+        if self.task.done():
+            self.task.result()
+
+    async def halt(self) -> None:
+        """Stop the adapter as the app does on SIGTERM."""
+        self.stop.set()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 15)
+            self.task = None
+
+    async def say(
+        self, chat: dict[str, Any], sender: dict[str, Any], text: str
+    ) -> tuple[int, dict[str, Any]]:
+        """Push a text message; returns its message id and the update."""
+        update = text_update(chat, sender, text)
+        self.api.push_update(update)
+        return update["message"]["message_id"], update
+
+    async def reply_to(self, message_id: int, timeout: float = 10.0) -> SentMessage:
+        """Wait for the bot's reply quoting ``message_id``."""
+        await self.api.wait_for(
+            lambda: any(s.reply_to_message_id == message_id for s in self.api.sent), timeout
+        )
+        return next(s for s in self.api.sent if s.reply_to_message_id == message_id)
+
+    async def next_send(self, chat_id: int, after: int, timeout: float = 10.0) -> SentMessage:
+        """Wait for the first message to ``chat_id`` after the first ``after`` sends."""
+
+        def found() -> bool:
+            return any(s.chat_id == str(chat_id) for s in self.api.sent[after:])
+
+        await self.api.wait_for(found, timeout)
+        return next(s for s in self.api.sent[after:] if s.chat_id == str(chat_id))
+
+    def report(self, report_id: int) -> Report | None:
+        """Read a report from the database."""
+        with self.db.sessions() as session:
+            report = session.get(Report, report_id)
+            if report is not None:
+                session.expunge(report)
+            return report
+
+    def reports(self) -> list[Report]:
+        """All reports."""
+        with self.db.sessions() as session:
+            rows = list(session.query(Report).order_by(Report.id))
+            session.expunge_all()
+            return rows
+
+    def group_active(self, chat_id: int) -> bool | None:
+        """Whether the bot still counts this group as active (None: unknown group)."""
+        with self.db.sessions() as session:
+            group = group_repo.get_group(session, "telegram", str(chat_id))
+            return None if group is None else group.active
+
+
+@pytest.fixture
+async def tg(
+    sqlite_database: Database, classifier: Classifier, texts: Texts, profile: Profile, clock: Clock
+) -> AsyncIterator[Harness]:
+    """The core on a fresh SQLite database behind the Telegram adapter, polling a fake Bot API."""
+    with sqlite_database.sessions.begin() as session:
+        add_official(session, "telegram", str(OFFICIAL["id"]), "李秀英")
+    bridge = Bridge(Router(make_core(sqlite_database, classifier, texts, profile, clock)))
+    async with FakeTelegramAPI() as api:
+        adapter = TelegramAdapter(
+            api.token,
+            base_url=api.base_url,
+            poll_timeout=2.0,
+            limiter=SendLimiter(chat_interval=0.05),
+            retry=RetryPolicy(base_delay=0.05, max_seconds=20.0),
+        )
+        harness = Harness(api, adapter, bridge, sqlite_database, asyncio.Event())
+        await harness.start()
+        try:
+            yield harness
+        finally:
+            await harness.halt()
+
+
+# --- in-process scenarios -------------------------------------------------------------------------------
+
+
+async def test_start_sets_command_menu(tg: Harness) -> None:
+    commands = {c["command"]: c["description"] for c in tg.api.commands}
+    assert {"done", "progress", "help"} <= set(commands)
+    assert all(d for d in commands.values())
+    polls = [c for c in tg.api.calls if c.method == "getupdates"]
+    assert '"my_chat_member"' in polls[-1].params["allowed_updates"]
+
+
+async def test_group_hazard_then_close_by_villager_and_official(tg: Harness) -> None:
+    mid, _ = await tg.say(VILLAGE_GROUP, VILLAGER, HAZARD)
+    filed = await tg.reply_to(mid)
+    assert filed.chat_id == str(VILLAGE_GROUP["id"])
+    assert filed.allow_sending_without_reply
+    report_id = int(REPORT_ID.search(filed.text).group(1))  # type: ignore[union-attr]
+    report = tg.report(report_id)
+    assert report is not None and report.status == "reported" and report.village == "王家沟村"
+
+    mid, _ = await tg.say(VILLAGE_GROUP, VILLAGER, f"/整改完成 {report_id} 已加固")
+    refused = await tg.reply_to(mid)
+    assert "/整改完成" in refused.text and f"#{report_id}" not in refused.text
+    assert tg.report(report_id).status == "reported"  # type: ignore[union-attr]
+
+    mid, _ = await tg.say(VILLAGE_GROUP, OFFICIAL, f"/整改完成 {report_id} 已加固")
+    done = await tg.reply_to(mid)
+    assert f"#{report_id}" in done.text
+    assert tg.report(report_id).status == "rectified"  # type: ignore[union-attr]
+
+
+async def test_ascii_alias_with_bot_name_from_supergroup(tg: Harness) -> None:
+    mid, _ = await tg.say(STATION_GROUP, VILLAGER, "克虎镇加油站后面的液化气罐漏气了，味道很大")
+    filed = await tg.reply_to(mid)
+    report_id = int(REPORT_ID.search(filed.text).group(1))  # type: ignore[union-attr]
+    mid, _ = await tg.say(STATION_GROUP, OFFICIAL, f"/done@anquan_test_bot {report_id}")
+    done = await tg.reply_to(mid)
+    assert f"#{report_id}" in done.text
+    assert tg.report(report_id).status == "rectified"  # type: ignore[union-attr]
+
+
+async def test_chatter_gets_no_reply(tg: Harness) -> None:
+    chatter_ids = [
+        (await tg.say(VILLAGE_GROUP, VILLAGER, text))[0] for text in ("收到", "明天几点开会", "热炸了")
+    ]
+    mid, _ = await tg.say(VILLAGE_GROUP, VILLAGER, HAZARD)
+    await tg.reply_to(mid)
+    await tg.bridge.drain()  # everything received before the hazard has been handled by now
+    assert len(tg.api.sent) == 1
+    assert not any(s.reply_to_message_id in chatter_ids for s in tg.api.sent)
+
+
+async def test_private_tip_receipt_then_progress(tg: Harness) -> None:
+    chat = private_chat(WHISTLEBLOWER)
+    await tg.say(chat, WHISTLEBLOWER, TIP)
+    receipt = await tg.next_send(WHISTLEBLOWER["id"], 0)
+    assert "回执码" in receipt.text
+    assert receipt.reply_to_message_id is None  # private replies do not quote
+    code = RECEIPT.search(receipt.text).group(1)  # type: ignore[union-attr]
+    report_id = int(REPORT_ID.search(receipt.text).group(1))  # type: ignore[union-attr]
+    tip = tg.report(report_id)
+    assert tip is not None and tip.kind == "tip"
+    assert str(WHISTLEBLOWER["id"]) not in (tip.reporter_id or "") and tip.reporter_name is None
+
+    await tg.say(chat, WHISTLEBLOWER, f"/进度 {code}")
+    status = await tg.next_send(WHISTLEBLOWER["id"], 1)
+    assert f"#{report_id}" in status.text and "待核实" in status.text
+
+
+async def test_same_update_delivered_twice_files_one_report(tg: Harness) -> None:
+    mid, update = await tg.say(VILLAGE_GROUP, VILLAGER, HAZARD)
+    await tg.reply_to(mid)
+    # The bot restarts before the offset reached Telegram: the very same update comes again.
+    await tg.halt()
+    tg.api.push_update(update | {"update_id": tg.api.served_update_ids[-1]})
+    await tg.start()
+    await tg.api.wait_until_confirmed(tg.api.served_update_ids[-1])
+    await tg.halt()  # processes and answers everything received
+    assert tg.api.served_update_ids.count(tg.api.served_update_ids[-1]) == 2
+    assert len(tg.reports()) == 1
+    assert len(tg.api.sent) == 1
+
+
+async def test_429_and_502_on_send_still_reply_exactly_once(tg: Harness) -> None:
+    tg.api.fail_sends(1, 429, retry_after=1)
+    tg.api.fail_sends(2, 502)
+    mid, _ = await tg.say(VILLAGE_GROUP, VILLAGER, HAZARD)
+    reply = await tg.reply_to(mid, timeout=15)
+    assert "#" in reply.text
+    sends = [c for c in tg.api.calls if c.method == "sendmessage"]
+    assert [c.status for c in sends] == [429, 502, 502, 200]
+    assert sends[1].t - sends[0].t >= 1.0  # retry_after honoured
+    await tg.bridge.drain()
+    assert len(tg.api.sent) == 1
+
+
+async def test_429_pauses_other_chats_too(tg: Harness) -> None:
+    tg.api.fail_sends(1, 429, retry_after=1, chat_id=str(VILLAGE_GROUP["id"]))
+    mid, _ = await tg.say(VILLAGE_GROUP, VILLAGER, HAZARD)
+    await tg.api.wait_for(lambda: any(c.status == 429 for c in tg.api.calls))
+    blocked_at = next(c.t for c in tg.api.calls if c.status == 429)
+    await tg.say(private_chat(WHISTLEBLOWER), WHISTLEBLOWER, TIP)
+    receipt = await tg.next_send(WHISTLEBLOWER["id"], 0, timeout=15)
+    assert receipt.t - blocked_at >= 1.0
+    await tg.reply_to(mid)
+
+
+async def test_bot_kicked_marks_group_inactive(tg: Harness) -> None:
+    bot = tg.api.bot_user
+    tg.api.push_update(my_chat_member_update(VILLAGE_GROUP, VILLAGER, bot, "left", "member"))
+    await eventually(lambda: tg.group_active(VILLAGE_GROUP["id"]) is True)
+    tg.api.push_update(my_chat_member_update(VILLAGE_GROUP, VILLAGER, bot, "member", "kicked"))
+    await eventually(lambda: tg.group_active(VILLAGE_GROUP["id"]) is False)
+
+
+async def test_403_on_send_marks_group_inactive(tg: Harness) -> None:
+    tg.api.forbid_chat(VILLAGE_GROUP["id"])
+    await tg.say(VILLAGE_GROUP, VILLAGER, HAZARD)
+    await tg.api.wait_for(lambda: any(c.status == 403 for c in tg.api.calls))
+    await eventually(lambda: tg.group_active(VILLAGE_GROUP["id"]) is False)
+    assert len([c for c in tg.api.calls if c.method == "sendmessage"]) == 1  # 403 is not retried
+    assert tg.api.sent == []
+
+
+async def test_long_reply_is_split(tg: Harness) -> None:
+    from handlers.messages import Reply
+
+    await tg.adapter.deliver(Reply(str(STATION_GROUP["id"]), "行\n" * 3000, "77"))
+    assert [len(s.text) for s in tg.api.sent] == [4095, 1904]  # cut at the last line break
+    assert tg.api.sent[0].reply_to_message_id == 77 and tg.api.sent[1].reply_to_message_id is None
+
+
+# --- a real `anquan run` process, driven from outside --------------------------------------------------------
+
+
+def _anquan() -> str:
+    return str(Path(sys.executable).with_name("anquan"))
+
+
+async def _run_cli(env: dict[str, str], *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        _anquan(), *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def test_anquan_run_process_scenario_and_clean_sigterm(tmp_path: Path) -> None:
+    async with FakeTelegramAPI() as api:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANQUAN_")}
+        env.update(
+            ANQUAN_PLATFORMS="telegram",
+            ANQUAN_TELEGRAM_TOKEN=api.token,
+            ANQUAN_TELEGRAM_BASE_URL=api.base_url,
+            ANQUAN_DATA_DIR=str(tmp_path),
+            ANQUAN_LOG_LEVEL="INFO",
+        )
+        await _run_cli(
+            env,
+            "officials",
+            "add",
+            "--platform",
+            "telegram",
+            "--user-id",
+            str(OFFICIAL["id"]),
+            "--name",
+            "李秀英",
+        )
+        proc = await asyncio.create_subprocess_exec(
+            _anquan(), "run", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            await api.wait_for(lambda: any(c.method == "getupdates" for c in api.calls), timeout=30)
+            assert any(c["command"] == "done" for c in api.commands)
+
+            def say(chat: dict[str, Any], sender: dict[str, Any], text: str) -> int:
+                update = text_update(chat, sender, text)
+                api.push_update(update)
+                return int(update["message"]["message_id"])
+
+            async def reply_to(mid: int) -> SentMessage:
+                await api.wait_for(lambda: any(s.reply_to_message_id == mid for s in api.sent), timeout=15)
+                return next(s for s in api.sent if s.reply_to_message_id == mid)
+
+            chatter = say(VILLAGE_GROUP, VILLAGER, "收到")
+            filed = await reply_to(say(VILLAGE_GROUP, VILLAGER, HAZARD))
+            report_id = int(REPORT_ID.search(filed.text).group(1))  # type: ignore[union-attr]
+
+            refused = await reply_to(say(VILLAGE_GROUP, VILLAGER, f"/整改完成 {report_id}"))
+            assert f"#{report_id}" not in refused.text
+            done = await reply_to(say(VILLAGE_GROUP, OFFICIAL, f"/整改完成 {report_id} 已加固"))
+            assert f"#{report_id}" in done.text
+
+            dm = private_chat(WHISTLEBLOWER)
+            say(dm, WHISTLEBLOWER, TIP)
+            await api.wait_for(lambda: len(api.sent_to(WHISTLEBLOWER["id"])) == 1, timeout=15)
+            code = RECEIPT.search(api.sent_to(WHISTLEBLOWER["id"])[0].text).group(1)  # type: ignore[union-attr]
+            say(dm, WHISTLEBLOWER, f"/进度 {code}")
+            await api.wait_for(lambda: len(api.sent_to(WHISTLEBLOWER["id"])) == 2, timeout=15)
+            assert "待核实" in api.sent_to(WHISTLEBLOWER["id"])[1].text
+
+            # A message arrives; its first send attempt fails, and SIGTERM comes while the retry is pending.
+            api.fail_sends(1, 502)
+            attempts = len([c for c in api.calls if c.method == "sendmessage"])
+            last = say(STATION_GROUP, VILLAGER, "克虎镇加油站后面的液化气罐漏气了，味道很大")
+            await api.wait_for(
+                lambda: len([c for c in api.calls if c.method == "sendmessage"]) > attempts, timeout=15
+            )
+            proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        stderr = err.decode()
+        assert proc.returncode == 0, stderr
+        final = [s for s in api.sent if s.reply_to_message_id == last]
+        assert len(final) == 1 and "#" in final[0].text
+        assert not any(s.reply_to_message_id == chatter for s in api.sent)
+        assert api.limit_violations == []
+        # Logs never carry message text, the token, or the whistleblower's id.
+        for secret in ("窑洞", "煤窑", api.token, str(WHISTLEBLOWER["id"])):
+            assert secret not in stderr
+        # The last updates were confirmed on the way out: a restart would not see them again.
+        assert api.updates == []
