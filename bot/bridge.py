@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.adapters.base import RetryLater
 from handlers.messages import IncomingMessage, MembershipChange, Reply
 from handlers.router import Router
 
@@ -31,6 +32,15 @@ class Bridge:
         for reply in replies:
             try:
                 await deliver(reply)
+            except RetryLater as exc:
+                # The platform (or our own daily cap) says not now: a group reply waits in the outbox.
+                # A private reply is never stored, since that would keep the sender's chat id.
+                if msg.chat_type == "group":
+                    await asyncio.to_thread(self.router.defer_reply, msg.platform, reply, exc.retry_after)
+                else:
+                    log.warning(
+                        "private reply dropped: platform refused to send", extra={"platform": msg.platform}
+                    )
             except Exception as exc:
                 log.error(
                     "reply could not be delivered",

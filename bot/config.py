@@ -49,9 +49,9 @@ class Settings(BaseSettings):
 
     wechaty_endpoint: str | None = None
     wechaty_token: str | None = None
-    wechaty_min_interval: float = 3.0
-    wechaty_jitter: float = 2.0
-    wechaty_daily_cap: int = 500
+    wechaty_min_interval: float = Field(default=3.0, ge=0)
+    wechaty_jitter: float = Field(default=2.0, ge=0)
+    wechaty_daily_cap: int = Field(default=500, ge=1)
 
     @classmethod
     def settings_customise_sources(

@@ -10,18 +10,8 @@ import logging
 import sys
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
-QUIET_LOGGERS = (
-    "httpx",
-    "httpcore",
-    "telegram",
-    "apscheduler",
-    "wechaty",
-    "wechaty_puppet",
-    "wechaty_puppet_service",
-    "grpclib",
-    "jieba",
-    "alembic",
-)
+# hpack and h2 log gRPC headers (with the puppet token) at DEBUG.
+QUIET_LOGGERS = ("httpx", "httpcore", "telegram", "apscheduler", "grpclib", "hpack", "h2", "jieba", "alembic")
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -45,3 +35,7 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # wechaty names its loggers after classes (Wechaty, Message, Contact ...) and logs senders at INFO.
+    from bot.adapters.wechaty import quiet_wechaty_loggers
+
+    quiet_wechaty_loggers()

@@ -178,6 +178,22 @@ class Router:
         log.warning("platform logged out", extra={"platform": platform, "notices": queued})
         return queued
 
+    def defer_reply(self, platform: str, reply: Reply, retry_after: float) -> None:
+        """Queue a group reply the platform would not take now, to be sent by the outbox after ``retry_after``."""
+        now = self.core.clock()
+        with self.core.sessions.begin() as session:
+            group = group_repo.get_group(session, platform, reply.chat_id)
+            outbox.enqueue(
+                session,
+                dedup_key=f"reply:{platform}:{reply.chat_id}:{reply.quote_message_id}",
+                event="reply",
+                platform=platform,
+                chat_id=reply.chat_id,
+                group_id=group.id if group else None,
+                text=reply.text,
+                not_before=now + timedelta(seconds=retry_after),
+            )
+
     def housekeeping(self) -> None:
         """Periodic chores: receipts for finished broadcasts, forgetting old private-message keys."""
         now = self.core.clock()

@@ -85,3 +85,20 @@ async def test_a_failing_delivery_does_not_stop_the_next_reply() -> None:
 
     await bridge.process(group_msg("x"), deliver)
     assert sent == ["2"]
+
+
+async def test_throttled_group_reply_waits_in_the_outbox_and_private_reply_is_not_stored(router) -> None:
+    from bot.adapters.base import RetryLater
+    from storage.outbox import list_outbox
+
+    bridge = Bridge(router)
+
+    async def refuse(reply: Reply) -> None:
+        raise RetryLater(30)
+
+    await bridge.process(group_msg("王家沟村东头老窑洞裂了好宽的缝，下雨怕塌", message_id="m1"), refuse)
+    await bridge.process(private_msg("后沟那个煤窑晚上偷偷开采，别说是我说的", sender="wxid_z"), refuse)
+    with router.core.sessions() as s:
+        rows = list_outbox(s)
+    assert [(r.event, r.chat_id) for r in rows] == [("reply", "-100")]
+    assert "已登记隐患" in rows[0].text

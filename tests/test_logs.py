@@ -22,3 +22,11 @@ def test_libraries_that_leak_tokens_or_senders_are_quiet(capsys: pytest.CaptureF
     logging.getLogger("wechaty").info("receive message <Message wxid_abc 张三>")
     err = capsys.readouterr().err
     assert "SECRET" not in err and "wxid_abc" not in err
+
+
+def test_wechaty_message_logs_are_silenced(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("DEBUG")
+    logging.getLogger("Message").info("receive message <Message#1 Contact <wxid_secret> <李二娃> 举报>")
+    logging.getLogger("hpack").debug("Decoded header authorization: token-secret")
+    err = capsys.readouterr().err
+    assert "wxid_secret" not in err and "token-secret" not in err

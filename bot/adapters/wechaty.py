@@ -1,0 +1,658 @@
+"""WeChat through a Wechaty puppet service gateway (gRPC), with the python ``wechaty`` SDK.
+
+The SDK (wechaty 0.10.7, Nov 2022) is an optional extra (``pip install -e '.[wechat]'``) and does not import on
+current Python as published. Everything that works around it lives in this module and runs only when the adapter
+is used, never at import time:
+
+- ``pyee<12`` and ``urllib3<2`` are pinned by the extra (checked here with a clear error);
+- ``wechaty_puppet.schemas.puppet.PuppetOptions`` is made hashable before ``import wechaty`` (Python 3.11 rejects
+  an unhashable dataclass instance as a field default);
+- ``telnetlib`` is gone in Python 3.13, so 3.13+ is refused with a clear error;
+- wechaty logs every received message with the sender's id, name and text at INFO through its own handlers.
+  Its loggers are turned down to WARNING (``WECHATY_LOG=warn`` before the import, levels after) and routed
+  through our logging, so a whistleblower's private message never reaches a log;
+- ``CACHE_DIR`` points into the data folder, and the plugin web server stays off (``port=0``).
+
+Sending is paced, because WeChat bans accounts that send in bursts: a minimum interval plus random jitter between
+any two sends and a cap per local day. Log-in and log-out go to the bridge (a log-out alerts the officials through
+the other platforms). If the gateway's event stream ends, ``run`` raises so the supervisor reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import random
+import re
+import sys
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from bot.adapters.base import Adapter, ChatUnreachable, DeliveryError, RetryLater
+from handlers.messages import IncomingMessage, Reply
+
+if TYPE_CHECKING:
+    from bot.bridge import Bridge
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "wechaty"
+# The client sends the token as the :authority header even with an endpoint; a gateway without auth ignores it.
+DEFAULT_TOKEN = "anquan-insecure-token"
+CONNECT_TIMEOUT = 5.0
+STOP_TIMEOUT = 5.0
+DRAIN_TIMEOUT_ON_FAILURE = 15.0
+
+# Logger names the wechaty SDK family creates with its own stderr handlers and propagate=False.
+WECHATY_LOGGERS = (
+    "wechaty",
+    "wechaty_puppet",
+    "wechaty_puppet_service",
+    "wechaty.plugin",
+    "Wechaty",
+    "Message",
+    "Contact",
+    "ContactSelf",
+    "Room",
+    "RoomInvitation",
+    "Tag",
+    "Image",
+    "Favorite",
+    "FriendShip",
+    "MiniProgram",
+    "UrlLink",
+    "Config",
+    "Accessory",
+    "FileBox",
+    "Watchdog",
+    "WechatyPuppet.Schemas.Event",
+    "WechatyPuppet.Schema.Base",
+    "WechatyPuppetServiceConfig",
+    "PuppetService",
+)
+# These log whole objects at WARNING: Accessory prints a Message (sender id, name, text) when its payload is set
+# twice; PuppetService prints the endpoint *and token* at every start. Keep them at ERROR.
+WECHATY_LOGGERS_AT_ERROR = ("Accessory", "PuppetService")
+
+# HTTP/2 libraries under grpclib: at DEBUG, hpack logs every header, including the token sent as :authority.
+TRANSPORT_LOGGERS = ("hpack", "h2")
+
+_MENTION_SPACE = "[\u2005\u0020]"
+
+
+# --- the import shim ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WechatySDK:
+    """The pieces of the wechaty SDK the adapter uses, imported once through the shim."""
+
+    Wechaty: Any
+    WechatyOptions: Any
+    PuppetOptions: Any
+    MessageType: Any
+    ContactType: Any
+    pools: tuple[dict[str, Any], ...]
+    make_scheduler: Callable[[], Any]
+
+
+_sdk: WechatySDK | None = None
+
+
+def check_environment() -> None:
+    """Raise a clear error (in Chinese, for the operator) when the wechat extra cannot work here."""
+    if sys.version_info >= (3, 13):
+        raise RuntimeError(
+            "微信适配器（wechaty 0.10.7）不能在 Python 3.13 及以上版本运行（它依赖已被移除的 telnetlib）。"
+            f"当前是 Python {sys.version_info[0]}.{sys.version_info[1]}，请改用 Python 3.11 或 3.12。"
+        )
+    missing = [
+        name
+        for name in ("wechaty", "wechaty_puppet", "wechaty_puppet_service", "wechaty_grpc", "grpclib")
+        if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise RuntimeError(f"未安装微信扩展（缺少 {', '.join(missing)}）。请运行：pip install -e '.[wechat]'")
+    for dist, ceiling in (("pyee", 12), ("urllib3", 2)):
+        try:
+            major = int(importlib.metadata.version(dist).split(".")[0])
+        except (importlib.metadata.PackageNotFoundError, ValueError):
+            continue
+        if major >= ceiling:
+            raise RuntimeError(
+                f"微信扩展需要 {dist}<{ceiling}（当前 {importlib.metadata.version(dist)}）。"
+                "请运行：pip install -e '.[wechat]'"
+            )
+
+
+def quiet_wechaty_loggers(extra: Iterable[str] = ()) -> None:
+    """Turn wechaty's loggers down to WARNING (some to ERROR) and route them through our logging.
+
+    wechaty's ``get_logger`` gives each logger its own stderr handler, ``propagate=False`` and the level from
+    ``WECHATY_LOG`` (default INFO, which logs every received message with its sender). Removing those handlers
+    and propagating lets the application's logging set-up format and filter them like everything else.
+    """
+    for name in (*WECHATY_LOGGERS, *extra):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.ERROR if name in WECHATY_LOGGERS_AT_ERROR else logging.WARNING)
+        logger.handlers.clear()
+        logger.propagate = True
+    for name in TRANSPORT_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
+def load_wechaty(cache_dir: Path | None = None) -> WechatySDK:
+    """Import the wechaty SDK through the shim (once per process) and return the parts the adapter uses."""
+    global _sdk
+    if _sdk is not None:
+        quiet_wechaty_loggers()
+        return _sdk
+    check_environment()
+    # wechaty reads its log level from the environment at import; "silent" maps to NOTSET (= everything).
+    if os.environ.get("WECHATY_LOG", "").lower() != "error":
+        os.environ["WECHATY_LOG"] = "warn"
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("CACHE_DIR", str(cache_dir))
+    stray_cache = Path(".wechaty")
+    stray_existed = stray_cache.exists()
+    known_loggers = set(logging.root.manager.loggerDict)
+
+    with warnings.catch_warnings():
+        # telnetlib (removed in 3.13) and pyee's moved AsyncIOEventEmitter: known, and pinned by the extra.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import wechaty_puppet.schemas.puppet as puppet_schemas
+
+        if puppet_schemas.PuppetOptions.__hash__ is None:  # a dataclass default must be hashable on 3.11+
+            puppet_schemas.PuppetOptions.__hash__ = object.__hash__  # type: ignore[method-assign]
+
+        import wechaty_puppet_service  # noqa: F401  (Wechaty imports it lazily; now, so its logger is quieted)
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from wechaty import Wechaty, WechatyOptions
+        from wechaty.user.contact import Contact
+        from wechaty.user.room import Room
+        from wechaty.user.tag import Tag
+        from wechaty_puppet import ContactType, MessageType, PuppetOptions
+
+    new_loggers = [
+        name
+        for name in set(logging.root.manager.loggerDict) - known_loggers
+        if isinstance(logging.root.manager.loggerDict[name], logging.Logger)
+        and not logging.getLogger(name).propagate
+    ]
+    quiet_wechaty_loggers(new_loggers)
+    # wechaty_puppet creates ./.wechaty in the working directory at import, whatever CACHE_DIR says.
+    if not stray_existed:
+        with contextlib.suppress(OSError):
+            stray_cache.rmdir()  # only if empty
+
+    _sdk = WechatySDK(
+        Wechaty=Wechaty,
+        WechatyOptions=WechatyOptions,
+        PuppetOptions=PuppetOptions,
+        MessageType=MessageType,
+        ContactType=ContactType,
+        pools=(Contact._pool, Room._pool, Tag._pool),
+        make_scheduler=AsyncIOScheduler,
+    )
+    return _sdk
+
+
+def clear_wechaty_caches(sdk: WechatySDK) -> None:
+    """Forget the SDK's class-level Contact/Room/Tag caches (bound to the previous bot's puppet)."""
+    for pool in sdk.pools:
+        pool.clear()
+
+
+# --- translation ----------------------------------------------------------------------------------------
+
+
+def strip_mention(text: str, bot_names: Iterable[str]) -> str:
+    """Remove a leading or trailing ``@<bot name>`` (followed by WeChat's U+2005 space, a space or the end)."""
+    result = text
+    for name in {n for n in bot_names if n}:
+        escaped = re.escape(name)
+        result = re.sub(rf"^\s*@{escaped}(?:{_MENTION_SPACE}+|$)", "", result)
+        result = re.sub(rf"{_MENTION_SPACE}*@{escaped}\s*$", "", result)
+    return result.strip()
+
+
+def message_time(timestamp: int | float | None) -> datetime | None:
+    """A puppet timestamp (seconds or milliseconds since the epoch) as an aware UTC datetime."""
+    if not timestamp:
+        return None
+    seconds = timestamp / 1000 if timestamp > 10**11 else timestamp
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def build_incoming(
+    *,
+    message_id: str,
+    text: str,
+    talker_id: str,
+    talker_name: str = "",
+    room_id: str | None = None,
+    room_topic: str | None = None,
+    bot_names: Iterable[str] = (),
+    timestamp: int | float | None = None,
+) -> IncomingMessage | None:
+    """Translate one text message into the core's type; ``None`` when there is nothing to hand over.
+
+    Room messages are group chats keyed by the room id and titled by the topic; anything else is a private chat
+    keyed by the contact id. The sender is always the contact id (never the name). A private message carries no
+    sender name: the core needs none, and the whistleblower channel must not see one.
+    """
+    if room_id:
+        cleaned = strip_mention(text, bot_names)
+        if not cleaned:
+            return None
+        return IncomingMessage(
+            platform=PLATFORM,
+            chat_id=room_id,
+            chat_type="group",
+            message_id=message_id,
+            sender_id=talker_id,
+            text=cleaned,
+            sender_name=talker_name,
+            chat_title=room_topic or None,
+            sent_at=message_time(timestamp),
+        )
+    cleaned = text.strip()
+    if not cleaned:
+        return None
+    return IncomingMessage(
+        platform=PLATFORM,
+        chat_id=talker_id,
+        chat_type="private",
+        message_id=message_id,
+        sender_id=talker_id,
+        text=cleaned,
+        sent_at=message_time(timestamp),
+    )
+
+
+# --- pacing ---------------------------------------------------------------------------------------------
+
+
+class SendPacer:
+    """Spaces sends at least ``min_interval`` + U(0, ``jitter``) seconds apart and caps them per local day.
+
+    Beyond the cap, ``slot`` raises RetryLater until the next local midnight (and logs a warning once a day).
+    Clock, wall time, randomness and sleep are injectable so the arithmetic can be tested without waiting.
+    """
+
+    def __init__(
+        self,
+        min_interval: float,
+        jitter: float,
+        daily_cap: int,
+        tz: tzinfo,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] | None = None,
+        uniform: Callable[[float, float], float] = random.uniform,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        if min_interval < 0 or jitter < 0 or daily_cap < 0:
+            raise ValueError("min_interval, jitter and daily_cap must not be negative")
+        self.min_interval = min_interval
+        self.jitter = jitter
+        self.daily_cap = daily_cap
+        self.tz = tz
+        self._monotonic = monotonic
+        self._now = now or (lambda: datetime.now(UTC))
+        self._uniform = uniform
+        self._sleep = sleep
+        self._lock = asyncio.Lock()
+        self._next_allowed: float | None = None
+        self._day: str | None = None
+        self._count = 0
+        self._warned_day: str | None = None
+
+    def gap(self) -> float:
+        """The pause to keep after one send: the minimum interval plus random jitter."""
+        return self.min_interval + (self._uniform(0.0, self.jitter) if self.jitter > 0 else 0.0)
+
+    def wait_time(self) -> float:
+        """How long the next send has to wait from now."""
+        if self._next_allowed is None:
+            return 0.0
+        return max(0.0, self._next_allowed - self._monotonic())
+
+    def seconds_until_midnight(self) -> float:
+        """Seconds until the next local midnight, when the daily count starts again."""
+        local = self._now().astimezone(self.tz)
+        midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tzinfo=self.tz)
+        return max(1.0, (midnight.astimezone(UTC) - local.astimezone(UTC)).total_seconds())
+
+    def sent_today(self) -> int:
+        """How many sends were counted on the current local day."""
+        return self._count if self._day == self._today() else 0
+
+    def _today(self) -> str:
+        return self._now().astimezone(self.tz).date().isoformat()
+
+    def check_cap(self) -> None:
+        """Raise RetryLater (until local midnight) if today's cap is used up."""
+        today = self._today()
+        if self._day != today:
+            self._day, self._count = today, 0
+        if self._count >= self.daily_cap:
+            retry_after = self.seconds_until_midnight()
+            if self._warned_day != today:
+                self._warned_day = today
+                log.warning(
+                    "wechat daily send cap reached; holding sends until midnight",
+                    extra={"platform": PLATFORM, "cap": self.daily_cap, "retry_after": round(retry_after)},
+                )
+            raise RetryLater(retry_after, f"daily cap of {self.daily_cap} WeChat messages reached")
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold the one sending slot: wait for our turn, send inside, and the next gap starts when we are done.
+
+        Raises RetryLater (before sending) when the daily cap is reached. Timing the gap from the end of a send
+        keeps sends spaced on the receiving side even when one send is slow.
+        """
+        async with self._lock:
+            self.check_cap()
+            delay = self.wait_time()
+            if delay > 0:
+                await self._sleep(delay)
+            self.check_cap()  # the day may have turned while waiting
+            self._count += 1
+            try:
+                yield
+            finally:
+                self._next_allowed = self._monotonic() + self.gap()
+
+    async def acquire(self) -> None:
+        """Take a slot for an instantaneous send (counts it, or raises RetryLater at the daily cap)."""
+        async with self.slot():
+            pass
+
+
+# --- the adapter ----------------------------------------------------------------------------------------
+
+
+class WechatyAdapter(Adapter):
+    """Rooms and private chats of one WeChat account, through a Wechaty puppet service gateway."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        endpoint: str,
+        token: str | None = None,
+        *,
+        min_interval: float = 3.0,
+        jitter: float = 2.0,
+        daily_cap: int = 500,
+        tz: tzinfo | None = None,
+        data_dir: Path = Path("data"),
+    ) -> None:
+        self.endpoint = validate_endpoint(endpoint)
+        self.token = token or DEFAULT_TOKEN
+        self.data_dir = Path(data_dir)
+        self.pacer = SendPacer(min_interval, jitter, daily_cap, tz or ZoneInfo("Asia/Shanghai"))
+        self.logged_in = asyncio.Event()
+        self.self_id: str | None = None
+        self.self_name: str = ""
+        self._bot: Any = None
+        self._bridge: Bridge | None = None
+        self._sdk: WechatySDK | None = None
+        self._closing = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WechatyAdapter:
+        """Build the adapter from ``ANQUAN_WECHATY_*`` settings; clear errors for what cannot work."""
+        check_environment()
+        if not settings.wechaty_endpoint:
+            raise ValueError(
+                "未配置微信 puppet 服务地址：请设置 ANQUAN_WECHATY_ENDPOINT（host:port，例如 127.0.0.1:8788），"
+                "并用 ANQUAN_WECHATY_TOKEN 设置它的 token。"
+            )
+        if not settings.wechaty_token:
+            log.warning(
+                "ANQUAN_WECHATY_TOKEN is not set; using a placeholder token", extra={"platform": PLATFORM}
+            )
+        return cls(
+            settings.wechaty_endpoint,
+            settings.wechaty_token,
+            min_interval=settings.wechaty_min_interval,
+            jitter=settings.wechaty_jitter,
+            daily_cap=settings.wechaty_daily_cap,
+            tz=settings.tz,
+            data_dir=settings.data_dir,
+        )
+
+    # --- running ------------------------------------------------------------------------------------
+
+    async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
+        """Connect to the gateway and hand messages to ``bridge`` until ``stop``; raise if the stream fails."""
+        if stop.is_set():
+            return
+        sdk = load_wechaty(self.data_dir / "wechaty")
+        self._sdk, self._bridge, self._closing = sdk, bridge, False
+        clear_wechaty_caches(sdk)
+        await self._check_reachable()
+        os.environ["WECHATY_PUPPET"] = "wechaty-puppet-service"
+        os.environ["WECHATY_PUPPET_SERVICE_ENDPOINT"] = self.endpoint
+        os.environ["WECHATY_PUPPET_SERVICE_TOKEN"] = self.token
+        bot = sdk.Wechaty(
+            sdk.WechatyOptions(
+                puppet="wechaty-puppet-service",
+                puppet_options=sdk.PuppetOptions(),  # a fresh one: the class default is shared and mutated
+                host="127.0.0.1",
+                port=0,  # no plugin web server (it would take port 5000)
+                scheduler=sdk.make_scheduler(),  # in memory, instead of a job.db file
+            )
+        )
+        bot.on("message", self._on_message)
+        bot.on("scan", self._on_scan)
+        bot.on("error", self._on_error)
+        self._bot = bot
+        events = asyncio.create_task(self._listen(bot), name="wechaty-events")
+        stopped = asyncio.create_task(stop.wait(), name="wechaty-stop")
+        failure: BaseException | None = None
+        try:
+            await asyncio.wait({events, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            self._closing = True
+            if events.done():
+                failure = events.exception() if not events.cancelled() else None
+            else:
+                events.cancel()  # closes the event stream from our side: nothing new comes in
+                await asyncio.gather(events, return_exceptions=True)
+            # Messages already received are answered before the channel closes (briefly, if the stream broke).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(bridge.drain(), None if stop.is_set() else DRAIN_TIMEOUT_ON_FAILURE)
+            await self._close(bot)
+        if not stop.is_set():
+            log.error(
+                "wechat event stream ended",
+                extra={"platform": PLATFORM, "error": type(failure).__name__ if failure else None},
+            )
+            raise ConnectionError("微信 puppet 服务的事件流中断") from failure
+
+    async def _check_reachable(self) -> None:
+        # The SDK checks the port with a blocking telnet (3 s); fail fast here without blocking the loop.
+        host, _, port = self.endpoint.rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(f"连不上微信 puppet 服务 {self.endpoint}") from exc
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+    async def _listen(self, bot: Any) -> None:
+        # What Wechaty.start() does, minus its error handling: on a network error it sleeps 60 s and restarts
+        # by itself, on a puppet error it stops the whole event loop. Here errors propagate to run().
+        await bot.init_puppet()
+        await bot.init_puppet_event_bridge(bot.puppet)
+        # Log-in and log-out straight from the puppet: Wechaty emits "login" only once per bot, so a log-in
+        # after a log-out on the same connection would go unnoticed.
+        bot.puppet.on("login", self._on_login)
+        bot.puppet.on("logout", self._on_logout)
+        await bot.puppet.start()  # returns when the event stream ends
+
+    async def _close(self, bot: Any) -> None:
+        self._bot = None
+        self.logged_in.clear()
+        puppet = getattr(bot, "_puppet", None)
+        scheduler = getattr(getattr(bot, "_plugin_manager", None), "scheduler", None)
+        with contextlib.suppress(Exception):
+            if scheduler is not None and scheduler.running:
+                scheduler.shutdown(wait=False)
+        try:
+            await asyncio.wait_for(bot.stop(), STOP_TIMEOUT)
+        except Exception as exc:
+            log.warning("wechaty stop failed", extra={"platform": PLATFORM, "error": type(exc).__name__})
+        finally:
+            channel = getattr(puppet, "channel", None)
+            if channel is not None:
+                channel.close()
+            if self._sdk is not None:
+                clear_wechaty_caches(self._sdk)
+
+    # --- events -------------------------------------------------------------------------------------
+
+    async def _on_login(self, payload: Any) -> None:
+        bot = self._bot
+        if bot is None:
+            return
+        self.self_id = payload.contact_id
+        try:
+            contact = bot.Contact.load(payload.contact_id)
+            await contact.ready()
+            self.self_name = contact.name or ""
+        except Exception as exc:  # without the name only @-mentions stay in the text
+            log.warning(
+                "wechat account name unknown", extra={"platform": PLATFORM, "error": type(exc).__name__}
+            )
+        self.logged_in.set()
+        log.info("wechat account logged in", extra={"platform": PLATFORM})
+        if self._bridge is not None:
+            await self._bridge.platform_event(PLATFORM, "login")
+
+    async def _on_logout(self, payload: Any) -> None:
+        self.logged_in.clear()
+        log.warning("wechat account logged out", extra={"platform": PLATFORM})
+        if self._bridge is not None:
+            await self._bridge.platform_event(PLATFORM, "logout")
+
+    async def _on_scan(self, qr_code: str, status: Any, data: Any = None) -> None:
+        # The operator has to scan this QR code with the bot's phone to log the account in again.
+        log.warning(
+            "wechat login needs a QR scan",
+            extra={"platform": PLATFORM, "status": str(status), "qrcode": qr_code},
+        )
+
+    async def _on_error(self, error: Any) -> None:
+        log.error("wechaty reported an error", extra={"platform": PLATFORM, "error": type(error).__name__})
+
+    async def _on_message(self, message: Any) -> None:
+        bridge = self._bridge
+        if bridge is None or self._closing:
+            return
+        try:
+            incoming = await self._translate(message)
+        except Exception as exc:
+            log.warning(
+                "wechat message could not be read", extra={"platform": PLATFORM, "error": type(exc).__name__}
+            )
+            return
+        if incoming is not None:
+            bridge.submit(incoming, self._deliver)
+
+    async def _translate(self, message: Any) -> IncomingMessage | None:
+        sdk = self._sdk
+        assert sdk is not None
+        if message.is_self():
+            return None
+        if message.type() != sdk.MessageType.MESSAGE_TYPE_TEXT:
+            return None
+        payload = message.payload
+        talker = message.talker()
+        room = message.room()
+        if room is None:
+            # Private chat: skip official accounts' pushes, and do not keep the sender cached in memory.
+            talker_payload = talker.payload
+            sdk.pools[0].pop(talker.contact_id, None)
+            if talker_payload is not None and talker_payload.type == sdk.ContactType.CONTACT_TYPE_OFFICIAL:
+                return None
+            return build_incoming(
+                message_id=message.message_id,
+                text=message.text(),
+                talker_id=talker.contact_id,
+                timestamp=payload.timestamp,
+            )
+        topic = room.payload.topic if room.payload is not None else None
+        return build_incoming(
+            message_id=message.message_id,
+            text=message.text(),
+            talker_id=talker.contact_id,
+            talker_name=talker.name,
+            room_id=room.room_id,
+            room_topic=topic,
+            bot_names=[self.self_name],
+            timestamp=payload.timestamp,
+        )
+
+    # --- sending ------------------------------------------------------------------------------------
+
+    async def _deliver(self, reply: Reply) -> None:
+        await self.send_text(reply.chat_id, reply.text, reply.quote_message_id)
+
+    async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
+        """Send one text into a room or private chat, paced; WeChat has no quoting through the puppet."""
+        bot = self._bot
+        if bot is None or not self.logged_in.is_set():
+            raise DeliveryError("wechat is not connected or not logged in")
+        async with self.pacer.slot():
+            try:
+                await bot.puppet.message_send_text(conversation_id=chat_id, message=text)
+            except Exception as exc:
+                raise _delivery_error(exc) from exc
+
+
+def _delivery_error(exc: Exception) -> DeliveryError:
+    from grpclib.const import Status
+    from grpclib.exceptions import GRPCError
+
+    if isinstance(exc, GRPCError) and exc.status in (Status.NOT_FOUND, Status.PERMISSION_DENIED):
+        return ChatUnreachable(f"wechat refused the chat: {exc.status.name}")
+    if isinstance(exc, GRPCError) and exc.status == Status.RESOURCE_EXHAUSTED:
+        return RetryLater(60.0, "wechat gateway is throttling")
+    return DeliveryError(f"wechat send failed: {type(exc).__name__}")
+
+
+def validate_endpoint(endpoint: str) -> str:
+    """``host:port`` of the puppet service gateway, or a ValueError that says what is wrong."""
+    value = (endpoint or "").strip()
+    for prefix in ("grpc://", "http://"):
+        value = value.removeprefix(prefix)
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"ANQUAN_WECHATY_ENDPOINT 应为 host:port（例如 127.0.0.1:8788），当前是 {endpoint!r}"
+        )
+    return value
