@@ -18,11 +18,13 @@ from bot.adapters.base import Adapter
 from bot.bridge import Bridge
 from bot.config import Settings
 from bot.delivery import DeliveryLoop
+from bot.scheduling import start_scheduler, stop_scheduler
 from handlers.classifier import Classifier
 from handlers.context import Core
 from handlers.profile import Profile, load_profile
 from handlers.router import Router
 from handlers.texts import Texts
+from scheduler.jobs import FACTORIES
 from storage.db import make_engine, make_session_factory, upgrade
 from storage.officials import add_official
 
@@ -144,6 +146,7 @@ async def serve(
 async def run_bot(settings: Settings) -> None:
     """``anquan run``: start every configured adapter and stop cleanly on SIGTERM or SIGINT."""
     db = await asyncio.to_thread(open_database, settings)
+    FACTORIES.register(settings.db_url, db.sessions)  # calendar jobs share the bot's engine
     core = await asyncio.to_thread(build_core, settings, db)
     router = Router(core)
     bridge = Bridge(router)
@@ -152,9 +155,11 @@ async def run_bot(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    scheduler = start_scheduler(settings)
     log.info("anquan started", extra={"platforms": ",".join(settings.platforms)})
     try:
         await serve(adapters, bridge, stop, sessions=db.sessions)
     finally:
+        await stop_scheduler(scheduler)
         db.engine.dispose()
         log.info("anquan stopped")

@@ -11,6 +11,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from bot.cli_schedule import report, schedule
 from bot.config import KNOWN_PLATFORMS, Settings
 from bot.logs import setup_logging
 from storage.models import GROUP_KINDS, OPEN_STATUSES, ROLES, Report
@@ -45,13 +46,14 @@ def run() -> None:
     from bot.app import run_bot
     from handlers.profile import ProfileError
     from handlers.texts import TextsError
+    from scheduler.calendar import CalendarError
 
     settings = _settings()
     default_level = "WARNING" if settings.platforms == ["console"] else "INFO"
     setup_logging(settings.log_level or default_level)
     try:
         asyncio.run(run_bot(settings))
-    except (ProfileError, TextsError) as exc:
+    except (ProfileError, TextsError, CalendarError) as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         pass
@@ -322,3 +324,7 @@ def db_upgrade() -> None:
     settings = _settings()
     _db(settings)
     click.echo(f"数据库已是最新结构：{settings.db_url}")
+
+
+main.add_command(schedule)
+main.add_command(report)

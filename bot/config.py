@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     profile: Path | None = None
     texts: Path | None = None
+    calendar: Path | None = None
     secret_key: str | None = None
     log_level: str | None = None
 

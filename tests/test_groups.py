@@ -16,7 +16,13 @@ def test_upsert_creates_then_updates_without_losing_fields(database: Database) -
         upsert_group(s, "telegram", "-100", title="王家沟村安全群")
     with database.sessions() as s:
         g = get_group(s, "telegram", "-100")
-        assert (g.id, g.title, g.kind, g.unit, g.active) == (gid, "王家沟村安全群", "village", "王家沟村", True)
+        assert (g.id, g.title, g.kind, g.unit, g.active) == (
+            gid,
+            "王家沟村安全群",
+            "village",
+            "王家沟村",
+            True,
+        )
 
 
 def test_same_chat_id_on_two_platforms_are_two_groups(database: Database) -> None:

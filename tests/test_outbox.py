@@ -12,9 +12,13 @@ NOW = datetime(2026, 6, 1, 1, tzinfo=UTC)
 
 def test_same_dedup_key_is_queued_once(database: Database) -> None:
     with database.sessions.begin() as s:
-        assert enqueue(s, dedup_key="k1", event="e", platform="telegram", chat_id="1", text="a", not_before=NOW)
+        assert enqueue(
+            s, dedup_key="k1", event="e", platform="telegram", chat_id="1", text="a", not_before=NOW
+        )
     with database.sessions.begin() as s:
-        assert not enqueue(s, dedup_key="k1", event="e", platform="telegram", chat_id="1", text="b", not_before=NOW)
+        assert not enqueue(
+            s, dedup_key="k1", event="e", platform="telegram", chat_id="1", text="b", not_before=NOW
+        )
     with database.sessions() as s:
         rows = list_outbox(s)
         assert [(r.dedup_key, r.text, r.status) for r in rows] == [("k1", "a", "queued")]
@@ -24,7 +28,15 @@ def test_due_respects_platform_time_and_order(database: Database) -> None:
     with database.sessions.begin() as s:
         enqueue(s, dedup_key="a", event="e", platform="telegram", chat_id="1", text="1", not_before=NOW)
         enqueue(s, dedup_key="b", event="e", platform="wechaty", chat_id="1", text="2", not_before=NOW)
-        enqueue(s, dedup_key="c", event="e", platform="telegram", chat_id="1", text="3", not_before=NOW + timedelta(hours=1))
+        enqueue(
+            s,
+            dedup_key="c",
+            event="e",
+            platform="telegram",
+            chat_id="1",
+            text="3",
+            not_before=NOW + timedelta(hours=1),
+        )
         enqueue(s, dedup_key="d", event="e", platform="telegram", chat_id="2", text="4", not_before=NOW)
     with database.sessions() as s:
         assert [r.dedup_key for r in due(s, "telegram", now=NOW)] == ["a", "d"]

@@ -21,7 +21,7 @@ from storage.reports import (
 NOW = datetime(2026, 6, 1, 2, tzinfo=UTC)
 
 
-def _hazard(s, **extra):  # noqa: ANN001, ANN202
+def _hazard(s, **extra):
     fields = {
         "kind": "hazard",
         "category": "building",
@@ -39,7 +39,14 @@ def test_filing_writes_a_filed_event_and_rectifying_records_who_and_when(databas
     with database.sessions.begin() as s:
         rid = _hazard(s).id
     with database.sessions.begin() as s:
-        set_status(s, get_report(s, rid), "rectified", "张站长(telegram:9)", note="已加固", now=NOW + timedelta(days=2))
+        set_status(
+            s,
+            get_report(s, rid),
+            "rectified",
+            "张站长(telegram:9)",
+            note="已加固",
+            now=NOW + timedelta(days=2),
+        )
     with database.sessions() as s:
         r = get_report(s, rid)
         assert r.status == "rectified"

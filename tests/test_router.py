@@ -245,7 +245,7 @@ def test_deadline_follows_severity(router: Router, core: Core, clock: Clock) -> 
         assert r.deadline == clock.now + timedelta(days=7)
 
 
-def test_logs_carry_no_text_and_no_private_sender(router: Router, caplog) -> None:  # noqa: ANN001
+def test_logs_carry_no_text_and_no_private_sender(router: Router, caplog) -> None:
     import logging
 
     with caplog.at_level(logging.DEBUG):

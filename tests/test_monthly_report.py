@@ -1,0 +1,147 @@
+"""The monthly report's numbers match a hand-built ledger, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import Database
+from scheduler.calendar import Calendar, load_calendar
+from scheduler.monthly_report import (
+    Counts,
+    MonthError,
+    build_monthly_report,
+    month_bounds,
+    parse_month,
+    previous_month,
+    render_png,
+    render_text,
+)
+from storage.reports import create_report, set_status
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def at(month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=TZ)
+
+
+@pytest.fixture(scope="module")
+def cal() -> Calendar:
+    return load_calendar()
+
+
+@pytest.fixture
+def ledger(database: Database) -> None:
+    """Thirteen reports around May 2026; the expected numbers are worked out by hand in the test."""
+
+    def file(s, created, village=None, category="building", kind="hazard", deadline=None, **extra):
+        return create_report(
+            s,
+            actor="t",
+            kind=kind,
+            category=category,
+            severity=extra.pop("severity", "general"),
+            text="x",
+            village=village,
+            created_at=created,
+            deadline=deadline,
+            anonymous=kind == "tip",
+            **extra,
+        )
+
+    with database.sessions.begin() as s:
+        r1 = file(s, at(4, 20), "王家沟村", deadline=at(5, 20))
+        set_status(s, r1, "rectified", "o", now=at(5, 10))  # 20 days
+        file(s, at(5, 1, 0, 30), "王家沟村", "fire", deadline=at(5, 31, 12))  # new, open, overdue
+        r3 = file(s, at(5, 5), "庙坪村")
+        set_status(s, r3, "rectified", "o", now=at(5, 8))  # 3 days
+        set_status(s, r3, "closed", "o", now=at(5, 9))
+        r4 = file(s, at(5, 10), "庙坪村", "geological")
+        set_status(s, r4, "rejected", "o", now=at(5, 11))
+        file(s, at(5, 12), "庙坪村", status="duplicate")
+        file(s, at(5, 31, 23, 30), "庙坪村", "geological", deadline=at(6, 30))  # new, open
+        file(s, datetime(2026, 6, 1, 0, 10, tzinfo=TZ), "王家沟村", "fire")  # June, not May
+        r8 = file(s, at(5, 2), "王家沟村", deadline=at(5, 9), listed_at=at(5, 10))
+        set_status(s, r8, "rectified", "o", now=at(6, 2))  # rectified after the month
+        r9 = file(s, at(3, 1), None, "traffic")
+        set_status(s, r9, "closed", "o", now=at(5, 15))  # struck off without rectification: 75 days
+        t1 = file(s, at(5, 3), "庙坪村", "mining", kind="tip", deadline=at(5, 10))
+        set_status(s, t1, "rectifying", "o", now=at(5, 4))
+        t2 = file(s, at(5, 20), "庙坪村", "mining", kind="tip")
+        set_status(s, t2, "rejected", "o", now=at(5, 21))
+        t3 = file(s, at(4, 25), "庙坪村", "mining", kind="tip")
+        set_status(s, t3, "rectifying", "o", now=at(5, 2))
+        r10 = file(s, at(4, 1), "王家沟村")
+        set_status(s, r10, "rectified", "o", now=at(4, 15))
+
+
+def test_numbers_match_the_hand_built_ledger(database: Database, ledger: None) -> None:
+    with database.sessions() as s:
+        report = build_monthly_report(s, "2026-05", TZ, now=datetime(2026, 7, 1, tzinfo=TZ))
+    assert report.totals == Counts(new=5, rectified=3, open=5, overdue=3)
+    assert report.listed == 1
+    assert report.by_village == {
+        "王家沟村": Counts(new=2, rectified=1, open=2, overdue=2),
+        "庙坪村": Counts(new=3, rectified=1, open=3, overdue=1),
+        "": Counts(rectified=1),
+    }
+    assert report.by_category == {
+        "building": Counts(new=2, rectified=2, open=1, overdue=1),
+        "fire": Counts(new=1, open=1, overdue=1),
+        "geological": Counts(new=1, open=1),
+        "mining": Counts(new=1, open=2, overdue=1),
+        "traffic": Counts(rectified=1),
+    }
+    assert (report.filed_total, report.done_total) == (9, 4)
+    assert report.rectification_rate == pytest.approx(4 / 9)
+    assert report.avg_days_to_rectify == pytest.approx(32.7)
+    assert (report.tips_received, report.tips_verified) == (2, 2)
+    assert report.start == at(5, 1, 0, 0) and report.end == datetime(2026, 6, 1, tzinfo=TZ)
+
+
+def test_april_as_of_its_end(database: Database, ledger: None) -> None:
+    """Statuses are read as they were at the month's end, not as they are now."""
+    with database.sessions() as s:
+        report = build_monthly_report(s, "2026-04", TZ)
+    assert report.totals == Counts(
+        new=3, rectified=1, open=3, overdue=0
+    )  # r1, r10 (rectified), t3; r9 from March
+    assert (report.tips_received, report.tips_verified) == (1, 0)
+    assert report.avg_days_to_rectify == pytest.approx(14.0)
+
+
+def test_text_and_chart(database: Database, ledger: None, cal: Calendar, tmp_path: Path) -> None:
+    with database.sessions() as s:
+        report = build_monthly_report(s, "2026-05", TZ, now=datetime(2026, 7, 1, tzinfo=TZ))
+    text = render_text(report, cal)
+    assert "新登记隐患 5 项，整改完成 3 项；月底未整改 5 项，其中逾期 3 项、挂牌督办 1 项" in text
+    assert "累计整改率 44.4%，平均整改用时 32.7 天" in text
+    assert "内部举报：收到 2 条，核实 2 条" in text
+    assert "王家沟村：2/1/2/2" in text and "庙坪村：3/1/3/1" in text and "未注明村：0/1/0/0" in text
+    assert text.index("火灾：1/0/1/1") < text.index("房屋建筑：2/2/1/1") < text.index("交通")  # label order
+    png = render_png(report, cal, tmp_path / "chart" / "2026-05.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert report.to_json()["totals"] == {"new": 5, "rectified": 3, "open": 5, "overdue": 3}
+
+
+def test_empty_month(sqlite_database: Database, cal: Calendar) -> None:
+    with sqlite_database.sessions() as s:
+        report = build_monthly_report(s, "2026-02", TZ)
+    assert report.rectification_rate is None and report.avg_days_to_rectify is None
+    text = render_text(report, cal)
+    assert "累计整改率 —" in text and "（无）" in text
+
+
+def test_month_helpers() -> None:
+    assert previous_month(date(2026, 1, 3)) == "2025-12"
+    assert previous_month(date(2026, 6, 3)) == "2026-05"
+    assert parse_month("2026-5") == (2026, 5)
+    assert month_bounds("2026-12", TZ)[1] == datetime(2027, 1, 1, tzinfo=TZ)
+    with pytest.raises(MonthError, match="YYYY-MM"):
+        parse_month("2026/05")
+    with pytest.raises(MonthError):
+        parse_month("2026-13")
