@@ -77,6 +77,13 @@ class Bridge:
         except Exception:
             log.exception("marking chat inactive failed", extra={"platform": platform})
 
+    async def migrated(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
+        """A group's chat id changed on the platform: keep the group and its queued pushes."""
+        try:
+            await asyncio.to_thread(self.router.migrate_chat, platform, old_chat_id, new_chat_id)
+        except Exception:
+            log.exception("chat migration failed", extra={"platform": platform})
+
     def menu(self) -> list[tuple[str, str]]:
         """The command menu a platform can show: (ASCII alias, Chinese description) pairs."""
         return self.router.menu()

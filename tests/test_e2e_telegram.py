@@ -289,6 +289,26 @@ async def test_403_on_send_marks_group_inactive(tg: Harness) -> None:
     assert tg.api.sent == []
 
 
+async def test_group_upgraded_to_supergroup_keeps_its_replies_and_pushes(tg: Harness) -> None:
+    from storage.groups import get_group
+    from storage.outbox import enqueue, list_outbox
+
+    old_id, new_id = str(VILLAGE_GROUP["id"]), -1009999999
+    await tg.say(VILLAGE_GROUP, VILLAGER, "收到")  # the group is known
+    with tg.db.sessions.begin() as s:
+        enqueue(s, dedup_key="queued-before", event="t", platform="telegram", chat_id=old_id, text="推送")
+    tg.api.migrate_chat(VILLAGE_GROUP["id"], new_id)
+    await tg.say(VILLAGE_GROUP, VILLAGER, HAZARD)
+    await tg.api.wait_for(lambda: bool(tg.api.sent_to(new_id)))
+    assert "已登记隐患 #" in tg.api.sent_to(new_id)[0].text
+    await eventually(lambda: tg.group_active(new_id) is True)
+    with tg.db.sessions() as s:
+        assert get_group(s, "telegram", old_id) is None
+        assert [r.chat_id for r in list_outbox(s)] == [str(new_id)]
+    await tg.adapter.send_text(old_id, "另一条推送")  # a push addressed before the change still arrives
+    assert tg.api.sent_to(new_id)[-1].text == "另一条推送"
+
+
 async def test_long_reply_is_split(tg: Harness) -> None:
     from handlers.messages import Reply
 

@@ -466,7 +466,13 @@ class TelegramAdapter(Adapter):
                 await self._unreachable(chat_id)
                 raise ChatUnreachable(type(exc).__name__) from exc
             except ChatMigrated as exc:
-                raise DeliveryError(f"chat migrated to {exc.new_chat_id}") from exc
+                # The group became a supergroup: record the new id and send there once.
+                old, chat_id = chat_id, str(exc.new_chat_id)
+                await self._migrated(old, chat_id)
+                try:
+                    await self._send_once(chat_id, piece, quote)
+                except TelegramError as again:
+                    raise DeliveryError(type(again).__name__) from again
             except TelegramError as exc:
                 raise DeliveryError(type(exc).__name__) from exc
             quote = None
@@ -504,7 +510,8 @@ class TelegramAdapter(Adapter):
                 raise ChatUnreachable(type(exc).__name__) from exc
             except ChatMigrated as exc:
                 # A group became a supergroup: the same conversation lives on under the new id.
-                chat_id = str(exc.new_chat_id)
+                old, chat_id = chat_id, str(exc.new_chat_id)
+                await self._migrated(old, chat_id)
                 last_error = "ChatMigrated"
                 continue
             except (InvalidToken, BadRequest) as exc:
@@ -525,6 +532,10 @@ class TelegramAdapter(Adapter):
             delay = min(delay * 2, policy.max_delay)
         log.error("telegram reply given up", extra={"error": last_error, "group": is_group_chat(chat_id)})
         raise DeliveryError(f"gave up after retries: {last_error}")
+
+    async def _migrated(self, old_chat_id: str, new_chat_id: str) -> None:
+        if self._bridge is not None:
+            await self._bridge.migrated(PLATFORM, old_chat_id, new_chat_id)
 
     async def _unreachable(self, chat_id: str) -> None:
         if is_group_chat(chat_id):

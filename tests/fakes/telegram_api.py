@@ -78,11 +78,15 @@ class _Limits:
     overall: list[float] = field(default_factory=list)
 
 
-def error_body(code: int, description: str, retry_after: int | None = None) -> dict[str, Any]:
+def error_body(
+    code: int, description: str, retry_after: int | None = None, migrate_to: int | None = None
+) -> dict[str, Any]:
     """An error response exactly as the Bot API shapes it."""
     body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
+    if migrate_to is not None:
+        body["parameters"] = {"migrate_to_chat_id": migrate_to}
     return body
 
 
@@ -123,6 +127,7 @@ class FakeTelegramAPI:
         self.calls: list[ApiCall] = []
         self.failures: list[Failure] = []
         self.forbidden_chats: set[str] = set()
+        self.migrated_chats: dict[str, int] = {}
         self.commands: list[dict[str, str]] = []
         self.webhook_url = ""
         self.limit_violations: list[str] = []
@@ -206,6 +211,10 @@ class FakeTelegramAPI:
         if status == 429 and retry_after is None:
             retry_after = 1
         self.failures.append(Failure("sendmessage", status, count, retry_after, chat_id))
+
+    def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """The group became a supergroup: sends to the old id now fail with ``migrate_to_chat_id``."""
+        self.migrated_chats[str(old_chat_id)] = new_chat_id
 
     def forbid_chat(self, chat_id: str | int) -> None:
         """Answer every send to this chat with 403 (the bot was kicked / blocked)."""
@@ -291,7 +300,9 @@ class FakeTelegramAPI:
         try:
             result = await handler(params)
         except _ApiError as exc:
-            return self._reply(call, exc.code, error_body(exc.code, exc.description))
+            return self._reply(
+                call, exc.code, error_body(exc.code, exc.description, migrate_to=exc.migrate_to)
+            )
         return self._reply(call, 200, {"ok": True, "result": result})
 
     def _reply(self, call: ApiCall, status: int, body: dict[str, Any]) -> web.Response:
@@ -407,6 +418,10 @@ class FakeTelegramAPI:
         if chat_id in self.forbidden_chats:
             desc = _DESCRIPTIONS[403] if chat_id.startswith("-") else "Forbidden: bot was blocked by the user"
             raise _ApiError(403, desc)
+        if chat_id in self.migrated_chats:
+            raise _ApiError(
+                400, "Bad Request: group chat was upgraded to a supergroup chat", self.migrated_chats[chat_id]
+            )
         if not text.strip():
             raise _ApiError(400, "Bad Request: message text is empty")
         if len(text) > MAX_TEXT:
@@ -480,10 +495,11 @@ class FakeTelegramAPI:
 
 
 class _ApiError(Exception):
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, migrate_to: int | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.migrate_to = migrate_to
 
 
 def _dumps(obj: Any) -> str:
