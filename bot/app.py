@@ -138,6 +138,7 @@ async def serve(
             asyncio.create_task(DeliveryLoop(sessions, a).run(stop), name=f"outbox-{a.platform}")
             for a in adapters
         ]
+        tasks.append(asyncio.create_task(housekeeping(bridge, stop), name="housekeeping"))
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
     await bridge.drain()

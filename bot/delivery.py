@@ -64,6 +64,8 @@ class DeliveryLoop:
         """Try to deliver one row and record the outcome; returns the row's new status."""
         now = self.clock()
         try:
+            if row.image and self.adapter.supports_images:
+                await self.adapter.send_image(row.chat_id, row.image)
             await self.adapter.send_text(row.chat_id, row.text)
         except ChatUnreachable as exc:
             await asyncio.to_thread(

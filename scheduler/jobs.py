@@ -9,6 +9,7 @@ The ``enqueue_*`` functions hold the logic; they take a session and never commit
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -21,11 +22,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import deadlines as deadline_logic
 from scheduler.calendar import Calendar, Push, load_calendar
-from scheduler.monthly_report import build_monthly_report, parse_month, previous_month, render_text
+from scheduler.monthly_report import (
+    MonthlyReport,
+    build_monthly_report,
+    parse_month,
+    png_bytes,
+    previous_month,
+    render_text,
+)
 from storage.db import make_engine, make_session_factory
 from storage.groups import list_groups
 from storage.models import OPEN_STATUSES, Group, OutboxMessage, Report
 from storage.outbox import enqueue
+
+log = logging.getLogger(__name__)
 
 
 class SessionFactories:
@@ -134,7 +144,17 @@ def _report_values(
             "report": render_text(report, calendar),
             "report_month": calendar.text("month", year=year, month=mon),
         }
+        cache["chart"] = _chart(report, calendar)
     return cache["report"]
+
+
+def _chart(report: MonthlyReport, calendar: Calendar) -> bytes | None:
+    """The report's chart for platforms that show images; None (text only) if it cannot be drawn."""
+    try:
+        return png_bytes(report, calendar)
+    except Exception:
+        log.exception("monthly report chart could not be drawn; sending text only")
+        return None
 
 
 def _digest_values(
@@ -178,6 +198,7 @@ def enqueue_push(session: Session, calendar: Calendar, push: Push, now: datetime
             platform=group.platform,
             chat_id=group.chat_id,
             text=calendar.render(push, **values),
+            image=cache.get("chart") if builder == "monthly_report" else None,
             group_id=group.id,
             not_before=min(push.at, now).astimezone(UTC),
         )

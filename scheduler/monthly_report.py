@@ -16,13 +16,14 @@ whichever is earlier; a report's status at an instant is read from its audit tra
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -237,7 +238,14 @@ def _cjk_font() -> Any:
     return None
 
 
-def render_png(report: MonthlyReport, calendar: Calendar, path: Path | str) -> Path:
+def png_bytes(report: MonthlyReport, calendar: Calendar) -> bytes:
+    """The chart as PNG bytes, for platforms that can show images."""
+    buffer = io.BytesIO()
+    render_png(report, calendar, buffer)
+    return buffer.getvalue()
+
+
+def render_png(report: MonthlyReport, calendar: Calendar, path: Path | str | BinaryIO) -> Path | BinaryIO:
     """Draw new / rectified / open / overdue per village as a PNG (matplotlib Agg, imported only here).
 
     Chinese labels need a CJK font on the machine (e.g. the fonts-noto-cjk package); without one the chart is
@@ -246,7 +254,9 @@ def render_png(report: MonthlyReport, calendar: Calendar, path: Path | str) -> P
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    path = Path(path)
+    if isinstance(path, str | Path):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
     font = _cjk_font()
     names = sorted(report.by_village, key=lambda k: (k == "", k))
     labels = [n or calendar.text("unknown_village") for n in names] or [calendar.text("report_none")]
@@ -265,7 +275,7 @@ def _draw(
     labels: list[str],
     names: list[str],
     font: Any,
-    path: Path,
+    path: Path | BinaryIO,
 ) -> None:
     series = [
         (calendar.text("chart_new"), [report.by_village[n].new for n in names], "#4e79a7"),
@@ -286,5 +296,4 @@ def _draw(
     ax.set_title(calendar.text("chart_title", month=report.month), fontproperties=font)
     ax.legend(prop=font)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")

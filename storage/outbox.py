@@ -23,6 +23,7 @@ def enqueue(
     group_id: int | None = None,
     not_before: datetime | None = None,
     broadcast_id: int | None = None,
+    image: bytes | None = None,
 ) -> bool:
     """Queue one push unless a push with the same dedup key exists; True if a row was written."""
     values = {
@@ -33,6 +34,7 @@ def enqueue(
         "text": text,
         "group_id": group_id,
         "broadcast_id": broadcast_id,
+        "image": image,
         "status": "queued",
         "attempts": 0,
         "not_before": not_before or utcnow(),

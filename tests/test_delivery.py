@@ -124,3 +124,43 @@ async def test_run_keeps_draining_until_stopped(database: Database) -> None:
     stop.set()
     await asyncio.wait_for(task, timeout=2)
     assert adapter.sent == [("5", "后来的")]
+
+
+async def test_images_go_only_to_platforms_that_show_them(database: Database) -> None:
+    class ImageAdapter(ScriptedAdapter):
+        supports_images = True
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.images: list[tuple[str, bytes]] = []
+
+        async def send_image(self, chat_id: str, image: bytes) -> None:
+            self.images.append((chat_id, image))
+
+    with database.sessions.begin() as s:
+        enqueue(
+            s,
+            dedup_key="a",
+            event="r",
+            platform="telegram",
+            chat_id="1",
+            text="月报",
+            image=b"PNG",
+            not_before=NOW,
+        )
+        enqueue(
+            s,
+            dedup_key="b",
+            event="r",
+            platform="wechaty",
+            chat_id="2",
+            text="月报",
+            image=b"PNG",
+            not_before=NOW,
+        )
+    with_images, text_only = ImageAdapter(), ScriptedAdapter()
+    text_only.platform = "wechaty"
+    await DeliveryLoop(database.sessions, with_images, clock=Clock(NOW)).drain_once()
+    await DeliveryLoop(database.sessions, text_only, clock=Clock(NOW)).drain_once()
+    assert with_images.images == [("1", b"PNG")] and with_images.sent == [("1", "月报")]
+    assert text_only.sent == [("2", "月报")]

@@ -411,3 +411,24 @@ async def test_anquan_run_process_scenario_and_clean_sigterm(tmp_path: Path) -> 
             assert secret not in stderr
         # The last updates were confirmed on the way out: a restart would not see them again.
         assert api.updates == []
+
+
+async def test_push_with_a_chart_arrives_as_photo_then_text(tg: Harness) -> None:
+    from bot.delivery import DeliveryLoop
+    from storage.outbox import enqueue
+
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 200
+    chat = str(STATION_GROUP["id"])
+    with tg.db.sessions.begin() as s:
+        enqueue(
+            s,
+            dedup_key="report",
+            event="monthly_progress_report",
+            platform="telegram",
+            chat_id=chat,
+            text="月报",
+            image=png,
+        )
+    assert await DeliveryLoop(tg.db.sessions, tg.adapter).drain_once() == 1
+    assert [(c, p) for _, c, p in tg.api.photos] == [(chat, png)]
+    assert tg.api.sent_to(chat)[-1].text == "月报"

@@ -165,6 +165,7 @@ def test_monthly_report_push_and_manual_run_share_the_key(
     assert len(reports) == 1 and reports[0].group_id == groups["lead"].id
     assert reports[0].dedup_key == f"monthly_progress_report:2026-06-03:{groups['lead'].id}"
     assert "2026年5月" in reports[0].text and "新登记隐患 1 项" in reports[0].text
+    assert reports[0].image is not None and reports[0].image.startswith(b"\x89PNG")  # the chart rides along
 
 
 def test_weekly_digest(database: Database, groups: dict[str, Group], cal: Calendar) -> None:

@@ -33,6 +33,8 @@ class Adapter(ABC):
     """A connection to one chat platform."""
 
     platform: str
+    #: Whether ``send_image`` works on this platform (otherwise pushes with a chart go out as text only).
+    supports_images: bool = False
 
     @abstractmethod
     async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
@@ -45,3 +47,7 @@ class Adapter(ABC):
     @abstractmethod
     async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
         """Deliver one text; raise ChatUnreachable, RetryLater or DeliveryError when it cannot be delivered."""
+
+    async def send_image(self, chat_id: str, image: bytes) -> None:
+        """Deliver one PNG image; only called when ``supports_images`` is true."""
+        raise NotImplementedError(f"{self.platform} cannot send images")

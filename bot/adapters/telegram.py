@@ -250,6 +250,7 @@ class TelegramAdapter(Adapter):
     """Receives Telegram updates into the core and sends texts back, within Telegram's limits."""
 
     platform = PLATFORM
+    supports_images = True
 
     def __init__(
         self,
@@ -456,26 +457,43 @@ class TelegramAdapter(Adapter):
         """
         quote = quote_message_id
         for piece in split_text(text):
-            try:
-                await self._send_once(chat_id, piece, quote)
-            except RetryAfter as exc:
-                seconds = retry_seconds(exc)
-                self.limiter.pause(seconds)
-                raise RetryLater(seconds) from exc
-            except Forbidden as exc:
-                await self._unreachable(chat_id)
-                raise ChatUnreachable(type(exc).__name__) from exc
-            except ChatMigrated as exc:
-                # The group became a supergroup: record the new id and send there once.
-                old, chat_id = chat_id, str(exc.new_chat_id)
-                await self._migrated(old, chat_id)
-                try:
-                    await self._send_once(chat_id, piece, quote)
-                except TelegramError as again:
-                    raise DeliveryError(type(again).__name__) from again
-            except TelegramError as exc:
-                raise DeliveryError(type(exc).__name__) from exc
+            chat_id = await self._attempt(
+                chat_id, lambda target, p=piece, q=quote: self._send_once(target, p, q)
+            )
             quote = None
+
+    async def send_image(self, chat_id: str, image: bytes) -> None:
+        """Send one PNG as a photo (the monthly report's chart), one attempt, failures mapped like texts."""
+
+        async def photo(target: str) -> None:
+            bot = self._bot_or_raise()
+            await self.limiter.acquire(target)
+            await bot.send_photo(chat_id=int(target), photo=image)
+
+        await self._attempt(chat_id, photo)
+
+    async def _attempt(self, chat_id: str, send: Callable[[str], Awaitable[None]]) -> str:
+        """One send through ``send``; returns the chat id it went to (a migrated group's new id)."""
+        try:
+            await send(chat_id)
+        except RetryAfter as exc:
+            seconds = retry_seconds(exc)
+            self.limiter.pause(seconds)
+            raise RetryLater(seconds) from exc
+        except Forbidden as exc:
+            await self._unreachable(chat_id)
+            raise ChatUnreachable(type(exc).__name__) from exc
+        except ChatMigrated as exc:
+            # The group became a supergroup: record the new id and send there once.
+            old, chat_id = chat_id, str(exc.new_chat_id)
+            await self._migrated(old, chat_id)
+            try:
+                await send(chat_id)
+            except TelegramError as again:
+                raise DeliveryError(type(again).__name__) from again
+        except TelegramError as exc:
+            raise DeliveryError(type(exc).__name__) from exc
+        return chat_id
 
     async def deliver(self, reply: Reply) -> None:
         """Send a reply to an incoming message, retrying until it is through or the retry budget is spent."""

@@ -128,6 +128,7 @@ class FakeTelegramAPI:
         self.failures: list[Failure] = []
         self.forbidden_chats: set[str] = set()
         self.migrated_chats: dict[str, int] = {}
+        self.photos: list[tuple[float, str, bytes]] = []
         self.commands: list[dict[str, str]] = []
         self.webhook_url = ""
         self.limit_violations: list[str] = []
@@ -264,6 +265,8 @@ class FakeTelegramAPI:
             elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
                 form = await request.post()
                 params.update({k: v for k, v in form.items() if isinstance(v, str)})
+                # Uploaded files (sendPhoto) are kept as bytes.
+                params.update({k: v.file.read() for k, v in form.items() if hasattr(v, "file")})
         return params
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -444,6 +447,33 @@ class FakeTelegramAPI:
             "text": text,
         }
         return result
+
+    async def _m_sendphoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = str(params.get("chat_id", ""))
+        photo = params.get("photo")
+        if not isinstance(photo, bytes) or not photo:
+            raise _ApiError(400, "Bad Request: there is no photo in the request")
+        if chat_id in self.forbidden_chats:
+            raise _ApiError(403, _DESCRIPTIONS[403])
+        now = time.monotonic()
+        self._check_limits(chat_id, now)
+        message_id = next(self._message_ids[chat_id])
+        self.photos.append((now, chat_id, photo))
+        await self._notify()
+        return {
+            "message_id": message_id,
+            "from": self.bot_user,
+            "chat": self._chats.get(chat_id) or _guess_chat(chat_id),
+            "date": int(time.time()),
+            "photo": [
+                {
+                    "file_id": f"photo{message_id}",
+                    "file_unique_id": f"u{message_id}",
+                    "width": 800,
+                    "height": 600,
+                }
+            ],
+        }
 
     def _check_limits(self, chat_id: str, now: float) -> None:
         """Note (not enforce) sends beyond Telegram's documented limits, so tests can assert there are none."""
