@@ -68,6 +68,7 @@ _SPACE_RE = re.compile(r"\s+")
 _CHATTY = frozenset("我你咱俺吧啊呢哈嘛呀哦噢吗")
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
 _CLAUSE_SEP = "，,。.！!？?；;：:\n~～… 【】[]()（）“”\"'「」《》/|"
+_LACK_END = frozenset(_CLAUSE_SEP) | frozenset({"", "了", "啊", "呀", "呢", "嘛", "哩"})
 
 # Roles a keyword can play; each maps to a section of rules.toml (see that file's comments).
 _LIST_ROLES = {
@@ -84,6 +85,8 @@ _LIST_ROLES = {
     "question": ("frames", "question"),
     "figurative": ("frames", "figurative"),
     "local": ("frames", "local"),
+    "past": ("frames", "past"),
+    "present": ("frames", "present"),
     "illegal": ("tips", "illegal"),
     "anon": ("tips", "anonymity"),
     "report": ("tips", "report"),
@@ -93,6 +96,7 @@ _LIST_ROLES = {
     "imminent": ("severity", "imminent"),
     "major": ("severity", "major"),
     "critical": ("severity", "critical"),
+    "major_thing": ("severity", "major_things"),
     "ignition": ("severity", "ignition"),
     "formal_marker": ("formal", "markers"),
     "formal_term": ("formal", "terms"),
@@ -146,6 +150,10 @@ class _Hit:
     end: int
     entry: _Entry
     clause: int
+
+
+# What a match of the anonymity pattern ("别跟村长说", "怕…知道是我") stands for.
+_ANON_ENTRY = _Entry(frozenset({"anon"}), None, 1.0)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -341,6 +349,11 @@ class Classifier:
 
         tips = _require(rules, "tips", "", dict)
         self._tip_needs_target = bool(_require(tips, "illegal_needs_target", "tips.", bool))
+        anon_pattern = _require(tips, "anonymity_pattern", "tips.", str)
+        try:
+            self._anon_re = re.compile(anon_pattern)
+        except re.error as exc:
+            raise ValueError(f"rules file: 'tips.anonymity_pattern' is not a valid regex: {exc}") from exc
 
     # ---- helpers ------------------------------------------------------------------------------------
 
@@ -469,10 +482,18 @@ class Classifier:
                 neg_from[h.clause] = min(neg_from.get(h.clause, h.start), h.start)
             if "bad" in roles or "near" in roles or "pile" in roles:
                 bad_positions.append(h)
-            if "lack_marker" in roles and idx + 1 < len(hits):
-                nxt = hits[idx + 1]
-                if nxt.start - h.end <= 2 and nxt.entry.roles & {"lack_item"}:
-                    bad_positions.append(h)
+            if "lack_marker" in roles:
+                nxt = hits[idx + 1] if idx + 1 < len(hits) else None
+                prev = hits[idx - 1] if idx > 0 else None
+                if nxt is not None and nxt.start - h.end <= 2 and "lack_item" in nxt.entry.roles:
+                    bad_positions.append(h)  # "没装减压阀"
+                elif (
+                    prev is not None
+                    and "lack_item" in prev.entry.roles
+                    and 0 <= h.start - prev.end <= 2
+                    and text[h.end : h.end + 1] in _LACK_END
+                ):
+                    bad_positions.append(h)  # "连个警示灯都没有": the marker closes the clause
             if "thing" in roles:
                 things.append(h)
             if "event" in roles or "act" in roles:
@@ -532,6 +553,10 @@ class Classifier:
             paired[best.start] = max(paired.get(best.start, 0.0), factor)
             evidence_clauses.add(b.clause)
             evidence_clauses.add(best.clause)
+        # "支护的木头都腐了": an always-major thing named in a clause that holds evidence
+        major_pair = any(
+            "major_thing" in h.entry.roles and h.clause in evidence_clauses and alive(h) for h in hits
+        )
         for e in events:
             if alive(e):
                 evidence.append(e.word)
@@ -562,6 +587,9 @@ class Classifier:
 
         illegal = [h for h in hits if "illegal" in h.entry.roles and alive(h)]
         anon = [h for h in hits if "anon" in h.entry.roles]
+        anon_match = self._anon_re.search(text)
+        if anon_match and not anon:
+            anon = [_Hit(anon_match.group(0), anon_match.start(), anon_match.end(), _ANON_ENTRY, 0)]
         report = [h for h in hits if "report" in h.entry.roles]
         target = "target" in present or bool(things) or bool(events)
 
@@ -572,12 +600,18 @@ class Classifier:
         news = "news" in present
         question = "question" in present or text.endswith(("?", "？"))
         figurative = "figurative" in present
+        # a story from the past ("小时候那孔窑塌过一回") unless something says it is so now ("现在又")
+        past = "past" in present and not present & {"present", "imminent"}
         neg_msg = "neg_msg" in present or self._explained(text, hits)
 
         framed_out = notice or news or neg_msg  # notices, forwarded news and explanations never file
         is_tip = not framed_out and bool(
-            (illegal and (target or not self._tip_needs_target) and (score > 0 or "target" in present))
-            or (anon and (score > 0 or illegal or things))
+            (
+                illegal
+                and (target or not self._tip_needs_target)
+                and (score > 0 or "target" in present or things)
+            )
+            or (anon and (score > 0 or illegal or things or report))
             or (report and chat == "private" and score >= self.hazard_threshold and illegal)
             or (illegal and anon)
         )
@@ -593,6 +627,7 @@ class Classifier:
                 or neg_msg
                 or ((news or question) and not local)
                 or (figurative and score < 2 * self.hazard_threshold)
+                or (past and score < 2 * self.hazard_threshold)
             )
         )
         if formal and not is_hazard and not is_tip and not (framed_out or question):
@@ -612,7 +647,9 @@ class Classifier:
         else:
             category = "other"
 
-        severity = self._severity(text, hits, present, crowd, formal)
+        severity = self._severity(text, hits, present, crowd, formal or major_pair)
+        if category == "chemical" and "ignition" in present:
+            severity = "major"  # explosives or fuel next to a flame (鞭炮堆在炉子旁边, 稀料旁边有人抽烟)
         strength = score + (1.0 if is_tip else 0.0) + (0.5 if local else 0.0)
         confidence = min(0.97, 0.5 + 0.12 * strength)
         if intent == "hazard" and (question or figurative or news):
@@ -632,6 +669,7 @@ class Classifier:
         return False
 
     def _severity(self, text: str, hits: list[_Hit], present: set[str], crowd: bool, formal: bool) -> str:
+        """Return "major" or "general"; ``formal`` also covers a failing always-major thing (大坝+渗水)."""
         if formal or "major" in present or "people_strong" in present or crowd:
             return "major"
         weak_people = "people_weak" in present

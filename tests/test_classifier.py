@@ -284,3 +284,34 @@ def test_major_hazard_criteria(clf: Classifier) -> None:
     assert len(detected) / len(texts) >= 0.95
     assert sum(c.severity == "major" for c in detected) / len(texts) >= 0.90
     assert all(c.location is None for c in detected)
+
+
+# ---- structure added for generalisation -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "有件事想反映，千万别跟村主任说是我讲的",
+        "镇上来查的时候他们就把货藏起来，我不方便露面",
+    ],
+)
+def test_anonymity_phrasing_makes_a_tip(clf: Classifier, text: str) -> None:
+    assert clf.classify(text, "private").intent == "tip"
+
+
+def test_lack_marker_after_the_item(clf: Classifier) -> None:
+    c = clf.classify("村西头修路挖的槽子晚上连个警示灯都没有")
+    assert (c.intent, c.category) == ("hazard", "construction")
+
+
+def test_stories_from_the_past_are_chatter_unless_current(clf: Classifier) -> None:
+    assert clf.classify("我小时候住的那孔老窑塌过一回").intent == "chatter"
+    assert clf.classify("以前修过的那孔窑现在又裂了一道缝").intent == "hazard"
+
+
+def test_always_major_things(clf: Classifier) -> None:
+    c = clf.classify("后沟的淤地坝坝脚渗水了")
+    assert (c.intent, c.category, c.severity) == ("hazard", "water", "major")
+    c = clf.classify("豆腐坊锅炉的安全阀让人拿铁丝绑死了")
+    assert (c.intent, c.category, c.severity) == ("hazard", "special_equipment", "major")
