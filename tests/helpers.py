@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from handlers.messages import IncomingMessage
+from storage.models import Report
+from storage.reports import create_report
 
 _ids = itertools.count(1)
 
@@ -44,3 +49,16 @@ def private_msg(
         sender_name="匿名者",
         text=text,
     )
+
+
+def file_report(session: Session, **fields: Any) -> Report:
+    """File a report straight into the ledger (a hazard with plain defaults; ``fields`` override them)."""
+    values: dict[str, Any] = {
+        "kind": "hazard",
+        "category": "building",
+        "severity": "general",
+        "text": "测试",
+        "confidence": 0.9,
+    }
+    values.update(fields)
+    return create_report(session, actor="test", **values)

@@ -105,14 +105,13 @@ def test_schedule_text_and_errors(cli: click.Group) -> None:
 def test_report_monthly(cli: click.Group, tmp_path: Path) -> None:
     from bot.app import open_database
     from bot.config import Settings
-    from storage.reports import create_report, set_status
+    from storage.reports import set_status
+    from tests.helpers import file_report
 
     db = open_database(Settings())
     with db.sessions.begin() as s:
-        r = create_report(
+        r = file_report(
             s,
-            actor="t",
-            kind="hazard",
             category="fire",
             severity="major",
             text="x",

@@ -14,7 +14,8 @@ from scheduler.calendar import Calendar, load_calendar
 from scheduler.deadlines import escalate_overdue, remind_deadlines, run_deadline_checks, weekly_digest
 from storage.groups import upsert_group
 from storage.models import Group, OutboxMessage, Report, ReportEvent
-from storage.reports import create_report, set_status
+from storage.reports import set_status
+from tests.helpers import file_report
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 6, 10, 8, 30, tzinfo=TZ)
@@ -43,17 +44,7 @@ def ledger(database: Database, groups: dict[str, Group]) -> dict[str, int]:
     filed = NOW - timedelta(days=30)
 
     def file(s, **fields):
-        base = {
-            "kind": "hazard",
-            "category": "building",
-            "severity": "general",
-            "text": "窑洞裂缝",
-            "confidence": 0.9,
-            "created_at": filed,
-            "village": "王家沟村",
-        }
-        base.update(fields)
-        return create_report(s, actor="test", **base)
+        return file_report(s, **{"text": "窑洞裂缝", "created_at": filed, "village": "王家沟村", **fields})
 
     with database.sessions.begin() as s:
         r = {
@@ -137,10 +128,8 @@ def test_reminders_before_the_deadline(
 def test_reminder_falls_back_to_the_filing_group(database: Database, cal: Calendar) -> None:
     with database.sessions.begin() as s:
         g = upsert_group(s, "telegram", "-9", kind="village")  # no unit configured
-        r = create_report(
+        r = file_report(
             s,
-            actor="t",
-            kind="hazard",
             category="fire",
             severity="general",
             text="x",
@@ -187,10 +176,8 @@ def test_rectified_before_deadline_is_never_listed(
     database: Database, groups: dict[str, Group], cal: Calendar
 ) -> None:
     with database.sessions.begin() as s:
-        r = create_report(
+        r = file_report(
             s,
-            actor="t",
-            kind="hazard",
             category="fire",
             severity="major",
             text="x",

@@ -13,7 +13,8 @@ from scheduler import jobs
 from scheduler.calendar import Calendar, load_calendar
 from storage.groups import upsert_group
 from storage.models import Group, OutboxMessage
-from storage.reports import create_report, set_status
+from storage.reports import set_status
+from tests.helpers import file_report
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -99,25 +100,13 @@ def test_run_calendar_with_plain_arguments(database: Database, groups: dict[str,
     assert rows[0].not_before == datetime(2026, 5, 12, 1, 0, tzinfo=UTC)
 
 
-def _file(s, **fields):
-    base = {
-        "kind": "hazard",
-        "category": "building",
-        "severity": "general",
-        "text": "测试",
-        "confidence": 0.9,
-    }
-    base.update(fields)
-    return create_report(s, actor="test", **base)
-
-
 def test_major_hazard_list_goes_to_the_responsible_units(
     database: Database, groups: dict[str, Group], cal: Calendar
 ) -> None:
     t0 = datetime(2026, 5, 20, 2, 0, tzinfo=UTC)
     with database.sessions.begin() as s:
-        a = _file(s, severity="major", village="王家沟村", location="王家沟村东头窑洞", created_at=t0)
-        b = _file(
+        a = file_report(s, severity="major", village="王家沟村", location="王家沟村东头窑洞", created_at=t0)
+        b = file_report(
             s,
             severity="major",
             village="刘家峁村",
@@ -125,7 +114,7 @@ def test_major_hazard_list_goes_to_the_responsible_units(
             category="mining",
             created_at=t0,
         )
-        tip = _file(
+        tip = file_report(
             s,
             kind="tip",
             severity="major",
@@ -135,9 +124,9 @@ def test_major_hazard_list_goes_to_the_responsible_units(
             village="庙坪村",
             created_at=t0,
         )
-        done = _file(s, severity="major", village="王家沟村", created_at=t0)
+        done = file_report(s, severity="major", village="王家沟村", created_at=t0)
         set_status(s, done, "rectified", "official:1", now=t0 + timedelta(days=2))
-        _file(s, severity="general", village="庙坪村", created_at=t0)
+        file_report(s, severity="general", village="庙坪村", created_at=t0)
         ids = (a.id, b.id, tip.id, done.id)
     run(database, cal, local(2026, 6, 5, 9, 0))
     rows = {r.group_id: r for r in outbox(database) if r.event == "monthly_major_hazard_list"}
@@ -155,7 +144,7 @@ def test_monthly_report_push_and_manual_run_share_the_key(
     database: Database, groups: dict[str, Group], cal: Calendar
 ) -> None:
     with database.sessions.begin() as s:
-        _file(s, village="王家沟村", created_at=datetime(2026, 5, 10, 2, 0, tzinfo=UTC))
+        file_report(s, village="王家沟村", created_at=datetime(2026, 5, 10, 2, 0, tzinfo=UTC))
     url = f"test://{id(database)}"
     jobs.FACTORIES.register(url, database.sessions)
     now = local(2026, 6, 3, 9, 0).isoformat()
@@ -171,13 +160,15 @@ def test_monthly_report_push_and_manual_run_share_the_key(
 def test_weekly_digest(database: Database, groups: dict[str, Group], cal: Calendar) -> None:
     now = local(2026, 6, 8, 9, 0)
     with database.sessions.begin() as s:
-        late = _file(
+        late = file_report(
             s, village="王家沟村", created_at=now - timedelta(days=40), deadline=now - timedelta(days=10)
         )
-        soon = _file(
+        soon = file_report(
             s, village="庙坪村", created_at=now - timedelta(days=3), deadline=now + timedelta(days=2)
         )
-        _file(s, village="庙坪村", created_at=now - timedelta(days=3), deadline=now + timedelta(days=20))
+        file_report(
+            s, village="庙坪村", created_at=now - timedelta(days=3), deadline=now + timedelta(days=20)
+        )
     url = f"test://{id(database)}"
     jobs.FACTORIES.register(url, database.sessions)
     assert jobs.run_weekly_digest(url, date(2026, 6, 8).isoformat(), now_iso=now.isoformat()) == 2

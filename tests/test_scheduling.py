@@ -18,7 +18,7 @@ from bot.scheduling import CALENDAR_JOB_ID, DEADLINES_JOB_ID, build_scheduler, s
 from scheduler.calendar import DEFAULT_PATH, load_calendar
 from storage.groups import upsert_group
 from storage.models import OutboxMessage, ReportEvent
-from storage.reports import create_report
+from tests.helpers import file_report
 
 BUNDLED = DEFAULT_PATH.read_text(encoding="utf-8")
 
@@ -101,10 +101,8 @@ async def test_down_at_the_run_time_and_back_later_runs_once(settings: Settings,
     now = datetime.now(settings.tz)
     with db.sessions.begin() as s:
         upsert_group(s, "telegram", "-5", kind="leadership")
-        create_report(
+        file_report(
             s,
-            actor="t",
-            kind="hazard",
             category="fire",
             severity="major",
             text="x",
