@@ -5,11 +5,16 @@ and scanned once with a single pre-compiled keyword pattern built from ``data/ru
 from the *structure* of the hits, not from single words:
 
 * evidence comes in pairs within a clause (a thing such as 电线 plus a bad state such as 断), or as a
-  self-sufficient event (起火, 漏电) or an unsafe act (酒驾, 超载);
+  self-sufficient event (起火, 漏电), an unsafe act (酒驾, 超载) or a near miss (差点砸着); any noun jieba's
+  own tagged dictionary knows (砂浆, 菜) pairs with a *strong* bad state (歪歪扭扭, 馊了) at a lower weight,
+  and concern markers (怕, 万一, 人还在上面) strengthen existing evidence;
+* keywords are found at every position, so overlapping ones (一直往下 / 往下滚) are all seen;
 * negation (没发现, 不是) is clause-local, resolution (修好了, 整改完) covers its scope up to a contrast word
   (但是, 又), so "电线修好了，但是杆子又歪了" still files;
 * message frames (forwarded news, official notices and slogans, questions, figurative idioms) veto weak
-  evidence unless a concrete local report is present;
+  evidence unless a concrete local report is present; complaint questions (谁管管) are reports, service
+  questions (有会修的没) are chatter, explained-away and resolved frames close their scope until a contrast;
+* the most specific thing decides the category (塔吊 → special equipment even on a building site);
 * tips are illegal-conduct words or anonymity requests plus a target; severity is its own small rule set;
   formal normative texts ("未设置…", "不符合…要求") are recognised by a formal frame.
 
@@ -66,6 +71,7 @@ _EMOJI_RE = re.compile(
 )
 _SPACE_RE = re.compile(r"\s+")
 _CHATTY = frozenset("我你咱俺吧啊呢哈嘛呀哦噢吗")
+_AGENT_MARKS = frozenset("让被叫")
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
 _CLAUSE_SEP = "，,。.！!？?；;：:\n~～… 【】[]()（）“”\"'「」《》/|"
 _LACK_END = frozenset(_CLAUSE_SEP) | frozenset({"", "了", "啊", "呀", "呢", "嘛", "哩"})
@@ -103,12 +109,32 @@ _LIST_ROLES = {
     "formal_weak": ("formal", "weak_terms"),
     "ignore": ("ignore", "words"),
     "pile": ("states", "piles"),
+    "strong": ("states", "strong"),
+    "concern": ("frames", "concern"),
+    "complaint": ("frames", "complaint"),
+    "service": ("frames", "service"),
+    "exposure": ("severity", "exposure"),
 }
 # Roles a longer keyword inherits from shorter keywords inside it ("非法开采" is also "非法").
 _INHERITED = frozenset(
     {"major", "people_strong", "people_weak", "imminent", "critical", "ignition", "illegal", "anon"}
 )
 _EVIDENCE_ROLES = ("thing", "bad", "event", "act")
+_JIEBA_DICT = Path(jieba.__file__).resolve().parent / "dict.txt"
+
+
+def _load_nouns(paths: Iterable[Path], tags: frozenset[str], exclude: frozenset[str]) -> frozenset[str]:
+    """Read "word freq pos" dictionaries and return the words whose part of speech is in ``tags``."""
+    nouns: set[str] = set()
+    for path in paths:
+        if not path.exists():
+            continue
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2] in tags and parts[0] not in exclude:
+                    nouns.add(parts[0])
+    return frozenset(nouns)
 
 
 @dataclass(frozen=True)
@@ -154,6 +180,8 @@ class _Hit:
 
 # What a match of the anonymity pattern ("别跟村长说", "怕…知道是我") stands for.
 _ANON_ENTRY = _Entry(frozenset({"anon"}), None, 1.0)
+# What a match of the conduct pattern ("没有…资格", "改了拉客", "过期…接着用") stands for.
+_ILLEGAL_ENTRY = _Entry(frozenset({"illegal"}), None, 1.0)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -207,7 +235,9 @@ def _build_trie_pattern(words: Iterable[str]) -> re.Pattern[str]:
             return f"(?:{body})?"
         return body
 
-    return re.compile(render(trie))
+    # a zero-width look-ahead finds the longest keyword at *every* position, so overlapping keywords
+    # ("一直往下" and "往下滚") are all seen; hits inside a longer hit are dropped afterwards
+    return re.compile("(?=(" + render(trie) + "))")
 
 
 class Classifier:
@@ -217,6 +247,7 @@ class Classifier:
         """Build the matcher from already-parsed rules; use :meth:`load` instead of calling this directly."""
         self._tokenizer = tokenizer
         self._places = frozenset(p for p in places if p)
+        self._nouns: frozenset[str] = frozenset()  # filled by load() from jieba's tagged dictionary
         self._compile(rules)
 
     # ---- construction -------------------------------------------------------------------------------
@@ -246,6 +277,9 @@ class Classifier:
                 tokenizer.load_userdict(str(DEFAULT_USERDICT))
         for place in names:
             tokenizer.add_word(place, freq=50000)
+        classifier._nouns = _load_nouns(
+            (_JIEBA_DICT, DEFAULT_USERDICT), classifier._noun_tags, classifier._noun_exclude
+        )
         return classifier
 
     def _compile(self, rules: Mapping[str, Any]) -> None:
@@ -301,6 +335,16 @@ class Classifier:
                 if "strong" in spec:
                     for word in _str_list(spec, "strong", f"{section}.{cat}."):
                         add(word, role, cat, 2.0)
+        for cat, words in _require(rules, "things_specific", "", dict).items():
+            _category(cat, f"things_specific.{cat}")
+            for word in _str_list({cat: words}, cat, "things_specific."):
+                add(word, "thing", cat, 3.0)
+        for cat, spec in _require(rules, "state_categories", "", dict).items():
+            _category(cat, f"state_categories.{cat}")
+            if not isinstance(spec, dict):
+                raise ValueError(f"rules file: 'state_categories.{cat}' must be a table with 'words'")
+            for word in _str_list(spec, "words", f"state_categories.{cat}."):
+                add(word, "state_cat", cat, 1.0)
         for word in _str_list(_require(rules, "generic_things", "", dict), "words", "generic_things."):
             add(word, "thing")
 
@@ -337,6 +381,9 @@ class Classifier:
             self._crowd_re = re.compile(crowd)
         except re.error as exc:
             raise ValueError(f"rules file: 'severity.crowd_pattern' is not a valid regex: {exc}") from exc
+        self._exposed_categories = frozenset(_str_list(sev, "exposed_categories", "severity."))
+        for cat in self._exposed_categories:
+            _category(cat, "severity.exposed_categories")
 
         pl = _require(rules, "places", "", dict)
         self._suffixes = frozenset(_require(pl, "suffixes", "places.", str))
@@ -347,7 +394,28 @@ class Classifier:
         self._bad_follow = frozenset(_str_list(pl, "bad_following", "places."))
         self._max_prefix = int(_require(pl, "max_prefix", "places.", int))
 
+        gn = _require(rules, "generic_nouns", "", dict)
+        self._noun_tags = frozenset(_str_list(gn, "pos", "generic_nouns."))
+        self._noun_exclude = frozenset(_str_list(gn, "exclude", "generic_nouns."))
+        self._noun_weight = float(_require(gn, "weight", "generic_nouns.", (int, float)))
+        self._contrast_open = frozenset(
+            _require(_require(rules, "resolution", "", dict), "contrast_open", "resolution.", str)
+        )
+        self._concern_boost = float(_require(limits, "concern_boost", "limits.", (int, float)))
+
+        frames = _require(rules, "frames", "", dict)
+        self._frame_res: dict[str, re.Pattern[str]] = {}
+        for key in ("figurative_pattern", "explained_pattern", "resolved_pattern", "near_miss_pattern"):
+            try:
+                self._frame_res[key] = re.compile(_require(frames, key, "frames.", str))
+            except re.error as exc:
+                raise ValueError(f"rules file: 'frames.{key}' is not a valid regex: {exc}") from exc
+
         tips = _require(rules, "tips", "", dict)
+        try:
+            self._conduct_re = re.compile(_require(tips, "conduct_pattern", "tips.", str))
+        except re.error as exc:
+            raise ValueError(f"rules file: 'tips.conduct_pattern' is not a valid regex: {exc}") from exc
         self._tip_needs_target = bool(_require(tips, "illegal_needs_target", "tips.", bool))
         anon_pattern = _require(tips, "anonymity_pattern", "tips.", str)
         try:
@@ -427,25 +495,59 @@ class Classifier:
         if not norm:
             return Classification("chatter", None, None, None, 0.99, ())
 
-        seps = [i for i, ch in enumerate(norm) if ch in _CLAUSE_SEP]
-        hits: list[_Hit] = []
-        entries = self._entries
-        for m in self._pattern.finditer(norm):
-            word = m.group(0)
-            if not word:
-                continue
-            start = m.start()
-            hits.append(_Hit(word, start, m.end(), entries[word], bisect.bisect_right(seps, start)))
+        hits = self._scan(norm)
 
         roles_present: set[str] = set()
         for h in hits:
             roles_present |= h.entry.roles
         crowd = self._crowd_re.search(norm)
 
-        if not roles_present & {"thing", "bad", "event", "act", "illegal", "anon", "formal_marker", "report"}:
+        if not roles_present & {
+            "thing",
+            "bad",
+            "strong",
+            "event",
+            "act",
+            "illegal",
+            "anon",
+            "formal_marker",
+            "report",
+        } and not self._conduct_re.search(norm):
             location = self._find_location(norm, hits) if self._has_place(norm, hits) else None
             return Classification("chatter", None, None, location, 0.95, ())
         return self._decide(norm, chat, hits, roles_present, crowd is not None)
+
+    def _scan(self, text: str) -> list[_Hit]:
+        """Return the keyword hits: longest per position, none inside a longer one or overlapping an ignore."""
+        # a run of separators ("。。。 ") closes one clause, not several
+        seps = [
+            i for i, ch in enumerate(text) if ch in _CLAUSE_SEP and (i == 0 or text[i - 1] not in _CLAUSE_SEP)
+        ]
+        entries = self._entries
+        raw: list[tuple[str, int, int]] = []
+        max_end = 0
+        for m in self._pattern.finditer(text):
+            word = m.group(1)
+            if not word:
+                continue
+            start = m.start()
+            end = start + len(word)
+            if end <= max_end:
+                continue  # inside a longer keyword ("气罐" inside "液化气罐")
+            raw.append((word, start, end))
+            max_end = end
+        ignored = [(s, e) for w, s, e in raw if "ignore" in entries[w].roles]
+        hits: list[_Hit] = []
+        for word, start, end in raw:
+            # "看着火了": the ignore phrase 看着火 also hides the overlapping 着火了
+            if (
+                ignored
+                and "ignore" not in entries[word].roles
+                and any(s < end and start < e for s, e in ignored)
+            ):
+                continue
+            hits.append(_Hit(word, start, end, entries[word], bisect.bisect_right(seps, start)))
+        return hits
 
     def _has_place(self, text: str, hits: list[_Hit]) -> bool:
         """Cheap pre-check: only segment when a place suffix or a gazetteer name occurs."""
@@ -460,12 +562,38 @@ class Classifier:
         scope_of_clause: dict[int, int] = {}
         scope = 0
         contrast_clauses = {h.clause for h in hits if "contrast" in h.entry.roles}
+        # "…换了新的 可新杆子…": a lone 可/但 opening a clause is a contrast too
+        clause = 0
+        for i, ch in enumerate(text):
+            if ch in _CLAUSE_SEP and (i == 0 or text[i - 1] not in _CLAUSE_SEP):
+                clause += 1
+            elif ch in self._contrast_open and (i == 0 or text[i - 1] in _CLAUSE_SEP):
+                contrast_clauses.add(clause)
         for c in range(n_clauses):
             if c in contrast_clauses and c > 0:
                 scope += 1
             scope_of_clause[c] = scope
 
+        location = self._find_location(text, hits) if self._has_place(text, hits) else None
+        if location:
+            at = text.find(location)
+            hits = (
+                [
+                    h
+                    for h in hits
+                    if not (h.start >= at and h.end <= at + len(location) and "place" not in h.entry.roles)
+                ]
+                if at >= 0
+                else hits
+            )  # "柳树湾": the willow in a village name is not a thing
         resolved_scopes: set[int] = set()
+        # message-level negation and explained-away / resolved frames ("电工说线路没毛病", "上礼拜就拆了")
+        # close their part of the message; a contrast word ("可是…还是有味") opens a new one
+        neg_msg_scopes = {scope_of_clause[h.clause] for h in hits if "neg_msg" in h.entry.roles}
+        for key in ("explained_pattern", "resolved_pattern"):
+            for m in self._frame_res[key].finditer(text):
+                neg_msg_scopes.add(self._scope_at(text, m.start(), scope_of_clause))
+        resolved_scopes |= neg_msg_scopes
         bad_positions: list[_Hit] = []
         neg_from: dict[int, int] = {}
         things: list[_Hit] = []
@@ -480,7 +608,7 @@ class Classifier:
                     resolved_scopes.add(scope_of_clause[h.clause])
             if "neg" in roles:
                 neg_from[h.clause] = min(neg_from.get(h.clause, h.start), h.start)
-            if "bad" in roles or "near" in roles or "pile" in roles:
+            if "bad" in roles or "near" in roles or "pile" in roles or "strong" in roles:
                 bad_positions.append(h)
             if "lack_marker" in roles:
                 nxt = hits[idx + 1] if idx + 1 < len(hits) else None
@@ -518,6 +646,8 @@ class Classifier:
 
         window = self.pair_window
         paired: dict[int, float] = {}  # thing start -> vote factor
+        paired_states: set[int] = set()
+        ev_pos: list[int] = []  # where the evidence sits (for the past-story frame)
         evidence_clauses: set[int] = set()
         for b in bad_positions:
             if not alive(b):
@@ -529,6 +659,8 @@ class Classifier:
             for t in things:
                 if t.clause != b.clause or t.start == b.start:
                     continue
+                if t.start > 0 and text[t.start - 1] in _AGENT_MARKS and t.start < b.start:
+                    continue  # "让三轮车碰歪了": the thing after 让/被 did it, it is not what is broken
                 gap = b.start - t.start
                 if is_near:
                     dist = float(t.start)  # "X 离 Y 不到一米": X, the first thing, is what is at risk
@@ -540,19 +672,40 @@ class Classifier:
                     dist = -gap * 3.0
                 if abs(gap) <= window and dist < best_dist:
                     best, best_dist = t, dist
+            fallback = False
             if best is None:
-                # a bad state may refer to a thing named in the previous clause ("墙上的电线，外皮都酥了")
+                # a bad state may refer to a thing named in the previous clause ("墙上的电线，外皮都酥了"),
+                # even one mended before a contrast ("杆子换了新的 可…又开始往一边歪")
                 for t in things:
                     if t.clause == b.clause - 1 and 0 < b.start - t.start <= window * 2:
                         best = t
-            if best is None or not alive(best):
+                        fallback = True
+            if best is None or not (fallback or alive(best)):
                 continue
             evidence.append(f"{best.word}+{b.word}")
+            if "state_cat" in b.entry.roles:
+                vote(b, 1.5)  # "椽子都烤黑了": what the state looks like names the kind of hazard
+            paired_states.add(b.start)
+            ev_pos.append(b.start)
             score += 1.0
             factor = 1.0 if is_near else 2.0
             paired[best.start] = max(paired.get(best.start, 0.0), factor)
             evidence_clauses.add(b.clause)
             evidence_clauses.add(best.clause)
+        # a strong bad state with no lexicon thing pairs with any concrete noun jieba tags before it
+        # ("砂浆…码砖 歪歪扭扭", "菜都馊了"); weaker than a lexicon pair, so it needs a second sign
+        loose = [b for b in hits if "strong" in b.entry.roles and b.start not in paired_states and alive(b)]
+        if loose and self._nouns:
+            toks = self._tokens(text)
+            for b in loose:
+                noun = self._noun_before(text, toks, b, hits)
+                if noun is not None:
+                    evidence.append(f"{noun}+{b.word}")
+                    score += self._noun_weight
+                    if "state_cat" in b.entry.roles:
+                        vote(b, 1.5)
+                    ev_pos.append(b.start)
+                    evidence_clauses.add(b.clause)
         # "支护的木头都腐了": an always-major thing named in a clause that holds evidence
         major_pair = any(
             "major_thing" in h.entry.roles and h.clause in evidence_clauses and alive(h) for h in hits
@@ -560,6 +713,7 @@ class Classifier:
         for e in events:
             if alive(e):
                 evidence.append(e.word)
+                ev_pos.append(e.start)
                 if "event" in e.entry.roles:
                     score += 1.0
                 else:
@@ -585,7 +739,22 @@ class Classifier:
             and not any(ch in _CHATTY for ch in text)
         )
 
+        # a near miss ("差点砸着一个老婆婆", "差点跟面包车撞上") is evidence on its own
+        near_miss = self._frame_res["near_miss_pattern"].search(text)
+        if near_miss and self._scope_at(text, near_miss.start(), scope_of_clause) not in resolved_scopes:
+            score += 1.0
+            evidence.append(near_miss.group(0))
+            ev_pos.append(near_miss.start())
+        # concern and urgency ("怕", "万一", "谁管管", "人还在上面") strengthen evidence, never replace it
+        if score > 0 and (
+            any("concern" in h.entry.roles and alive(h) for h in hits) or "people_strong" in present or crowd
+        ):
+            score += self._concern_boost
+
         illegal = [h for h in hits if "illegal" in h.entry.roles and alive(h)]
+        conduct = self._conduct_re.search(text)
+        if conduct and self._scope_at(text, conduct.start(), scope_of_clause) not in resolved_scopes:
+            illegal.append(_Hit(conduct.group(0), conduct.start(), conduct.end(), _ILLEGAL_ENTRY, 0))
         anon = [h for h in hits if "anon" in h.entry.roles]
         anon_match = self._anon_re.search(text)
         if anon_match and not anon:
@@ -593,16 +762,28 @@ class Classifier:
         report = [h for h in hits if "report" in h.entry.roles]
         target = "target" in present or bool(things) or bool(events)
 
-        location = self._find_location(text, hits) if self._has_place(text, hits) else None
         local = location is not None or "local" in present
 
         notice = "notice" in present
         news = "news" in present
-        question = "question" in present or text.endswith(("?", "？"))
-        figurative = "figurative" in present
-        # a story from the past ("小时候那孔窑塌过一回") unless something says it is so now ("现在又")
-        past = "past" in present and not present & {"present", "imminent"}
-        neg_msg = "neg_msg" in present or self._explained(text, hits)
+        # a complaint ("谁管管啊？", "能不能来人看看") is a report, not a question for information;
+        # asking for a service or an item ("有会修的没", "谁家有…借我") is chatter whatever else it says
+        service = "service" in present
+        question = ("question" in present or text.endswith(("?", "？"))) and "complaint" not in present
+        # a figurative word vetoes only when it shares a clause with the evidence ("说是没电了" is an excuse
+        # in its own clause, not a figure of speech about the stopped fan)
+        figurative = self._frame_res["figurative_pattern"].search(text) is not None or any(
+            "figurative" in h.entry.roles and (h.clause in evidence_clauses or not evidence_clauses)
+            for h in hits
+        )
+        # a story from the past ("小时候那孔窑塌过一回") unless it says it is so now ("现在又") before the
+        # evidence ends; "…现在的娃娃金贵" after the story does not make the story current
+        last_ev = max(ev_pos, default=len(text))
+        past = "past" in present and not any(
+            h.start <= last_ev for h in hits if h.entry.roles & {"present", "imminent"}
+        )
+        # message-level negation closed its scope above; it frames the message out only if nothing survived
+        neg_msg = (bool(neg_msg_scopes) and score < self.hazard_threshold) or self._explained(text, hits)
 
         framed_out = notice or news or neg_msg  # notices, forwarded news and explanations never file
         is_tip = not framed_out and bool(
@@ -614,6 +795,8 @@ class Classifier:
             or (anon and (score > 0 or illegal or things or report))
             or (report and chat == "private" and score >= self.hazard_threshold and illegal)
             or (illegal and anon)
+            # "举报 …私拉电网", "…封死了 我要举报": an explicit report of someone's conduct with evidence
+            or (any("举报" in h.word for h in report) and score >= self.hazard_threshold)
         )
         if is_tip:
             evidence.extend(h.word for h in illegal + anon)
@@ -625,6 +808,7 @@ class Classifier:
             and bool(
                 notice
                 or neg_msg
+                or service
                 or ((news or question) and not local)
                 or (figurative and score < 2 * self.hazard_threshold)
                 or (past and score < 2 * self.hazard_threshold)
@@ -642,12 +826,32 @@ class Classifier:
             conf = 0.9 if score == 0 else (0.7 if vetoed else 0.75)
             return Classification("chatter", None, None, location, conf, ())
 
-        if cat_votes:
+        # the most specific thing decides (塔吊 on a building site is special equipment, 药剂 in a coal
+        # washery is chemical): a `specific` thing overrides the vote
+        specific = {
+            h.entry.category: h.start
+            for h in hits
+            if h.entry.weight >= 3.0
+            and "thing" in h.entry.roles
+            and alive(h)
+            and (h.start in paired or not paired or h.clause in evidence_clauses)
+        }
+        if specific and is_hazard | is_tip:
+            category = max(specific, key=lambda c: (cat_votes.get(c, 0.0), -self._cat_rank[c]))
+        elif cat_votes:
             category = max(cat_votes, key=lambda c: (cat_votes[c], -self._cat_rank[c], -first_seen[c]))
         else:
             category = "other"
 
         severity = self._severity(text, hits, present, crowd, formal or major_pair)
+        if (
+            severity == "general"
+            and category in self._exposed_categories
+            and present & {"people_weak", "people_strong"}
+            and "exposure" in present
+        ):
+            # a failing structure with children or workers under it now (娃娃们还坐在底下上课)
+            severity = "major"
         if category == "chemical" and "ignition" in present:
             severity = "major"  # explosives or fuel next to a flame (鞭炮堆在炉子旁边, 稀料旁边有人抽烟)
         strength = score + (1.0 if is_tip else 0.0) + (0.5 if local else 0.0)
@@ -656,6 +860,49 @@ class Classifier:
             confidence = min(confidence, 0.6)
         ev = tuple(dict.fromkeys(evidence))[:8]
         return Classification(intent, category, severity, location, round(confidence, 3), ev)
+
+    def _tokens(self, text: str) -> list[tuple[str, int]]:
+        """Return jieba's tokens with their start offsets."""
+        out: list[tuple[str, int]] = []
+        pos = 0
+        for tok in self._tokenizer.lcut(text):
+            out.append((tok, pos))
+            pos += len(tok)
+        return out
+
+    def _noun_before(
+        self, text: str, toks: list[tuple[str, int]], state: _Hit, hits: list[_Hit]
+    ) -> str | None:
+        """Return the nearest concrete noun before ``state`` in its clause (within the pair window), if any."""
+        best: str | None = None
+        for tok, start in toks:
+            end = start + len(tok)
+            if end > state.start:
+                break
+            if state.start - start > self.pair_window or tok not in self._nouns:
+                continue
+            if any(ch in _CLAUSE_SEP for ch in text[end : state.start]):
+                continue
+            # a noun that is also another keyword (a person word, a frame word) is not a thing
+            if any(h.start <= start < h.end and not h.entry.roles & {"thing", "strong", "bad"} for h in hits):
+                continue
+            best = tok
+        return best
+
+    @staticmethod
+    def _clause_at(text: str, pos: int) -> int:
+        """Return the clause index of a text offset (runs of separators count once, as in :meth:`_scan`)."""
+        return sum(
+            1
+            for i in range(min(pos, len(text)))
+            if text[i] in _CLAUSE_SEP and (i == 0 or text[i - 1] not in _CLAUSE_SEP)
+        )
+
+    def _scope_at(self, text: str, pos: int, scope_of_clause: dict[int, int]) -> int:
+        """Return the scope (part of the message between contrast words) holding a text offset."""
+        clause = self._clause_at(text, pos)
+        known = [c for c in scope_of_clause if c <= clause]
+        return scope_of_clause[max(known)] if known else 0
 
     @staticmethod
     def _explained(text: str, hits: list[_Hit]) -> bool:

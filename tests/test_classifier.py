@@ -315,3 +315,46 @@ def test_always_major_things(clf: Classifier) -> None:
     assert (c.intent, c.category, c.severity) == ("hazard", "water", "major")
     c = clf.classify("豆腐坊锅炉的安全阀让人拿铁丝绑死了")
     assert (c.intent, c.category, c.severity) == ("hazard", "special_equipment", "major")
+
+
+# ---- round 3: generic nouns, frames that generalise ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "饭馆后院的酱缸盖子掀开了 里头的酱都霉了 还在往外卖",  # nouns outside the lexicon + strong states
+        "村委会后头那堵墙又裂开一道 比上回还宽 谁管管啊？",  # a complaint question is a report
+        "师傅说炉子没事 可是烟筒接口那块还是往外冒烟",  # explained away, then a contrast restarts
+        "半山腰的石头一直往下滚 路上落了好几块",  # overlapping keywords (一直往下 / 往下滚)
+        "河对面盖房子的 砖头从架子上往下撂 差点砸着一个过路的",  # a near miss
+    ],
+)
+def test_structural_reports_file(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).intent == "hazard"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我手机坏了 烦死了",  # a weak state never pairs with a generic noun
+        "电饭锅坏了 有会修的没",  # asking for a service
+        "电工来看了说插座没毛病 是台灯坏了",  # explained away
+        "我家狗把充电线咬断了 又得买新的",  # a pet chewing a cable
+        "老板的脸色比锅底还黑 哈哈",  # figurative comparison
+        "去年那回涝池上的冰塌了 现在想起来还后怕",  # a past story; 现在 comes after the evidence
+        "危窑上礼拜就拆了 老人住进新房了",  # resolved frame
+    ],
+)
+def test_structural_chatter_stays_quiet(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).intent == "chatter"
+
+
+def test_conduct_pattern_and_anonymity_variants_make_tips(clf: Classifier) -> None:
+    assert clf.classify("开面包车接娃娃的那个人根本没有驾驶资格 车也好几年没年检了").intent == "tip"
+    assert clf.classify("砖厂老板往渠里倒废机油 你们千万别讲是我说的").intent == "tip"
+
+
+def test_most_specific_thing_decides_category(clf: Classifier) -> None:
+    c = clf.classify("工地上那台塔吊的配重块松动了 一转就咯噔咯噔的")
+    assert (c.intent, c.category) == ("hazard", "special_equipment")
