@@ -109,10 +109,14 @@ class DeliveryLoop:
         )
         return "sent"
 
-    async def drain_once(self) -> int:
-        """Send every row due now; returns how many were sent."""
+    async def drain_once(self, stop: asyncio.Event | None = None) -> int:
+        """Send every row due now (while the adapter is connected and not stopping); returns how many were sent."""
         sent = 0
+        if not self.adapter.ready:
+            return 0
         for row in await asyncio.to_thread(self._due):
+            if (stop is not None and stop.is_set()) or not self.adapter.ready:
+                break
             sent += await self.send_one(row) == "sent"
         return sent
 
@@ -120,7 +124,7 @@ class DeliveryLoop:
         """Keep draining until ``stop`` is set; database or adapter trouble is logged and retried."""
         while not stop.is_set():
             try:
-                await self.drain_once()
+                await self.drain_once(stop)
             except Exception:
                 log.exception("outbox delivery round failed", extra={"platform": self.adapter.platform})
             with contextlib.suppress(TimeoutError):

@@ -164,3 +164,30 @@ async def test_images_go_only_to_platforms_that_show_them(database: Database) ->
     await DeliveryLoop(database.sessions, text_only, clock=Clock(NOW)).drain_once()
     assert with_images.images == [("1", b"PNG")] and with_images.sent == [("1", "月报")]
     assert text_only.sent == [("2", "月报")]
+
+
+async def test_nothing_is_attempted_while_the_adapter_is_not_connected(database: Database) -> None:
+    class Offline(ScriptedAdapter):
+        connected = False
+
+        @property
+        def ready(self) -> bool:
+            return self.connected
+
+    adapter = Offline()
+    _queue(database, "a", "1")
+    loop = DeliveryLoop(database.sessions, adapter, clock=Clock(NOW))
+    assert await loop.drain_once() == 0
+    assert _statuses(database) == {"a": ("queued", 0)}  # no attempt spent while offline
+    adapter.connected = True
+    assert await loop.drain_once() == 1
+
+
+async def test_a_stop_ends_the_batch(database: Database) -> None:
+    adapter = ScriptedAdapter()
+    _queue(database, "a", "1")
+    _queue(database, "b", "2")
+    stop = asyncio.Event()
+    stop.set()
+    assert await DeliveryLoop(database.sessions, adapter, clock=Clock(NOW)).drain_once(stop) == 0
+    assert adapter.sent == []

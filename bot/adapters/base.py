@@ -36,6 +36,11 @@ class Adapter(ABC):
     #: Whether ``send_image`` works on this platform (otherwise pushes with a chart go out as text only).
     supports_images: bool = False
 
+    @property
+    def ready(self) -> bool:
+        """Whether the connection is up, so pushes can be sent (the outbox waits otherwise)."""
+        return True
+
     @abstractmethod
     async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
         """Receive messages and hand them to ``bridge`` until ``stop`` is set; raise if the connection fails.

@@ -182,7 +182,7 @@ class SendLimiter:
     def __init__(
         self,
         *,
-        per_second: float = 30.0,
+        per_second: float = 25.0,  # Telegram allows about 30/s; keep headroom
         chat_interval: float = 1.0,
         group_per_minute: int = 20,
         clock: Callable[[], float] = time.monotonic,
@@ -333,6 +333,11 @@ class TelegramAdapter(Adapter):
         app.add_handler(ChatMemberHandler(self._on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_error_handler(self._on_error)
         return app
+
+    @property
+    def ready(self) -> bool:
+        """Connected to the Bot API (initialised), so pushes can go out."""
+        return self.application is not None
 
     async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
         """Poll (or listen on the webhook) until ``stop``; then finish replies in flight and shut down.

@@ -622,6 +622,11 @@ class WechatyAdapter(Adapter):
     async def _deliver(self, reply: Reply) -> None:
         await self.send_text(reply.chat_id, reply.text, reply.quote_message_id)
 
+    @property
+    def ready(self) -> bool:
+        """Logged in to WeChat, so pushes can go out."""
+        return self.logged_in.is_set()
+
     async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
         """Send one text into a room or private chat, paced; WeChat has no quoting through the puppet."""
         bot = self._bot
