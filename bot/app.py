@@ -156,7 +156,7 @@ async def run_bot(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    scheduler = start_scheduler(settings)
+    scheduler = start_scheduler(settings, calendar=settings.calendar or core.profile.calendar)
     log.info("anquan started", extra={"platforms": ",".join(settings.platforms)})
     try:
         await serve(adapters, bridge, stop, sessions=db.sessions)

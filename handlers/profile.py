@@ -44,6 +44,7 @@ class Profile:
     silent_threshold: float = 0.35
     reports_per_hour: int = 6
     duplicate_window_days: int = 7
+    calendar: Path | None = None
 
     @property
     def villages(self) -> tuple[Unit, ...]:
@@ -132,7 +133,14 @@ def load_profile(path: Path | None = None) -> Profile:
     silent = _number(thresholds, "silent", 0.35, "thresholds", 0, 1)
     if silent > reply:
         raise ProfileError("镇情档案 [thresholds] silent 不能大于 reply")
+    calendar = town.get("calendar")
+    if calendar is not None and not isinstance(calendar, str):
+        raise ProfileError("镇情档案 [town] calendar 应为日历文件的路径（文字）")
+    calendar_file = (Path(path).parent / calendar) if calendar else None
+    if calendar_file is not None and not calendar_file.is_file():
+        raise ProfileError(f"镇情档案 [town] calendar 指向的日历文件不存在：{calendar_file}")
     return Profile(
+        calendar=calendar_file,
         town=town["name"],
         bot_name=str(town.get("bot_name", f"{town['name']}安全助手")),
         office=str(town.get("office", f"{town['name']}安全办")),

@@ -46,3 +46,11 @@ def test_bad_profiles_are_refused_with_a_clear_reason(tmp_path: Path, body: str,
 def test_missing_profile_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="找不到"):
         load_profile(tmp_path / "nope.toml")
+
+
+def test_profile_may_name_its_own_calendar_next_to_it(tmp_path: Path) -> None:
+    (tmp_path / "cal.toml").write_text("", encoding="utf-8")
+    body = "[town]\nname='甲镇'\ncalendar='cal.toml'\n[[villages]]\nname='甲村'\n"
+    assert load_profile(_write(tmp_path, body)).calendar == tmp_path / "cal.toml"
+    with pytest.raises(ProfileError, match="日历文件不存在"):
+        load_profile(_write(tmp_path, body.replace("cal.toml", "nope.toml")))
