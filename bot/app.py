@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.adapters import build_adapter
 from bot.adapters.base import Adapter
 from bot.bridge import Bridge
 from bot.config import Settings
@@ -26,7 +27,6 @@ from handlers.router import Router
 from handlers.texts import Texts
 from scheduler.jobs import FACTORIES
 from storage.db import make_engine, make_session_factory, upgrade
-from storage.officials import add_official
 
 log = logging.getLogger(__name__)
 
@@ -64,29 +64,7 @@ def build_core(settings: Settings, db: Database, profile: Profile | None = None)
 
 def make_adapters(settings: Settings, core: Core) -> list[Adapter]:
     """One adapter per configured platform; platform SDKs are imported only when configured."""
-    adapters: list[Adapter] = []
-    for name in settings.platforms:
-        if name == "console":
-            from bot.adapters.console import OFFICIAL_ID, PLATFORM, ConsoleAdapter
-
-            with core.sessions.begin() as session:
-                add_official(
-                    session, PLATFORM, OFFICIAL_ID, core.texts("console.official_name"), role="admin"
-                )
-            adapters.append(ConsoleAdapter(core.profile, core.texts))
-        elif name == "telegram":
-            from bot.adapters.telegram import TelegramAdapter
-
-            adapters.append(TelegramAdapter.from_settings(settings))
-        elif name == "wechaty":
-            from bot.adapters.wechaty import WechatyAdapter
-
-            adapters.append(WechatyAdapter.from_settings(settings))
-        elif name == "wecom":
-            from bot.adapters.wecom import WecomAdapter
-
-            adapters.append(WecomAdapter(settings.wecom_base_url))
-    return adapters
+    return [build_adapter(name, settings, core) for name in settings.platforms]
 
 
 async def supervise(adapter: Adapter, bridge: Bridge, stop: asyncio.Event, *, backoff: float = 1.0) -> None:

@@ -87,3 +87,18 @@ def test_unknown_adapters_are_not_built_for_console_only(
 
     with core.sessions() as s:
         assert get_official(s, "console", "official").role == "admin"
+
+
+def test_a_platform_without_its_settings_is_refused_clearly(
+    sqlite_database, classifier, texts, profile, clock
+) -> None:
+    import pytest
+
+    from bot.adapters import build_adapter
+    from tests.conftest import make_core
+
+    core = make_core(sqlite_database, classifier, texts, profile, clock)
+    with pytest.raises(ValueError, match="TOKEN"):
+        build_adapter("telegram", Settings(platforms="telegram"), core)
+    with pytest.raises(ValueError, match="unknown platform"):
+        build_adapter("qq", Settings(), core)
