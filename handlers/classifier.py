@@ -16,7 +16,10 @@ from the *structure* of the hits, not from single words:
   questions (有会修的没) are chatter, explained-away and resolved frames close their scope until a contrast;
 * the most specific thing decides the category (塔吊 → special equipment even on a building site);
 * tips are illegal-conduct words or anonymity requests plus a target; severity is its own small rule set;
-  formal normative texts ("未设置…", "不符合…要求") are recognised by a formal frame.
+  formal normative texts ("未设置…", "不符合…要求") are recognised by a formal frame;
+* pattern families (``[[patterns]]`` in the rules: smells and smoke, shapes of damage, missing protection,
+  people exposed, conduct) are regexes whose matches become hits with the roles they declare, and
+  ``[[category.combos]]`` settle kind-at-place categories (炸药 at a 采石场 is mining).
 
 Named places are found with the jieba tokenizer (a private ``jieba.Tokenizer`` loaded once with the domain user
 dictionary and the town's village names) plus place-name suffix rules.
@@ -423,6 +426,47 @@ class Classifier:
         except re.error as exc:
             raise ValueError(f"rules file: 'tips.anonymity_pattern' is not a valid regex: {exc}") from exc
 
+        # pattern families: a regex whose match is a keyword hit with the given roles (and category)
+        allowed_roles = set(_LIST_ROLES) | {"thing", "event", "act", "state_cat"}
+        self._patterns: list[tuple[re.Pattern[str], _Entry]] = []
+        specs = rules.get("patterns", [])
+        if not isinstance(specs, list):
+            raise ValueError("rules file: 'patterns' must be an array of tables ([[patterns]])")
+        for i, spec in enumerate(specs):
+            where = f"patterns[{i}]."
+            if not isinstance(spec, dict):
+                raise ValueError(f"rules file: '{where[:-1]}' must be a table")
+            name = _require(spec, "name", where, str)
+            roles = frozenset(_str_list(spec, "roles", where))
+            unknown = roles - allowed_roles
+            if unknown:
+                raise ValueError(
+                    f"rules file: '{where}roles' of '{name}' has unknown roles {sorted(unknown)}"
+                )
+            cat = spec.get("category")
+            if cat is not None:
+                _category(cat, f"{where}category")
+            weight = float(spec.get("weight", 1.0))
+            try:
+                rx = re.compile(_require(spec, "regex", where, str))
+            except re.error as exc:
+                raise ValueError(f"rules file: '{where}regex' ({name}) is not a valid regex: {exc}") from exc
+            self._patterns.append((rx, _Entry(roles, cat, weight)))
+        # category combinations: things of one kind at a place of another decide the category
+        # ("炸药" at a "采石场" is a mining hazard)
+        self._combos: list[tuple[frozenset[str], frozenset[str], str]] = []
+        for i, spec in enumerate(_require(rules, "category", "", dict).get("combos", [])):
+            where = f"category.combos[{i}]."
+            if not isinstance(spec, dict):
+                raise ValueError(f"rules file: '{where[:-1]}' must be a table")
+            self._combos.append(
+                (
+                    frozenset(_str_list(spec, "any", where)),
+                    frozenset(_str_list(spec, "with", where)),
+                    _category(_require(spec, "category", where, str), f"{where}category"),
+                )
+            )
+
     # ---- helpers ------------------------------------------------------------------------------------
 
     def normalize(self, text: str) -> str:
@@ -547,6 +591,17 @@ class Classifier:
             ):
                 continue
             hits.append(_Hit(word, start, end, entries[word], bisect.bisect_right(seps, start)))
+        # pattern families (sensory evidence, damage shapes, missing protection, people exposed, conduct);
+        # a named group "s" marks the part of the match that is the hit ("井盖|没了" → the state only)
+        extra = False
+        for rx, entry in self._patterns:
+            for m in rx.finditer(text):
+                start, end = (m.start("s"), m.end("s")) if "s" in rx.groupindex and m.group("s") else m.span()
+                if end > start:
+                    hits.append(_Hit(text[start:end], start, end, entry, bisect.bisect_right(seps, start)))
+                    extra = True
+        if extra:
+            hits.sort(key=lambda h: (h.start, -h.end))
         return hits
 
     def _has_place(self, text: str, hits: list[_Hit]) -> bool:
@@ -602,8 +657,11 @@ class Classifier:
             roles = h.entry.roles
             if "fixed" in roles:
                 before = text[max(0, h.start - 2) : h.start]
+                agent = text[max(0, h.start - 4) : h.start]
                 if "没" in before or "未" in before or "不" in before:
                     bad_positions.append(h)  # "还没修好" / "也没整改": an unfixed hazard
+                elif any(a + "人" in agent for a in _AGENT_MARKS):
+                    bad_positions.append(h)  # "盖子叫人搬走了": taken away by someone, not a repair
                 else:
                     resolved_scopes.add(scope_of_clause[h.clause])
             if "neg" in roles:
@@ -676,10 +734,13 @@ class Classifier:
             if best is None:
                 # a bad state may refer to a thing named in the previous clause ("墙上的电线，外皮都酥了"),
                 # even one mended before a contrast ("杆子换了新的 可…又开始往一边歪")
-                for t in things:
-                    if t.clause == b.clause - 1 and 0 < b.start - t.start <= window * 2:
-                        best = t
-                        fallback = True
+                for back in (1, 2):
+                    for t in things:
+                        if t.clause == b.clause - back and 0 < b.start - t.start <= window * 2:
+                            best = t
+                            fallback = True
+                    if best is not None:
+                        break
             if best is None or not (fallback or alive(best)):
                 continue
             evidence.append(f"{best.word}+{b.word}")
@@ -834,7 +895,13 @@ class Classifier:
             if h.entry.weight >= 3.0
             and "thing" in h.entry.roles
             and alive(h)
-            and (h.start in paired or not paired or h.clause in evidence_clauses)
+            # named in a clause with evidence, or just before it ("庙会上来了个大摆锤 螺丝都锈了")
+            and (
+                h.start in paired
+                or not paired
+                or h.clause in evidence_clauses
+                or h.clause + 1 in evidence_clauses
+            )
         }
         if specific and is_hazard | is_tip:
             category = max(specific, key=lambda c: (cat_votes.get(c, 0.0), -self._cat_rank[c]))
@@ -842,6 +909,11 @@ class Classifier:
             category = max(cat_votes, key=lambda c: (cat_votes[c], -self._cat_rank[c], -first_seen[c]))
         else:
             category = "other"
+        words_alive = {h.word for h in hits if alive(h)}
+        for any_of, with_of, combo_cat in self._combos:
+            if words_alive & any_of and words_alive & with_of:
+                category = combo_cat
+                break
 
         severity = self._severity(text, hits, present, crowd, formal or major_pair)
         if (

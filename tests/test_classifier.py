@@ -358,3 +358,79 @@ def test_conduct_pattern_and_anonymity_variants_make_tips(clf: Classifier) -> No
 def test_most_specific_thing_decides_category(clf: Classifier) -> None:
     c = clf.classify("工地上那台塔吊的配重块松动了 一转就咯噔咯噔的")
     assert (c.intent, c.category) == ("hazard", "special_equipment")
+
+
+# ---- round 4: pattern families (sensory, damage shapes, missing protection, people, conduct) -------
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("厨房里有股液化气的味道，老人在炕上睡着", "gas"),  # a smell names the hazard
+        ("西头那家草房着了，烟大得很", "fire"),  # fire in plain words
+        ("学校围墙往外凸了一大块", "building"),  # a shape of damage
+        ("挖的水渠两米多深，也不围一下，晚上黑乎乎的", "water"),  # missing protection
+        ("井下的人都没带自救器就下去了", "mining"),
+        ("地里浇水的潜水泵 电线拿胶布缠的 就泡在渠里", "electric"),  # the specific thing decides
+    ],
+)
+def test_pattern_families_file(clf: Classifier, text: str, category: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.category) == ("hazard", category)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "那个加油站晚上偷偷往沟里排废水",  # dumping
+        "我就不留名了，那家小作坊用的地沟油",  # conduct + anonymity variant
+        "矿上把隐患台账改了，报成已经整改",  # falsified records
+    ],
+)
+def test_conduct_patterns_make_tips(clf: Classifier, text: str) -> None:
+    assert clf.classify(text, "private").intent == "tip"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这墙没裂，就是刷的漆掉了点",  # negated, then explained
+        "电线杆没歪 是照片拍斜了",  # explained away
+        "那年冬天炉子倒烟，我们一家差点中毒，现在想想还怕",  # a memory
+        "老窑口已经拿水泥封死了，放心吧",  # resolved
+        "转：汛期防洪避险知识",  # forwarded tips
+        "我今天心态爆炸了，脑子冒烟",  # figurative
+        "这个道理就像是煤气一样",  # a comparison, not a smell
+    ],
+)
+def test_round4_chatter_stays_quiet(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).intent == "chatter"
+
+
+def test_sealed_fire_exit_is_still_a_hazard(clf: Classifier) -> None:
+    # 封死 resolves an opening (窑口, 井口), not a blocked exit
+    assert clf.classify("那个网吧后门封死了，晚上几十个学生在里面").intent == "hazard"
+
+
+def test_taken_away_is_not_a_repair(clf: Classifier) -> None:
+    assert clf.classify("水库边的护栏叫人拆走了一大截").intent == "hazard"
+
+
+def test_explosives_at_a_quarry_are_mining(clf: Classifier) -> None:
+    c = clf.classify("石料场私藏了好几箱雷管炸药 就放在工棚底下", "private")
+    assert (c.intent, c.category) == ("tip", "mining")
+
+
+def test_bad_pattern_in_rules_raises(tmp_path: Path) -> None:
+    bundled = (REPO / "handlers" / "data" / "rules.toml").read_text(encoding="utf-8")
+    broken = tmp_path / "rules.toml"
+    broken.write_text(
+        bundled + '\n[[patterns]]\nname = "x"\nroles = ["bogus"]\nregex = "a"\n', encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match="bogus"):
+        Classifier.load(broken)
+    broken.write_text(
+        bundled + '\n[[patterns]]\nname = "x"\nroles = ["bad"]\nregex = "(a"\n', encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match="regex"):
+        Classifier.load(broken)
