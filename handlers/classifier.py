@@ -117,6 +117,7 @@ _LIST_ROLES = {
     "complaint": ("frames", "complaint"),
     "service": ("frames", "service"),
     "exposure": ("severity", "exposure"),
+    "leak": ("severity", "leak_signs"),
 }
 # Roles a longer keyword inherits from shorter keywords inside it ("非法开采" is also "非法").
 _INHERITED = frozenset(
@@ -385,8 +386,10 @@ class Classifier:
         except re.error as exc:
             raise ValueError(f"rules file: 'severity.crowd_pattern' is not a valid regex: {exc}") from exc
         self._exposed_categories = frozenset(_str_list(sev, "exposed_categories", "severity."))
-        for cat in self._exposed_categories:
-            _category(cat, "severity.exposed_categories")
+        self._danger_categories = frozenset(_str_list(sev, "danger_categories", "severity."))
+        self._venues = frozenset(_str_list(sev, "venues", "severity."))
+        for cat in self._exposed_categories | self._danger_categories:
+            _category(cat, "severity.exposed_categories/danger_categories")
 
         pl = _require(rules, "places", "", dict)
         self._suffixes = frozenset(_require(pl, "suffixes", "places.", str))
@@ -915,17 +918,10 @@ class Classifier:
                 category = combo_cat
                 break
 
-        severity = self._severity(text, hits, present, crowd, formal or major_pair)
-        if (
-            severity == "general"
-            and category in self._exposed_categories
-            and present & {"people_weak", "people_strong"}
-            and "exposure" in present
-        ):
-            # a failing structure with children or workers under it now (娃娃们还坐在底下上课)
-            severity = "major"
-        if category == "chemical" and "ignition" in present:
-            severity = "major"  # explosives or fuel next to a flame (鞭炮堆在炉子旁边, 稀料旁边有人抽烟)
+        people_now = any(
+            h.entry.roles & {"people_weak", "people_strong"} and h.word not in self._venues for h in hits
+        )
+        severity = self._severity(present, crowd, formal or major_pair, category, people_now)
         strength = score + (1.0 if is_tip else 0.0) + (0.5 if local else 0.0)
         confidence = min(0.97, 0.5 + 0.12 * strength)
         if intent == "hazard" and (question or figurative or news):
@@ -987,13 +983,33 @@ class Classifier:
                         return True
         return False
 
-    def _severity(self, text: str, hits: list[_Hit], present: set[str], crowd: bool, formal: bool) -> str:
-        """Return "major" or "general"; ``formal`` also covers a failing always-major thing (大坝+渗水)."""
-        if formal or "major" in present or "people_strong" in present or crowd:
-            return "major"
-        weak_people = "people_weak" in present
-        if weak_people and ("imminent" in present or "critical" in present):
-            return "major"
-        if "ignition" in present and "imminent" in present:
-            return "major"
+    def _severity(
+        self, present: set[str], crowd: bool, intrinsic: bool, category: str, people_now: bool
+    ) -> str:
+        """Return "major" or "general" by the severity rule set (see ``[severity]`` in rules.toml).
+
+        major = A. official major-hazard vocabulary, formal criteria text, an always-major thing failing,
+                or a gas hazard showing a leak (闻见味, 嗤嗤);
+             or B. many people in or at it now (住着, 一家五口, 十几个娃), in a danger category;
+             or C. people inside/under/on it right now (还在里头上课, 底下有人) in an exposed category;
+             or D. vulnerable people named as people (娃娃, 老人, 工人; a venue such as 小学 is not enough)
+                and imminence (随时, 快塌了); or people or a venue and a critical item (安全出口, 锅炉);
+             or E. a fire source with imminence, or next to explosives and fuel.
+        general otherwise.
+        """
+        if intrinsic or "major" in present or (category == "gas" and "leak" in present):
+            return "major"  # A (a gas hazard that smells or hisses is a leak)
+        danger = category in self._danger_categories
+        many = "people_strong" in present or crowd
+        if many and danger:
+            return "major"  # B
+        people = bool(present & {"people_weak", "people_strong"}) or crowd
+        if people and "exposure" in present and category in self._exposed_categories:
+            return "major"  # C
+        if "imminent" in present and (people_now or crowd):
+            return "major"  # D: people named as people, and it is about to happen
+        if "critical" in present and people and danger:
+            return "major"  # D: a critical item (fire exit, boiler, pit) where vulnerable people are or gather
+        if "ignition" in present and ("imminent" in present or category == "chemical"):
+            return "major"  # E
         return "general"
