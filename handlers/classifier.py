@@ -1009,7 +1009,9 @@ class Classifier:
         if "imminent" in present and (people_now or crowd):
             return "major"  # D: people named as people, and it is about to happen
         if "critical" in present and people and danger:
-            return "major"  # D: a critical item (fire exit, boiler, pit) where vulnerable people are or gather
+            return (
+                "major"  # D: a critical item (fire exit, boiler, pit) where vulnerable people are or gather
+            )
         if "ignition" in present and ("imminent" in present or category == "chemical"):
             return "major"  # E
         return "general"
