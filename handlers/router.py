@@ -53,9 +53,17 @@ class Router:
             with self.core.sessions.begin() as session:
                 if idempotency.seen(session, key):
                     return DispatchResult(outcome="redelivered")
-                idempotency.remember(session, key, private=msg.chat_type == "private")
+                private = msg.chat_type == "private"
+                # A private key keeps only the hour, like the anonymous report, so the two can't be lined up.
+                at = self.core.clock()
+                idempotency.remember(
+                    session,
+                    key,
+                    private=private,
+                    at=at.replace(minute=0, second=0, microsecond=0) if private else at,
+                )
                 outcome, reply, report_id = self._handle(session, msg)
-                if report_id is not None:
+                if report_id is not None and not private:
                     idempotency.set_report(session, key, report_id)
         except IntegrityError:
             # The same message is being handled concurrently (two deliveries racing): the other one wins.

@@ -15,9 +15,14 @@ def seen(session: Session, key: str) -> ProcessedMessage | None:
     return session.get(ProcessedMessage, key)
 
 
-def remember(session: Session, key: str, *, private: bool, report_id: int | None = None) -> None:
+def remember(
+    session: Session, key: str, *, private: bool, report_id: int | None = None, at: datetime | None = None
+) -> None:
     """Record that the message with ``key`` has been handled (in the same transaction as its effects)."""
-    session.add(ProcessedMessage(key=key, private=private, report_id=report_id))
+    row = ProcessedMessage(key=key, private=private, report_id=report_id)
+    if at is not None:
+        row.created_at = at
+    session.add(row)
     session.flush()
 
 

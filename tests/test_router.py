@@ -254,3 +254,17 @@ def test_logs_carry_no_text_and_no_private_sender(router: Router, caplog) -> Non
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert "private message handled" in logged
     assert "wxid_whistle" not in logged and "偷偷开采" not in logged and "窑洞" not in logged
+
+
+def test_private_dedup_record_cannot_be_lined_up_with_the_tip(
+    router: Router, core: Core, clock: Clock
+) -> None:
+    from storage.models import ProcessedMessage
+
+    clock.now = clock.now.replace(minute=37, second=12)
+    rid = _report_id(_only_reply(router.dispatch(private_msg(TIP))))
+    with core.sessions() as s:
+        row = s.scalars(select(ProcessedMessage).where(ProcessedMessage.private.is_(True))).one()
+        assert row.report_id is None
+        assert (row.created_at.minute, row.created_at.second) == (0, 0)
+        assert get_report(s, rid).created_at.minute == 0
