@@ -244,6 +244,25 @@ def _build_trie_pattern(words: Iterable[str]) -> re.Pattern[str]:
     return re.compile("(?=(" + render(trie) + "))")
 
 
+def _build_start_table(words: Iterable[str]) -> tuple[re.Pattern[str], dict[str, re.Pattern[str]]]:
+    """Split the keyword trie by first character: a charset finds where a keyword can start, and each
+    first character's own sub-trie (anchored with ``match``) returns the longest keyword starting there.
+
+    Same hits as ``_build_trie_pattern``'s look-ahead at every position, without trying the whole trie at
+    positions no keyword starts at.
+    """
+    by_first: dict[str, list[str]] = {}
+    for word in words:
+        if word:
+            by_first.setdefault(word[0], []).append(word)
+    table: dict[str, re.Pattern[str]] = {}
+    for ch, group in by_first.items():
+        sub = _build_trie_pattern(group).pattern
+        table[ch] = re.compile(sub[len("(?=(") : -len("))")])
+    starts = re.compile("[" + "".join(re.escape(ch) for ch in sorted(by_first)) + "]")
+    return starts, table
+
+
 class Classifier:
     """Classifies chat messages into hazard / tip / chatter / command with category, severity and place."""
 
@@ -369,7 +388,7 @@ class Classifier:
             old = self._entries.get(place)
             roles = (old.roles if old else frozenset()) | {"place"}
             self._entries[place] = _Entry(frozenset(roles), old.category if old else None, 1.0)
-        self._pattern = _build_trie_pattern(self._entries)
+        self._starts_re, self._start_table = _build_start_table(self._entries)
 
         pri = _str_list(_require(rules, "category", "", dict), "priority", "category.")
         for cat in pri:
@@ -573,12 +592,14 @@ class Classifier:
         entries = self._entries
         raw: list[tuple[str, int, int]] = []
         max_end = 0
-        for m in self._pattern.finditer(text):
-            word = m.group(1)
-            if not word:
+        table = self._start_table
+        for sm in self._starts_re.finditer(text):
+            start = sm.start()
+            m = table[sm.group()].match(text, start)
+            if m is None:
                 continue
-            start = m.start()
-            end = start + len(word)
+            end = m.end()
+            word = text[start:end]
             if end <= max_end:
                 continue  # inside a longer keyword ("气罐" inside "液化气罐")
             raw.append((word, start, end))
