@@ -95,6 +95,8 @@ _LIST_ROLES = {
     "figurative": ("frames", "figurative"),
     "local": ("frames", "local"),
     "past": ("frames", "past"),
+    "past_strong": ("frames", "past_strong"),
+    "thanks": ("frames", "thanks"),
     "present": ("frames", "present"),
     "illegal": ("tips", "illegal"),
     "anon": ("tips", "anonymity"),
@@ -864,8 +866,18 @@ class Classifier:
         # a story from the past ("小时候那孔窑塌过一回") unless it says it is so now ("现在又") before the
         # evidence ends; "…现在的娃娃金贵" after the story does not make the story current
         last_ev = max(ev_pos, default=len(text))
-        past = "past" in present and not any(
+        past = bool(present & {"past", "past_strong"}) and not any(
             h.start <= last_ev for h in hits if h.entry.roles & {"present", "imminent"}
+        )
+        # "小时候…差点淹死": a childhood story stays a story however vivid it is
+        past_strong = past and "past_strong" in present
+        # "谢谢…漏电的那个闸": thanks before the evidence is talk about a handled hazard, unless a contrast
+        # ("谢谢来修，可是…还是有味") or a complaint reopens it
+        first_ev = min(ev_pos, default=len(text))
+        thanked = (
+            any("thanks" in h.entry.roles and h.start < first_ev for h in hits)
+            and len(set(scope_of_clause.values())) == 1
+            and "complaint" not in present
         )
         # message-level negation closed its scope above; it frames the message out only if nothing survived
         neg_msg = (bool(neg_msg_scopes) and score < self.hazard_threshold) or self._explained(text, hits)
@@ -897,6 +909,8 @@ class Classifier:
                 or ((news or question) and not local)
                 or (figurative and score < 2 * self.hazard_threshold)
                 or (past and score < 2 * self.hazard_threshold)
+                or past_strong
+                or thanked
             )
         )
         if formal and not is_hazard and not is_tip and not (framed_out or question):

@@ -461,3 +461,44 @@ def test_new_vocabulary_families(clf: Classifier) -> None:
     assert clf.classify("把废农药倒进河里了 我要举报").intent == "tip"
     assert clf.classify("我二舅在外地矿上 说他们那边前天冒顶了").intent == "chatter"
     assert clf.classify("今天吃了十几个饺子").intent == "chatter"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "那个电线杆歪了的事已经报上去了，镇上说下礼拜来修",  # already reported
+        "上回说的那堵裂了的墙，镇上来人看了",  # discussed before, officials came
+        "要是电线掉下来了就赶紧打电话给电工",  # hypothetical
+        "我小时候在河里耍水差点淹死",  # a childhood story however vivid
+        "谢谢大家关心，上回漏电的那个闸已经换了",  # thanks before the evidence
+        "暴雨橙色预警：今夜有大暴雨，注意防范山体滑坡",  # an official warning is a notice
+        "送气上门，换煤气罐打电话",  # ordinary commerce
+    ],
+)
+def test_handled_and_hypothetical_frames_are_chatter(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).intent == "chatter"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "谢谢来修，可是液化气罐还是有味",  # a contrast reopens the thanked scope
+        "上回报的那堵墙还没修，今天又裂了一道缝",  # discussed before, but it is worse now
+    ],
+)
+def test_reports_inside_chatter_frames_still_file(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).intent == "hazard"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "有人半夜往沟里倒废油，求你们别说出去",
+        "砖厂老板让人上头来检查就躲起来，平时照样干",
+        "举报有人在林边烧地埂，来了就停，走了又点",
+    ],
+)
+def test_whistleblower_wordings_are_tips(clf: Classifier, text: str) -> None:
+    result = clf.classify(text)
+    assert result.intent == "tip"
+    assert result.category is not None and result.severity is not None
