@@ -39,7 +39,7 @@ TICK_MINUTES = 5
 
 def calendar_path(settings: Settings, override: str | Path | None = None) -> str | None:
     """The calendar file: ``override``, else ``settings.calendar`` when configured, else None (the bundled one)."""
-    path = override or getattr(settings, "calendar", None)
+    path = override or settings.calendar
     return str(Path(path)) if path else None
 
 
