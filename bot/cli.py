@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
@@ -15,6 +15,9 @@ from bot.cli_schedule import report, schedule
 from bot.config import KNOWN_PLATFORMS, Settings
 from bot.logs import setup_logging
 from storage.models import GROUP_KINDS, OPEN_STATUSES, ROLES, Report
+
+if TYPE_CHECKING:
+    from bot.app import Database
 
 PLATFORM_CHOICES = click.Choice(list(KNOWN_PLATFORMS))
 
@@ -26,7 +29,8 @@ def _settings() -> Settings:
         raise click.ClickException(f"配置有误：{exc}") from exc
 
 
-def _db(settings: Settings):
+def _db(settings: Settings) -> Database:
+    """The migrated database, or a Chinese error naming the URL."""
     from bot.app import open_database
 
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,5 +82,6 @@ class CommandRegistry:
         """The command with this name or alias."""
         return self._by_name.get(name)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Command]:
+        """The commands in help order."""
         return iter(self._commands)
