@@ -409,6 +409,17 @@ class Classifier:
         self._exposed_categories = frozenset(_str_list(sev, "exposed_categories", "severity."))
         self._danger_categories = frozenset(_str_list(sev, "danger_categories", "severity."))
         self._venues = frozenset(_str_list(sev, "venues", "severity."))
+        self._venue_categories = frozenset(
+            _category(c, "severity.venue_categories") for c in _str_list(sev, "venue_categories", "severity.")
+        )
+        self._leak_categories = frozenset(
+            _category(c, "severity.leak_categories") for c in _str_list(sev, "leak_categories", "severity.")
+        )
+        # kinds of hazard whose thing is the energy source itself: a fire-looking state does not re-file them
+        self._source_categories = frozenset(
+            _category(c, "category.source_categories")
+            for c in _str_list(_require(rules, "category", "", dict), "source_categories", "category.")
+        )
         for cat in self._exposed_categories | self._danger_categories:
             _category(cat, "severity.exposed_categories/danger_categories")
 
@@ -770,8 +781,10 @@ class Classifier:
             if best is None or not (fallback or alive(best)):
                 continue
             evidence.append(f"{best.word}+{b.word}")
-            if "state_cat" in b.entry.roles:
-                vote(b, 1.5)  # "椽子都烤黑了": what the state looks like names the kind of hazard
+            if "state_cat" in b.entry.roles and best.entry.category not in self._source_categories:
+                # "椽子都烤黑了": what the state looks like names the kind of hazard, unless the thing is
+                # itself an energy source ("插座…烧黑了" is electric: the harm comes from the socket)
+                vote(b, 1.5)
             paired_states.add(b.start)
             ev_pos.append(b.start)
             score += 1.0
@@ -956,7 +969,8 @@ class Classifier:
         people_now = any(
             h.entry.roles & {"people_weak", "people_strong"} and h.word not in self._venues for h in hits
         )
-        severity = self._severity(present, crowd, formal or major_pair, category, people_now)
+        venue_now = any(h.word in self._venues and alive(h) for h in hits)
+        severity = self._severity(present, crowd, formal or major_pair, category, people_now, venue_now)
         strength = score + (1.0 if is_tip else 0.0) + (0.5 if local else 0.0)
         confidence = min(0.97, 0.5 + 0.12 * strength)
         if intent == "hazard" and (question or figurative or news):
@@ -1019,7 +1033,13 @@ class Classifier:
         return False
 
     def _severity(
-        self, present: set[str], crowd: bool, intrinsic: bool, category: str, people_now: bool
+        self,
+        present: set[str],
+        crowd: bool,
+        intrinsic: bool,
+        category: str,
+        people_now: bool,
+        venue_now: bool = False,
     ) -> str:
         """Return "major" or "general" by the severity rule set (see ``[severity]`` in rules.toml).
 
@@ -1029,11 +1049,12 @@ class Classifier:
              or C. people inside/under/on it right now (还在里头上课, 底下有人) in an exposed category;
              or D. vulnerable people named as people (娃娃, 老人, 工人; a venue such as 小学 is not enough)
                 and imminence (随时, 快塌了); or people or a venue and a critical item (安全出口, 锅炉);
-             or E. a fire source with imminence, or next to explosives and fuel.
+             or E. a fire source with imminence, or next to explosives and fuel;
+             or F. a slope or building failing at a venue (小学, 教室) with imminence (又宽了, 往下坐).
         general otherwise.
         """
-        if intrinsic or "major" in present or (category == "gas" and "leak" in present):
-            return "major"  # A (a gas hazard that smells or hisses is a leak)
+        if intrinsic or "major" in present or (category in self._leak_categories and "leak" in present):
+            return "major"  # A (a gas or chemical hazard that smells, hisses or fumes is a leak)
         danger = category in self._danger_categories
         many = "people_strong" in present or crowd
         if many and danger:
@@ -1049,4 +1070,6 @@ class Classifier:
             )
         if "ignition" in present and ("imminent" in present or category == "chemical"):
             return "major"  # E
+        if venue_now and "imminent" in present and category in self._venue_categories:
+            return "major"  # F
         return "general"

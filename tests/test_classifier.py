@@ -502,3 +502,42 @@ def test_whistleblower_wordings_are_tips(clf: Classifier, text: str) -> None:
     result = clf.classify(text)
     assert result.intent == "tip"
     assert result.category is not None and result.severity is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # the category is what would cause the harm: an energy source that looks burnt keeps its own kind
+        ("厨房那个插座昨晚冒火花，边上都烧黑了", "electric"),
+        # combustibles next to a heat source are a fire hazard, not a gas one
+        ("他家炕洞跟前塞满了干柴，炉子就在边上", "fire"),
+        # a gas main dug open stays gas even with someone smoking nearby
+        ("修路把天然气管道挖破了，旁边还有人抽烟", "gas"),
+        # dumping waste liquid is chemical whatever plant it comes from
+        ("洗煤厂把废水偷偷往沟里排", "chemical"),
+        # ground sinking is geological even next to a well
+        ("水井旁边那块地陷下去一个坑", "geological"),
+    ],
+)
+def test_category_follows_the_source_of_harm(clf: Classifier, text: str, category: str) -> None:
+    result = clf.classify(text)
+    assert result.intent in ("hazard", "tip")
+    assert result.category == category
+
+
+def test_gas_that_will_not_light_is_not_a_fire(clf: Classifier) -> None:
+    result = clf.classify("他把液化气罐放到炕头上烤，说天冷打不着火")
+    assert result.category in (None, "gas")
+    assert "着火" not in result.evidence
+
+
+def test_internet_slang_wall_crack_is_chatter_but_a_real_one_files(clf: Classifier) -> None:
+    assert clf.classify("这家店墙裂推荐，好吃到哭").intent == "chatter"
+    assert clf.classify("后院的院墙裂了一道缝，外头就是走人的路").intent == "hazard"
+
+
+def test_leak_and_venue_severity(clf: Classifier) -> None:
+    # a chemical hazard fuming on people is a leak → major
+    assert clf.classify("厂里的液氨罐冒白气，对面的人嗓子疼").severity == "major"
+    # a slope failing behind a school, getting worse → major
+    assert clf.classify("小学后头的土崖裂缝又宽了，离教室没几米").severity == "major"
