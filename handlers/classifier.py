@@ -431,6 +431,12 @@ class Classifier:
         self._strong_suffixes = frozenset(_require(pl, "strong_suffixes", "places.", str))
         self._bad_follow = frozenset(_str_list(pl, "bad_following", "places."))
         self._max_prefix = int(_require(pl, "max_prefix", "places.", int))
+        # a road word ("乡道") or a person ("老杨家") right after a name ends the name there
+        self._road_words = tuple(_str_list(pl, "road_words", "places.")) if "road_words" in pl else ()
+        try:
+            self._person_after = re.compile(pl["person_after"]) if pl.get("person_after") else None
+        except (re.error, TypeError) as exc:
+            raise ValueError(f"rules file: 'places.person_after' is not a valid regex: {exc}") from exc
 
         gn = _require(rules, "generic_nouns", "", dict)
         self._noun_tags = frozenset(_str_list(gn, "pos", "generic_nouns."))
@@ -530,11 +536,19 @@ class Classifier:
         for i, ch in enumerate(text):
             if ch not in self._suffixes or i == 0 or text[i : i + 2] in self._bad_follow:
                 continue
+            if text.startswith(self._road_words, i):
+                continue  # "乡道", "村道": a road, not the end of a place name
             end = i + 1
             with_village = ch != "村" and text[i + 1 : i + 2] == "村"
+            # "碾子沟老杨家", "高家塔乡道", "狼窝沟沟掌": a person, a road or the suffix repeated ends the name
+            ends_here = (
+                text.startswith(self._road_words, i + 1)
+                or text[i + 1 : i + 2] == ch
+                or (self._person_after is not None and self._person_after.match(text, i + 1) is not None)
+            )
             if with_village:
                 end = i + 2
-            elif (i + 1) not in bounds and ch not in self._strong_suffixes:
+            elif (i + 1) not in bounds and ch not in self._strong_suffixes and not ends_here:
                 continue
             for length in range(1, self._max_prefix + 1):
                 start = i - length
