@@ -77,6 +77,8 @@ _CHATTY = frozenset("我你咱俺吧啊呢哈嘛呀哦噢吗")
 _AGENT_MARKS = frozenset("让被叫")
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
 _CLAUSE_SEP = "，,。.！!？?；;：:\n~～… 【】[]()（）“”\"'「」《》/|"
+# "还说没事", "硬说不要紧": the speaker disputes the all-clear that follows
+_DISMISSIVE = ("还说", "硬说", "非说", "偏说", "老说", "倒说", "还讲", "非要说")
 _LACK_END = frozenset(_CLAUSE_SEP) | frozenset({"", "了", "啊", "呀", "呢", "嘛", "哩"})
 
 # Roles a keyword can play; each maps to a section of rules.toml (see that file's comments).
@@ -126,6 +128,10 @@ _INHERITED = frozenset(
     {"major", "people_strong", "people_weak", "imminent", "critical", "ignition", "illegal", "anon"}
 )
 _EVIDENCE_ROLES = ("thing", "bad", "event", "act")
+# roles that can make a message worth weighing at all; a message with none of them is chatter at once
+_EVIDENCE_GATE = frozenset(
+    {"thing", "bad", "strong", "event", "act", "illegal", "anon", "formal_marker", "report"}
+)
 _JIEBA_DICT = Path(jieba.__file__).resolve().parent / "dict.txt"
 
 
@@ -468,8 +474,8 @@ class Classifier:
             raise ValueError(f"rules file: 'tips.anonymity_pattern' is not a valid regex: {exc}") from exc
 
         # pattern families: a regex whose match is a keyword hit with the given roles (and category)
-        allowed_roles = set(_LIST_ROLES) | {"thing", "event", "act", "state_cat"}
-        self._patterns: list[tuple[re.Pattern[str], _Entry]] = []
+        allowed_roles = set(_LIST_ROLES) | {"thing", "event", "act", "state_cat", "remnant"}
+        self._patterns: list[tuple[re.Pattern[str], _Entry, frozenset[str]]] = []
         specs = rules.get("patterns", [])
         if not isinstance(specs, list):
             raise ValueError("rules file: 'patterns' must be an array of tables ([[patterns]])")
@@ -492,7 +498,15 @@ class Classifier:
                 rx = re.compile(_require(spec, "regex", where, str))
             except re.error as exc:
                 raise ValueError(f"rules file: '{where}regex' ({name}) is not a valid regex: {exc}") from exc
-            self._patterns.append((rx, _Entry(roles, cat, weight)))
+            # "needs": characters of which every match holds at least one; a message with none skips it
+            needs = spec.get("needs", "")
+            if not isinstance(needs, str):
+                raise ValueError(f"rules file: '{where}needs' ({name}) must be a string of characters")
+            self._patterns.append((rx, _Entry(roles, cat, weight), frozenset(needs)))
+        # families that can supply evidence run on every message; the rest (frames, scope, severity,
+        # ignore) run only once a message has evidence, which keeps plain chit-chat fast
+        self._ev_patterns = [p for p in self._patterns if p[1].roles & _EVIDENCE_GATE]
+        self._mod_patterns = [p for p in self._patterns if not p[1].roles & _EVIDENCE_GATE]
         # category combinations: things of one kind at a place of another decide the category
         # ("炸药" at a "采石场" is a mining hazard)
         self._combos: list[tuple[frozenset[str], frozenset[str], str]] = []
@@ -593,21 +607,16 @@ class Classifier:
         roles_present: set[str] = set()
         for h in hits:
             roles_present |= h.entry.roles
-        crowd = self._crowd_re.search(norm)
 
-        if not roles_present & {
-            "thing",
-            "bad",
-            "strong",
-            "event",
-            "act",
-            "illegal",
-            "anon",
-            "formal_marker",
-            "report",
-        } and not self._conduct_re.search(norm):
+        if not roles_present & _EVIDENCE_GATE and not self._conduct_re.search(norm):
             location = self._find_location(norm, hits) if self._has_place(norm, hits) else None
             return Classification("chatter", None, None, location, 0.95, ())
+        # frame, severity and scope families only matter once there is evidence to weigh
+        hits = self._apply_patterns(norm, hits, self._mod_patterns)
+        roles_present = set()
+        for h in hits:
+            roles_present |= h.entry.roles
+        crowd = self._crowd_re.search(norm)
         return self._decide(norm, chat, hits, roles_present, crowd is not None)
 
     def _scan(self, text: str) -> list[_Hit]:
@@ -642,15 +651,36 @@ class Classifier:
             ):
                 continue
             hits.append(_Hit(word, start, end, entries[word], bisect.bisect_right(seps, start)))
-        # pattern families (sensory evidence, damage shapes, missing protection, people exposed, conduct);
-        # a named group "s" marks the part of the match that is the hit ("井盖|没了" → the state only)
+        return self._apply_patterns(text, hits, self._ev_patterns)
+
+    def _apply_patterns(
+        self, text: str, hits: list[_Hit], patterns: list[tuple[re.Pattern[str], _Entry, frozenset[str]]]
+    ) -> list[_Hit]:
+        """Add the hits of pattern families (sensory evidence, damage shapes, missing protection, people
+        exposed, conduct, frames); a named group "s" marks the part of the match that is the hit
+        ("井盖|没了" → the state only), and an ``ignore`` family hides the hits it overlaps."""
+        if not patterns:
+            return hits
+        seps = [
+            i for i, ch in enumerate(text) if ch in _CLAUSE_SEP and (i == 0 or text[i - 1] not in _CLAUSE_SEP)
+        ]
         extra = False
-        for rx, entry in self._patterns:
+        masked: list[tuple[int, int]] = []
+        chars = frozenset(text)
+        for rx, entry, needs in patterns:
+            if needs and needs.isdisjoint(chars):
+                continue
             for m in rx.finditer(text):
                 start, end = (m.start("s"), m.end("s")) if "s" in rx.groupindex and m.group("s") else m.span()
-                if end > start:
-                    hits.append(_Hit(text[start:end], start, end, entry, bisect.bisect_right(seps, start)))
-                    extra = True
+                if end <= start:
+                    continue
+                if "ignore" in entry.roles:
+                    masked.append((start, end))  # "旱得地都裂了": a figure of speech hides what it overlaps
+                    continue
+                hits.append(_Hit(text[start:end], start, end, entry, bisect.bisect_right(seps, start)))
+                extra = True
+        if masked:
+            hits = [h for h in hits if not any(s < h.end and h.start < e for s, e in masked)]
         if extra:
             hits.sort(key=lambda h: (h.start, -h.end))
         return hits
@@ -695,7 +725,12 @@ class Classifier:
         resolved_scopes: set[int] = set()
         # message-level negation and explained-away / resolved frames ("电工说线路没毛病", "上礼拜就拆了")
         # close their part of the message; a contrast word ("可是…还是有味") opens a new one
-        neg_msg_scopes = {scope_of_clause[h.clause] for h in hits if "neg_msg" in h.entry.roles}
+        # "烧锅炉的老汉还说没事": someone brushing a hazard off ("还说/硬说…没事") is no all-clear
+        neg_msg_scopes = {
+            scope_of_clause[h.clause]
+            for h in hits
+            if "neg_msg" in h.entry.roles and not text[max(0, h.start - 3) : h.start].endswith(_DISMISSIVE)
+        }
         for key in ("explained_pattern", "resolved_pattern"):
             for m in self._frame_res[key].finditer(text):
                 neg_msg_scopes.add(self._scope_at(text, m.start(), scope_of_clause))
@@ -766,8 +801,8 @@ class Classifier:
             best: _Hit | None = None
             best_dist = 1e9
             for t in things:
-                if t.clause != b.clause or t.start == b.start:
-                    continue
+                if t.clause != b.clause or b.start <= t.start < b.end:
+                    continue  # a thing inside the state's own words ("拿几根树枝搭着") is not what failed
                 if t.start > 0 and text[t.start - 1] in _AGENT_MARKS and t.start < b.start:
                     continue  # "让三轮车碰歪了": the thing after 让/被 did it, it is not what is broken
                 gap = b.start - t.start
@@ -877,6 +912,12 @@ class Classifier:
         target = "target" in present or bool(things) or bool(events)
 
         local = location is not None or "local" in present
+        # forwarded news gives way only to a local report next to the evidence ("朋友圈…咱村口那电线断了"),
+        # not to a local aside elsewhere in the message ("南方发大水了…咱这儿倒好 旱得…")
+        local_news = location is not None or any(
+            "local" in h.entry.roles and (h.clause in evidence_clauses or h.clause + 1 in evidence_clauses)
+            for h in hits
+        )
 
         notice = "notice" in present
         news = "news" in present
@@ -893,8 +934,11 @@ class Classifier:
         # a story from the past ("小时候那孔窑塌过一回") unless it says it is so now ("现在又") before the
         # evidence ends; "…现在的娃娃金贵" after the story does not make the story current
         last_ev = max(ev_pos, default=len(text))
-        past = bool(present & {"past", "past_strong"}) and not any(
-            h.start <= last_ev for h in hits if h.entry.roles & {"present", "imminent"}
+        # "…是以前炸石头剩下的": a leftover from the past is still there now, wherever it is said
+        past = (
+            bool(present & {"past", "past_strong"})
+            and "remnant" not in present
+            and not any(h.start <= last_ev for h in hits if h.entry.roles & {"present", "imminent"})
         )
         # "小时候…差点淹死": a childhood story stays a story however vivid it is
         past_strong = past and "past_strong" in present
@@ -933,7 +977,8 @@ class Classifier:
                 notice
                 or neg_msg
                 or service
-                or ((news or question) and not local)
+                or (news and not local_news)
+                or (question and not local)
                 or (figurative and score < 2 * self.hazard_threshold)
                 or (past and score < 2 * self.hazard_threshold)
                 or past_strong

@@ -541,3 +541,25 @@ def test_leak_and_venue_severity(clf: Classifier) -> None:
     assert clf.classify("厂里的液氨罐冒白气，对面的人嗓子疼").severity == "major"
     # a slope failing behind a school, getting worse → major
     assert clf.classify("小学后头的土崖裂缝又宽了，离教室没几米").severity == "major"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # wording families of the chatter frames keep their scope: a real report beside them still files
+        ("那根歪了的电线杆 供电所换了根新的", "chatter"),
+        ("电线杆换了根新的，可是旁边那根又歪了", "hazard"),
+        ("那辆三轮车没超载，就拉了两个人", "chatter"),
+        ("万一真着火了 是先打119还是先打村里电话？", "chatter"),
+        ("窑洞裂了好宽的缝 万一塌了咋办？", "hazard"),
+        ("寒潮来了 水管子拿棉布包一包 别冻裂了", "chatter"),
+        ("别人家的电线断了 掉在路上", "hazard"),
+        ("朋友圈看的 城里有个小区电梯掉下来了", "chatter"),
+        ("看抖音上 南方发大水了 房子都淹了 咱这儿倒好 旱得地都裂了", "chatter"),
+        ("锅炉压力表的针都顶到头了 烧锅炉的老汉还说没事", "hazard"),
+        ("有户人家窑里放着一箱雷管，是以前炸石头剩下的", "hazard"),
+        ("运煤的皮带 防护罩早拆了 工人天天贴着边上走", "hazard"),
+    ],
+)
+def test_frame_families_keep_scope(clf: Classifier, text: str, intent: str) -> None:
+    assert clf.classify(text).intent == intent
