@@ -436,24 +436,6 @@ def test_bad_pattern_in_rules_raises(tmp_path: Path) -> None:
         Classifier.load(broken)
 
 
-def test_first_char_table_finds_the_same_keywords_as_the_lookahead_trie() -> None:
-    """The per-first-character keyword tables return the longest keyword at every position, as the
-    single look-ahead trie pattern does (overlapping keywords included)."""
-    from handlers.classifier import _build_start_table, _build_trie_pattern
-
-    words = ["一直往下", "往下滚", "往下", "气罐", "液化气罐", "液化气", "漏", "漏气", "断"]
-    text = "石头一直往下滚，液化气罐漏气了，电线断了，往下"
-    full = _build_trie_pattern(words)
-    expected = [(m.start(), m.group(1)) for m in full.finditer(text) if m.group(1)]
-    starts, table = _build_start_table(words)
-    got = []
-    for sm in starts.finditer(text):
-        m = table[sm.group()].match(text, sm.start())
-        if m is not None:
-            got.append((sm.start(), m.group()))
-    assert got == expected
-
-
 def test_new_vocabulary_families(clf: Classifier) -> None:
     """Water depth, makeshift fixes, falling chunks, dumping and news from elsewhere."""
     assert clf.classify("猪圈旁边的水窖积水没过膝盖了").intent == "hazard"

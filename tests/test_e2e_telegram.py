@@ -294,7 +294,10 @@ async def test_group_upgraded_to_supergroup_keeps_its_replies_and_pushes(tg: Har
     from storage.outbox import enqueue, list_outbox
 
     old_id, new_id = str(VILLAGE_GROUP["id"]), -1009999999
-    await tg.say(VILLAGE_GROUP, VILLAGER, "收到")  # the group is known
+    await tg.say(VILLAGE_GROUP, VILLAGER, "收到")
+    await eventually(
+        lambda: tg.group_active(VILLAGE_GROUP["id"]) is True
+    )  # the group is known (and committed)
     with tg.db.sessions.begin() as s:
         enqueue(s, dedup_key="queued-before", event="t", platform="telegram", chat_id=old_id, text="推送")
     tg.api.migrate_chat(VILLAGE_GROUP["id"], new_id)

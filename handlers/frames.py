@@ -1,0 +1,198 @@
+"""Scopes and message frames: which parts of a message still count, and how the message is framed.
+
+*Scopes* are the parts of a message between contrast words (但是, 可, 又…). Resolution (修好了),
+message-level negation (没发现), explained-away and resolved frames close the scope they are in, and a
+clause-level negation (没, 不是) silences what follows it in its clause; :meth:`Scopes.alive` says whether a
+hit still counts. *Frames* (forwarded news, notices, questions, figures of speech, stories from the past,
+thanks) are read from the whole message once the evidence is known; they can veto weak evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from handlers.hits import AGENT_MARKS, CLAUSE_SEP, Hit, clause_at
+from handlers.rules import FramePatterns
+
+__all__ = ["Frames", "Scopes", "explained", "read_frames", "repair_undone", "scope_clauses", "scopes_for"]
+
+# "还说没事", "硬说不要紧": the speaker disputes the all-clear that follows
+DISMISSIVE = ("还说", "硬说", "非说", "偏说", "老说", "倒说", "还讲", "非要说")
+# "不是着火，是…的炉子冒烟": what follows a negated report and explains it
+_EXPLANATION_SEPS = ("，是", ",是", "，那是", ",那是", "，只是", ",只是")
+
+
+@dataclass(slots=True)
+class Scopes:
+    """Which scope each clause is in, which scopes are closed, and where negation starts per clause."""
+
+    of_clause: dict[int, int]
+    resolved: set[int]
+    negated_message: set[int]  # scopes closed by message-level negation or explained/resolved frames
+    negated_from: dict[int, int]  # clause -> offset of its first negation word
+
+    def alive(self, hit: Hit) -> bool:
+        """True if the hit still counts: its scope is open and no negation precedes it in its clause."""
+        if self.of_clause[hit.clause] in self.resolved:
+            return False
+        neg = self.negated_from.get(hit.clause)
+        return neg is None or hit.start < neg
+
+    def at(self, text: str, pos: int) -> int:
+        """Return the scope holding a text offset."""
+        clause = clause_at(text, pos)
+        known = [c for c in self.of_clause if c <= clause]
+        return self.of_clause[max(known)] if known else 0
+
+    def closed_at(self, text: str, pos: int) -> bool:
+        """True if the scope holding a text offset is closed (resolved, negated or explained away)."""
+        return self.at(text, pos) in self.resolved
+
+
+def scope_clauses(text: str, hits: Sequence[Hit], contrast_open: frozenset[str]) -> dict[int, int]:
+    """Map each clause to its scope: a contrast word, or a lone 可/但 opening a clause, starts a new scope."""
+    n_clauses = (hits[-1].clause + 1) if hits else 1
+    contrast_clauses = {h.clause for h in hits if "contrast" in h.entry.roles}
+    # "…换了新的 可新杆子…": a lone 可/但 opening a clause is a contrast too
+    clause = 0
+    for i, ch in enumerate(text):
+        if ch in CLAUSE_SEP and (i == 0 or text[i - 1] not in CLAUSE_SEP):
+            clause += 1
+        elif ch in contrast_open and (i == 0 or text[i - 1] in CLAUSE_SEP):
+            contrast_clauses.add(clause)
+    of_clause: dict[int, int] = {}
+    scope = 0
+    for c in range(n_clauses):
+        if c in contrast_clauses and c > 0:
+            scope += 1
+        of_clause[c] = scope
+    return of_clause
+
+
+def repair_undone(text: str, hit: Hit) -> bool:
+    """True if a resolution word is not a repair: "还没修好" / "也没整改" (negated) or
+    "盖子叫人搬走了" (done by someone to it)."""
+    before = text[max(0, hit.start - 2) : hit.start]
+    if "没" in before or "未" in before or "不" in before:
+        return True
+    agent = text[max(0, hit.start - 4) : hit.start]
+    return any(a + "人" in agent for a in AGENT_MARKS)
+
+
+def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patterns: FramePatterns) -> Scopes:
+    """Close the scopes that message-level negation, explained-away and resolved frames
+    ("电工说线路没毛病", "上礼拜就拆了") and repairs ("修好了") are in, and note clause negations."""
+    # "烧锅炉的老汉还说没事": someone brushing a hazard off ("还说/硬说…没事") is no all-clear
+    negated_message = {
+        of_clause[h.clause]
+        for h in hits
+        if "neg_msg" in h.entry.roles and not text[max(0, h.start - 3) : h.start].endswith(DISMISSIVE)
+    }
+    scopes = Scopes(of_clause, set(), negated_message, {})
+    for rx in (patterns.explained, patterns.resolved):
+        for m in rx.finditer(text):
+            negated_message.add(scopes.at(text, m.start()))
+    scopes.resolved |= negated_message
+    for h in hits:
+        roles = h.entry.roles
+        if "fixed" in roles and not repair_undone(text, h):
+            scopes.resolved.add(of_clause[h.clause])
+        if "neg" in roles:
+            scopes.negated_from[h.clause] = min(scopes.negated_from.get(h.clause, h.start), h.start)
+    return scopes
+
+
+def explained(text: str, hits: Sequence[Hit]) -> bool:
+    """True for "不是着火，是…的炉子冒烟": a negated report followed by the real explanation."""
+    for h in hits:
+        if h.word == "不是":
+            rest = text[h.end :]
+            for sep in _EXPLANATION_SEPS:
+                if sep in rest:
+                    return True
+    return False
+
+
+@dataclass(slots=True)
+class Frames:
+    """How the message is framed, each flag a reason the evidence may not be a local report now."""
+
+    local: bool  # a named place or a local word (咱村, 我家)
+    local_news: bool  # the local word sits next to the evidence, so forwarded news gives way
+    notice: bool  # an official notice or slogan
+    news: bool  # forwarded news from elsewhere
+    service: bool  # asking for a service or an item ("有会修的没")
+    question: bool  # a question for information, not a complaint
+    figurative: bool  # a figure of speech about the evidence
+    past: bool  # a story from the past, not said to be so now
+    past_strong: bool  # a childhood story, however vivid
+    thanked: bool  # thanks before the evidence: talk about a handled hazard
+    negated: bool  # message-level negation or an explanation that nothing is wrong
+
+
+def read_frames(
+    text: str,
+    hits: Sequence[Hit],
+    present: set[str],
+    location: str | None,
+    scopes: Scopes,
+    evidence_positions: Sequence[int],
+    evidence_clauses: set[int],
+    evidence_too_weak: bool,
+    patterns: FramePatterns,
+) -> Frames:
+    """Read the message's frames; ``evidence_too_weak`` says the score is below the hazard threshold."""
+    # forwarded news gives way only to a local report next to the evidence ("朋友圈…咱村口那电线断了"),
+    # not to a local aside elsewhere in the message ("南方发大水了…咱这儿倒好 旱得…")
+    local_news = location is not None or any(
+        "local" in h.entry.roles and (h.clause in evidence_clauses or h.clause + 1 in evidence_clauses)
+        for h in hits
+    )
+    # a complaint ("谁管管啊？", "能不能来人看看") is a report, not a question for information
+    question = ("question" in present or text.endswith(("?", "？"))) and "complaint" not in present
+    # a figurative word vetoes only when it shares a clause with the evidence ("说是没电了" is an excuse
+    # in its own clause, not a figure of speech about the stopped fan)
+    figurative = patterns.figurative.search(text) is not None or any(
+        "figurative" in h.entry.roles and (h.clause in evidence_clauses or not evidence_clauses) for h in hits
+    )
+    past = _told_as_past(text, hits, present, evidence_positions)
+    # "谢谢…漏电的那个闸": thanks before the evidence is talk about a handled hazard, unless a contrast
+    # ("谢谢来修，可是…还是有味") or a complaint reopens it
+    first_ev = min(evidence_positions, default=len(text))
+    thanked = (
+        any("thanks" in h.entry.roles and h.start < first_ev for h in hits)
+        and len(set(scopes.of_clause.values())) == 1
+        and "complaint" not in present
+    )
+    # message-level negation closed its scope already; it frames the message out only if nothing survived
+    negated = (bool(scopes.negated_message) and evidence_too_weak) or explained(text, hits)
+    return Frames(
+        local=location is not None or "local" in present,
+        local_news=local_news,
+        notice="notice" in present,
+        news="news" in present,
+        # asking for a service or an item ("有会修的没", "谁家有…借我") is chatter whatever else it says
+        service="service" in present,
+        question=question,
+        figurative=figurative,
+        past=past,
+        # "小时候…差点淹死": a childhood story stays a story however vivid it is
+        past_strong=past and "past_strong" in present,
+        thanked=thanked,
+        negated=negated,
+    )
+
+
+def _told_as_past(
+    text: str, hits: Sequence[Hit], present: set[str], evidence_positions: Sequence[int]
+) -> bool:
+    """True for a story from the past ("小时候那孔窑塌过一回") unless it says it is so now ("现在又") before
+    the evidence ends; "…现在的娃娃金贵" after the story does not make the story current."""
+    last_ev = max(evidence_positions, default=len(text))
+    # "…是以前炸石头剩下的": a leftover from the past is still there now, wherever it is said
+    return (
+        bool(present & {"past", "past_strong"})
+        and "remnant" not in present
+        and not any(h.start <= last_ev for h in hits if h.entry.roles & {"present", "imminent"})
+    )

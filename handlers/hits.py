@@ -1,0 +1,120 @@
+"""Finding keyword and pattern hits in a normalised message, and the clauses they sit in.
+
+A message is scanned once with the compiled keyword tables (longest keyword at every position, none
+inside a longer one) and then with the pattern families of the rules file; every hit records the clause
+it is in (clauses are separated by punctuation and spaces, a run of separators counting once).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from handlers.rules import Entry, PatternFamily
+
+__all__ = [
+    "AGENT_MARKS",
+    "CLAUSE_SEP",
+    "Hit",
+    "apply_patterns",
+    "clause_at",
+    "clause_breaks",
+    "roles_of",
+    "scan_keywords",
+]
+
+CLAUSE_SEP = "，,。.！!？?；;：:\n~～… 【】[]()（）“”\"'「」《》/|"
+# "让/被/叫" before a thing: that thing did something to another, it is not what is broken
+AGENT_MARKS = frozenset("让被叫")
+
+
+@dataclass(slots=True)
+class Hit:
+    """One keyword or pattern match: the matched words, their span, what they mean and their clause."""
+
+    word: str
+    start: int
+    end: int
+    entry: Entry
+    clause: int
+
+
+def clause_breaks(text: str) -> list[int]:
+    """Return the offsets that close a clause: the first separator of each run ("。。。 " closes one)."""
+    return [i for i, ch in enumerate(text) if ch in CLAUSE_SEP and (i == 0 or text[i - 1] not in CLAUSE_SEP)]
+
+
+def clause_at(text: str, pos: int) -> int:
+    """Return the clause index of a text offset (runs of separators count once, as in :func:`clause_breaks`)."""
+    return sum(
+        1
+        for i in range(min(pos, len(text)))
+        if text[i] in CLAUSE_SEP and (i == 0 or text[i - 1] not in CLAUSE_SEP)
+    )
+
+
+def roles_of(hits: Iterable[Hit]) -> set[str]:
+    """Return every role any of the hits plays."""
+    present: set[str] = set()
+    for h in hits:
+        present |= h.entry.roles
+    return present
+
+
+def scan_keywords(
+    text: str, entries: dict[str, Entry], starts_re: re.Pattern[str], start_table: dict[str, re.Pattern[str]]
+) -> list[Hit]:
+    """Return the keyword hits: longest per position, none inside a longer one or overlapping an ignore."""
+    seps = clause_breaks(text)
+    raw: list[tuple[str, int, int]] = []
+    max_end = 0
+    for sm in starts_re.finditer(text):
+        start = sm.start()
+        m = start_table[sm.group()].match(text, start)
+        if m is None:
+            continue
+        end = m.end()
+        word = text[start:end]
+        if end <= max_end:
+            continue  # inside a longer keyword ("气罐" inside "液化气罐")
+        raw.append((word, start, end))
+        max_end = end
+    ignored = [(s, e) for w, s, e in raw if "ignore" in entries[w].roles]
+    hits: list[Hit] = []
+    for word, start, end in raw:
+        # "看着火了": the ignore phrase 看着火 also hides the overlapping 着火了
+        if ignored and "ignore" not in entries[word].roles and any(s < end and start < e for s, e in ignored):
+            continue
+        hits.append(Hit(word, start, end, entries[word], bisect.bisect_right(seps, start)))
+    return hits
+
+
+def apply_patterns(text: str, hits: list[Hit], patterns: list[PatternFamily]) -> list[Hit]:
+    """Add the hits of pattern families (sensory evidence, damage shapes, missing protection, people
+    exposed, conduct, frames); a named group "s" marks the part of the match that is the hit
+    ("井盖|没了" → the state only), and an ``ignore`` family hides the hits it overlaps."""
+    if not patterns:
+        return hits
+    seps = clause_breaks(text)
+    extra = False
+    masked: list[tuple[int, int]] = []
+    chars = frozenset(text)
+    for rx, entry, needs in patterns:
+        if needs and needs.isdisjoint(chars):
+            continue
+        for m in rx.finditer(text):
+            start, end = (m.start("s"), m.end("s")) if "s" in rx.groupindex and m.group("s") else m.span()
+            if end <= start:
+                continue
+            if "ignore" in entry.roles:
+                masked.append((start, end))  # "旱得地都裂了": a figure of speech hides what it overlaps
+                continue
+            hits.append(Hit(text[start:end], start, end, entry, bisect.bisect_right(seps, start)))
+            extra = True
+    if masked:
+        hits = [h for h in hits if not any(s < h.end and h.start < e for s, e in masked)]
+    if extra:
+        hits.sort(key=lambda h: (h.start, -h.end))
+    return hits

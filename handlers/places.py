@@ -1,0 +1,122 @@
+"""Finding the named place a message is about.
+
+A village name from the town profile (a gazetteer keyword) wins; otherwise a place is a run of Han
+characters ending in a place suffix (村, 沟, 塔…) whose start and end fall on jieba word boundaries, shaped
+by the ``[places]`` rules: generic place words (村里, 山沟) are not names, a road word or a person right
+after a name ends it, and some prefix characters extend or stop the name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import jieba
+
+from handlers.hits import Hit
+from handlers.rules import PlaceRules
+
+__all__ = ["find_location", "has_place"]
+
+_HAN_RE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def has_place(text: str, hits: Sequence[Hit], rules: PlaceRules) -> bool:
+    """Cheap pre-check: only segment when a place suffix or a gazetteer name occurs."""
+    suffixes = rules.suffixes
+    return any(ch in suffixes for ch in text) or any("place" in h.entry.roles for h in hits)
+
+
+def find_location(
+    text: str, hits: Sequence[Hit], rules: PlaceRules, tokenizer: jieba.Tokenizer
+) -> str | None:
+    """Return the first named place: a gazetteer name, else a suffix-pattern name at jieba word bounds."""
+    for hit in hits:
+        if "place" in hit.entry.roles:
+            return hit.word
+    bounds = _word_bounds(text, tokenizer)
+    freq = tokenizer.FREQ
+    for i, ch in enumerate(text):
+        if ch not in rules.suffixes or i == 0 or text[i : i + 2] in rules.bad_follow:
+            continue
+        end = _name_end(text, i, bounds, rules)
+        if end is None:
+            continue
+        name = _name_ending_at(text, i, end, bounds, freq, rules)
+        if name is not None:
+            return name
+    return None
+
+
+def _word_bounds(text: str, tokenizer: jieba.Tokenizer) -> set[int]:
+    """Return the offsets where jieba's words start and end."""
+    bounds: set[int] = set()
+    pos = 0
+    for tok in tokenizer.lcut(text):
+        bounds.add(pos)
+        pos += len(tok)
+    bounds.add(pos)
+    return bounds
+
+
+def _name_end(text: str, i: int, bounds: set[int], rules: PlaceRules) -> int | None:
+    """Return where a place name with its suffix at ``i`` ends, or None if the suffix ends no name there.
+
+    "高家塔村": the suffix plus a following 村 ends after 村; otherwise the name ends after the suffix if
+    jieba ends a word there, the suffix is a strong one, or a road, a person or the suffix repeated follows.
+    """
+    ch = text[i]
+    if text.startswith(rules.road_words, i):
+        return None  # "乡道", "村道": a road, not the end of a place name
+    if ch != "村" and text[i + 1 : i + 2] == "村":
+        return i + 2
+    if (i + 1) in bounds or ch in rules.strong_suffixes:
+        return i + 1
+    # "碾子沟老杨家", "高家塔乡道", "狼窝沟沟掌": a person, a road or the suffix repeated ends the name
+    person = rules.person_after
+    if (
+        text.startswith(rules.road_words, i + 1)
+        or text[i + 1 : i + 2] == ch
+        or (person is not None and person.match(text, i + 1) is not None)
+    ):
+        return i + 1
+    return None
+
+
+def _name_ending_at(
+    text: str, i: int, end: int, bounds: set[int], freq: dict[str, int], rules: PlaceRules
+) -> str | None:
+    """Return the place name whose suffix is at ``i`` (ending at ``end``), trying prefixes of growing
+    length that start on a word boundary; None if no prefix makes a specific (non-generic) name."""
+    with_village = end == i + 2
+    for length in range(1, rules.max_prefix + 1):
+        start = i - length
+        if start < 0 or not _HAN_RE.match(text[start]):
+            break
+        if start not in bounds:
+            continue
+        first = text[start]
+        if first in rules.extend_prefix:
+            continue  # "家庄村" is the tail of "尚家庄村": look one character further back
+        if first in rules.bad_prefix:
+            break
+        if text[start : i + 1] in rules.generic or text[start:end] in rules.generic:
+            if with_village:
+                continue  # "河湾" is generic, "大河湾村" is a village
+            break
+        if length == 1 and start > 0:
+            start = _with_leading_char(text, start, bounds, freq, rules)
+        return text[start:end]
+    return None
+
+
+def _with_leading_char(
+    text: str, start: int, bounds: set[int], freq: dict[str, int], rules: PlaceRules
+) -> int:
+    """A one-character prefix often lost its first character to jieba: take it back when the two form a
+    dictionary word ("黑龙沟村": 黑龙, not 龙) or jieba split it off alone ("崖 窑坪村")."""
+    prev = text[start - 1]
+    joined = freq.get(text[start - 1 : start + 1], 0) > 0
+    if (joined or (start - 1) in bounds) and _HAN_RE.match(prev) and prev not in rules.bad_prefix:
+        return start - 1
+    return start

@@ -1,0 +1,642 @@
+"""Loading, validating and compiling the classifier's rules file (``data/rules.toml``).
+
+:func:`read_rules` parses the TOML; :func:`compile_rules` validates every section and turns it into a
+:class:`CompiledRules`: the keyword lexicon (one :class:`Entry` per keyword, matched through a table of
+per-first-character tries), the pattern families, and the small typed rule sets the other steps use
+(:class:`PlaceRules`, :class:`SeverityRules`, :class:`FramePatterns`, :class:`TipRules`). A malformed file
+raises ValueError naming the offending key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CATEGORIES",
+    "DEFAULT_RULES",
+    "DEFAULT_USERDICT",
+    "EVIDENCE_GATE",
+    "CompiledRules",
+    "Entry",
+    "FramePatterns",
+    "PatternFamily",
+    "PlaceRules",
+    "SeverityRules",
+    "TipRules",
+    "build_start_table",
+    "build_trie_pattern",
+    "compile_rules",
+    "load_nouns",
+    "read_rules",
+]
+
+CATEGORIES = (
+    "fire",
+    "gas",
+    "electric",
+    "building",
+    "construction",
+    "traffic",
+    "mining",
+    "chemical",
+    "geological",
+    "water",
+    "special_equipment",
+    "other",
+)
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_RULES = DATA_DIR / "rules.toml"
+DEFAULT_USERDICT = DATA_DIR / "userdict.txt"
+
+# Roles a keyword can play; each maps to a section of rules.toml (see that file's comments).
+LIST_ROLES: dict[str, tuple[str, str]] = {
+    "bad": ("states", "bad"),
+    "near": ("states", "near"),
+    "lack_marker": ("states", "lack_markers"),
+    "lack_item": ("states", "lack_items"),
+    "neg": ("negation", "clause"),
+    "neg_msg": ("negation", "message"),
+    "fixed": ("resolution", "words"),
+    "contrast": ("resolution", "contrast"),
+    "news": ("frames", "news"),
+    "notice": ("frames", "notice"),
+    "question": ("frames", "question"),
+    "figurative": ("frames", "figurative"),
+    "local": ("frames", "local"),
+    "past": ("frames", "past"),
+    "past_strong": ("frames", "past_strong"),
+    "thanks": ("frames", "thanks"),
+    "present": ("frames", "present"),
+    "illegal": ("tips", "illegal"),
+    "anon": ("tips", "anonymity"),
+    "report": ("tips", "report"),
+    "target": ("tips", "targets"),
+    "people_strong": ("severity", "people_strong"),
+    "people_weak": ("severity", "people_weak"),
+    "imminent": ("severity", "imminent"),
+    "major": ("severity", "major"),
+    "critical": ("severity", "critical"),
+    "major_thing": ("severity", "major_things"),
+    "ignition": ("severity", "ignition"),
+    "formal_marker": ("formal", "markers"),
+    "formal_term": ("formal", "terms"),
+    "formal_weak": ("formal", "weak_terms"),
+    "ignore": ("ignore", "words"),
+    "pile": ("states", "piles"),
+    "strong": ("states", "strong"),
+    "concern": ("frames", "concern"),
+    "complaint": ("frames", "complaint"),
+    "service": ("frames", "service"),
+    "exposure": ("severity", "exposure"),
+    "leak": ("severity", "leak_signs"),
+}
+# Roles a longer keyword inherits from shorter keywords inside it ("非法开采" is also "非法").
+INHERITED = frozenset(
+    {"major", "people_strong", "people_weak", "imminent", "critical", "ignition", "illegal", "anon"}
+)
+# Roles that can make a message worth weighing at all; a message with none of them is chatter at once.
+EVIDENCE_GATE = frozenset(
+    {"thing", "bad", "strong", "event", "act", "illegal", "anon", "formal_marker", "report"}
+)
+# Roles a pattern family may declare: the list roles plus the categorised ones.
+PATTERN_ROLES = frozenset(LIST_ROLES) | {"thing", "event", "act", "state_cat", "remnant"}
+# Sections whose keywords carry a category, and the role their keywords play.
+CATEGORISED_SECTIONS = (("things", "thing"), ("events", "event"), ("acts", "act"))
+# Keyword weight by the list a categorised keyword is in ("weak", "words", "strong", things_specific).
+WEAK_WEIGHT, NORMAL_WEIGHT, STRONG_WEIGHT, SPECIFIC_WEIGHT = 0.5, 1.0, 2.0, 3.0
+FRAME_PATTERN_KEYS = ("figurative_pattern", "explained_pattern", "resolved_pattern", "near_miss_pattern")
+
+
+# --------------------------------------------------------------------------------------------------------
+# compiled forms
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What one keyword means: its roles, and the category for thing/event/act roles."""
+
+    roles: frozenset[str]
+    category: str | None
+    weight: float
+
+
+# A ``[[patterns]]`` family: (regex, entry, needs). A match of the regex becomes a hit with the entry's
+# roles; ``needs`` holds characters of which every match has at least one, so a message with none skips
+# the family. A plain tuple rather than a NamedTuple: unpacking an exact tuple is faster in the hot loop.
+PatternFamily = tuple[re.Pattern[str], Entry, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class PlaceRules:
+    """The ``[places]`` section: how a place name ending in a suffix (村, 沟, 塔…) is recognised."""
+
+    suffixes: frozenset[str]
+    generic: frozenset[str]
+    bad_prefix: frozenset[str]
+    extend_prefix: frozenset[str]
+    strong_suffixes: frozenset[str]
+    bad_follow: frozenset[str]
+    max_prefix: int
+    road_words: tuple[str, ...]
+    person_after: re.Pattern[str] | None
+
+
+@dataclass(frozen=True)
+class SeverityRules:
+    """The ``[severity]`` section: which categories and places make people's presence a major hazard."""
+
+    crowd_re: re.Pattern[str]
+    exposed_categories: frozenset[str]
+    danger_categories: frozenset[str]
+    venues: frozenset[str]
+    venue_categories: frozenset[str]
+    leak_categories: frozenset[str]
+
+
+@dataclass(frozen=True)
+class FramePatterns:
+    """The regexes of ``[frames]``: figures of speech, explanations, resolutions and near misses."""
+
+    figurative: re.Pattern[str]
+    explained: re.Pattern[str]
+    resolved: re.Pattern[str]
+    near_miss: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class TipRules:
+    """The regexes and switch of ``[tips]``: illegal conduct, anonymity requests, whether a target is needed."""
+
+    conduct_re: re.Pattern[str]
+    needs_target: bool
+    anon_re: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    """Everything the classifier needs from the rules file, validated and compiled."""
+
+    max_chars: int
+    pair_window: int
+    hazard_threshold: float
+    concern_boost: float
+    char_table: dict[int, str]
+    phrases: dict[str, str]
+    phrase_re: re.Pattern[str] | None
+    entries: dict[str, Entry]
+    starts_re: re.Pattern[str]
+    start_table: dict[str, re.Pattern[str]]
+    category_rank: dict[str, int]
+    source_categories: frozenset[str]
+    combos: list[tuple[frozenset[str], frozenset[str], str]]
+    severity: SeverityRules
+    places: PlaceRules
+    noun_tags: frozenset[str]
+    noun_exclude: frozenset[str]
+    noun_weight: float
+    contrast_open: frozenset[str]
+    frames: FramePatterns
+    tips: TipRules
+    evidence_patterns: list[PatternFamily]
+    modifier_patterns: list[PatternFamily]
+
+
+# --------------------------------------------------------------------------------------------------------
+# reading and validation helpers
+
+
+def read_rules(path: Path) -> dict[str, Any]:
+    """Parse the rules file as TOML; raise ValueError when it cannot be read or is not valid TOML."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"rules file {path}: invalid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ValueError(f"rules file {path}: cannot read: {exc}") from exc
+
+
+def require(table: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...]) -> Any:
+    """Return ``table[key]``, raising ValueError naming ``where + key`` when it is missing or mistyped."""
+    if key not in table:
+        raise ValueError(f"rules file: missing key '{where}{key}'")
+    value = table[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        names = "/".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+        raise ValueError(f"rules file: '{where}{key}' must be a {names}, got {type(value).__name__}")
+    return value
+
+
+def str_list(table: Mapping[str, Any], key: str, where: str) -> list[str]:
+    """Return ``table[key]`` as a list of stripped non-empty strings, or raise ValueError."""
+    value = require(table, key, where, list)
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError(f"rules file: '{where}{key}' must be a list of non-empty strings, got {item!r}")
+    return [item.strip() for item in value]
+
+
+def check_category(name: str, where: str) -> str:
+    """Return ``name`` if it is a known category, else raise ValueError naming ``where``."""
+    if name not in CATEGORIES:
+        raise ValueError(
+            f"rules file: unknown category '{name}' in '{where}' (allowed: {', '.join(CATEGORIES)})"
+        )
+    return name
+
+
+def compile_regex(pattern: str, where: str, label: str = "") -> re.Pattern[str]:
+    """Compile a regex from the rules file, raising ValueError naming ``where`` when it is invalid."""
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"rules file: '{where}'{label} is not a valid regex: {exc}") from exc
+
+
+def load_nouns(paths: Iterable[Path], tags: frozenset[str], exclude: frozenset[str]) -> frozenset[str]:
+    """Read "word freq pos" dictionaries and return the words whose part of speech is in ``tags``."""
+    nouns: set[str] = set()
+    for path in paths:
+        if not path.exists():
+            continue
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2] in tags and parts[0] not in exclude:
+                    nouns.add(parts[0])
+    return frozenset(nouns)
+
+
+# --------------------------------------------------------------------------------------------------------
+# keyword matching tables
+
+
+def build_trie_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    """Compile the words into one regex shaped like a trie, longest alternatives first."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = True
+
+    def render(node: dict[str, Any]) -> str:
+        branches = []
+        optional = "" in node
+        for ch in sorted(k for k in node if k):
+            branches.append(re.escape(ch) + render(node[ch]))
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if optional:
+            return f"(?:{body})?"
+        return body
+
+    # a zero-width look-ahead finds the longest keyword at *every* position, so overlapping keywords
+    # ("一直往下" and "往下滚") are all seen; hits inside a longer hit are dropped afterwards
+    return re.compile("(?=(" + render(trie) + "))")
+
+
+def build_start_table(words: Iterable[str]) -> tuple[re.Pattern[str], dict[str, re.Pattern[str]]]:
+    """Split the keyword trie by first character: a charset finds where a keyword can start, and each
+    first character's own sub-trie (anchored with ``match``) returns the longest keyword starting there.
+
+    Same hits as ``build_trie_pattern``'s look-ahead at every position, without trying the whole trie at
+    positions no keyword starts at.
+    """
+    by_first: dict[str, list[str]] = {}
+    for word in words:
+        if word:
+            by_first.setdefault(word[0], []).append(word)
+    table: dict[str, re.Pattern[str]] = {}
+    for ch, group in by_first.items():
+        sub = build_trie_pattern(group).pattern
+        table[ch] = re.compile(sub[len("(?=(") : -len("))")])
+    starts = re.compile("[" + "".join(re.escape(ch) for ch in sorted(by_first)) + "]")
+    return starts, table
+
+
+# --------------------------------------------------------------------------------------------------------
+# compiling, one rules-file section at a time (called in the file's validation order)
+
+
+def compile_rules(rules: Mapping[str, Any], places: frozenset[str]) -> CompiledRules:
+    """Validate the parsed rules file and compile it; ``places`` (village names) become keywords too.
+
+    Sections are checked in a fixed order, so a file with several problems always reports the same one.
+    """
+    limits = require(rules, "limits", "", dict)
+    max_chars, pair_window, hazard_threshold = _compile_limits(limits)
+    char_table, phrases, phrase_re = _compile_normalize(rules)
+    entries = _compile_lexicon(rules, places)
+    starts_re, start_table = build_start_table(entries)
+    category_rank = _compile_priority(rules)
+    severity = _compile_severity(rules)
+    source_categories = _compile_source_categories(rules)
+    for cat in severity.exposed_categories | severity.danger_categories:
+        check_category(cat, "severity.exposed_categories/danger_categories")
+    place_rules = _compile_places(rules)
+    noun_tags, noun_exclude, noun_weight = _compile_generic_nouns(rules)
+    resolution = require(rules, "resolution", "", dict)
+    contrast_open = frozenset(require(resolution, "contrast_open", "resolution.", str))
+    concern_boost = float(require(limits, "concern_boost", "limits.", (int, float)))
+    frames = _compile_frames(rules)
+    tips = _compile_tips(rules)
+    patterns = _compile_patterns(rules)
+    return CompiledRules(
+        max_chars=max_chars,
+        pair_window=pair_window,
+        hazard_threshold=hazard_threshold,
+        concern_boost=concern_boost,
+        char_table=char_table,
+        phrases=phrases,
+        phrase_re=phrase_re,
+        entries=entries,
+        starts_re=starts_re,
+        start_table=start_table,
+        category_rank=category_rank,
+        source_categories=source_categories,
+        combos=_compile_combos(rules),
+        severity=severity,
+        places=place_rules,
+        noun_tags=noun_tags,
+        noun_exclude=noun_exclude,
+        noun_weight=noun_weight,
+        contrast_open=contrast_open,
+        frames=frames,
+        tips=tips,
+        # families that can supply evidence run on every message; the rest (frames, scope, severity,
+        # ignore) run only once a message has evidence, which keeps plain chit-chat fast
+        evidence_patterns=[p for p in patterns if p[1].roles & EVIDENCE_GATE],
+        modifier_patterns=[p for p in patterns if not p[1].roles & EVIDENCE_GATE],
+    )
+
+
+def _compile_limits(limits: Mapping[str, Any]) -> tuple[int, int, float]:
+    """``[limits]``: message length cap, thing-state pairing window and the hazard score threshold."""
+    max_chars = int(require(limits, "max_chars", "limits.", int))
+    pair_window = int(require(limits, "pair_window", "limits.", int))
+    hazard_threshold = float(require(limits, "hazard_threshold", "limits.", (int, float)))
+    if max_chars < 20 or pair_window < 1:
+        raise ValueError("rules file: 'limits.max_chars' must be >= 20 and 'limits.pair_window' >= 1")
+    return max_chars, pair_window, hazard_threshold
+
+
+def _compile_normalize(
+    rules: Mapping[str, Any],
+) -> tuple[dict[int, str], dict[str, str], re.Pattern[str] | None]:
+    """``[normalize]``: the character folding table, phrase rewrites and one regex finding the phrases."""
+    norm = require(rules, "normalize", "", dict)
+    table: dict[int, str] = {}
+    for pair in str_list(norm, "chars", "normalize."):
+        if len(pair) != 2:
+            raise ValueError(f"rules file: 'normalize.chars' entries are two characters, got {pair!r}")
+        table[ord(pair[0])] = pair[1]
+    phrases: dict[str, str] = {}
+    for src, dst in require(norm, "phrases", "normalize.", dict).items():
+        if not isinstance(dst, str):
+            raise ValueError(f"rules file: 'normalize.phrases.{src}' must be a string")
+        phrases[src] = dst
+    phrase_re = (
+        re.compile("|".join(re.escape(k) for k in sorted(phrases, key=len, reverse=True)))
+        if phrases
+        else None
+    )
+    return table, phrases, phrase_re
+
+
+# word -> (roles, category -> best weight) while the lexicon is being collected
+_Lexicon = dict[str, tuple[set[str], dict[str, float]]]
+
+
+def _add(lexicon: _Lexicon, word: str, role: str, category: str | None = None, weight: float = 1.0) -> None:
+    """Record that ``word`` plays ``role`` (and, for categorised roles, its best weight per category)."""
+    roles, cats = lexicon.setdefault(word, (set(), {}))
+    roles.add(role)
+    if category is not None:
+        cats[category] = max(cats.get(category, 0.0), weight)
+
+
+def _compile_lexicon(rules: Mapping[str, Any], places: frozenset[str]) -> dict[str, Entry]:
+    """Collect every keyword of every section into one entry per word (roles, category, weight)."""
+    lexicon: _Lexicon = {}
+    _add_listed_words(lexicon, rules)
+    _add_categorised_words(lexicon, rules)
+    _add_specific_and_state_words(lexicon, rules)
+    _inherit_roles(lexicon)
+    entries: dict[str, Entry] = {}
+    for word, (roles, cats) in lexicon.items():
+        category = max(cats, key=lambda c: cats[c]) if cats else None
+        weight = cats.get(category, 1.0) if category else 1.0
+        entries[word] = Entry(frozenset(roles), category, weight)
+    # Places from the town profile are keywords too, so they are always recognised.
+    for place in places:
+        old = entries.get(place)
+        roles = (old.roles if old else frozenset()) | {"place"}
+        entries[place] = Entry(frozenset(roles), old.category if old else None, 1.0)
+    return entries
+
+
+def _add_listed_words(lexicon: _Lexicon, rules: Mapping[str, Any]) -> None:
+    """The plain word lists (states, negation, resolution, frames, tips, severity, formal, ignore)."""
+    for role, (section, key) in LIST_ROLES.items():
+        table = require(rules, section, "", dict)
+        for word in str_list(table, key, f"{section}."):
+            _add(lexicon, word, role)
+
+
+def _add_categorised_words(lexicon: _Lexicon, rules: Mapping[str, Any]) -> None:
+    """``[things.*]``, ``[events.*]`` and ``[acts.*]``: keywords per category, with weak and strong lists."""
+    for section, role in CATEGORISED_SECTIONS:
+        cats = require(rules, section, "", dict)
+        for cat, spec in cats.items():
+            check_category(cat, f"{section}.{cat}")
+            if not isinstance(spec, dict):
+                raise ValueError(f"rules file: '{section}.{cat}' must be a table with 'words'")
+            for word in str_list(spec, "words", f"{section}.{cat}."):
+                _add(lexicon, word, role, cat, NORMAL_WEIGHT)
+            if "weak" in spec:
+                for word in str_list(spec, "weak", f"{section}.{cat}."):
+                    _add(lexicon, word, role, cat, WEAK_WEIGHT)
+            if "strong" in spec:
+                for word in str_list(spec, "strong", f"{section}.{cat}."):
+                    _add(lexicon, word, role, cat, STRONG_WEIGHT)
+
+
+def _add_specific_and_state_words(lexicon: _Lexicon, rules: Mapping[str, Any]) -> None:
+    """``[things_specific]`` (category-deciding things), ``[state_categories]`` and ``[generic_things]``."""
+    for cat, words in require(rules, "things_specific", "", dict).items():
+        check_category(cat, f"things_specific.{cat}")
+        for word in str_list({cat: words}, cat, "things_specific."):
+            _add(lexicon, word, "thing", cat, SPECIFIC_WEIGHT)
+    for cat, spec in require(rules, "state_categories", "", dict).items():
+        check_category(cat, f"state_categories.{cat}")
+        if not isinstance(spec, dict):
+            raise ValueError(f"rules file: 'state_categories.{cat}' must be a table with 'words'")
+        for word in str_list(spec, "words", f"state_categories.{cat}."):
+            _add(lexicon, word, "state_cat", cat, 1.0)
+    for word in str_list(require(rules, "generic_things", "", dict), "words", "generic_things."):
+        _add(lexicon, word, "thing")
+
+
+def _inherit_roles(lexicon: _Lexicon) -> None:
+    """Give each longer keyword the inheritable roles of the shorter keywords inside it (not chained)."""
+    inheritable = {w: r & INHERITED for w, (r, _) in lexicon.items() if r & INHERITED}
+    for word, (roles, _) in lexicon.items():
+        if len(word) < 2 or "ignore" in roles:
+            continue
+        for sub, sub_roles in inheritable.items():
+            if sub != word and len(sub) < len(word) and sub in word:
+                roles |= sub_roles
+
+
+def _compile_priority(rules: Mapping[str, Any]) -> dict[str, int]:
+    """``category.priority``: every category, in tie-break order; returns category -> rank."""
+    priority = str_list(require(rules, "category", "", dict), "priority", "category.")
+    for cat in priority:
+        check_category(cat, "category.priority")
+    missing = [c for c in CATEGORIES if c not in priority]
+    if missing:
+        raise ValueError(f"rules file: 'category.priority' lacks {', '.join(missing)}")
+    return {c: i for i, c in enumerate(priority)}
+
+
+def _compile_severity(rules: Mapping[str, Any]) -> SeverityRules:
+    """``[severity]``: the crowd regex and the category and venue sets of the severity rule set."""
+    sev = require(rules, "severity", "", dict)
+    crowd = require(sev, "crowd_pattern", "severity.", str)
+    crowd_re = compile_regex(crowd, "severity.crowd_pattern")
+    exposed = frozenset(str_list(sev, "exposed_categories", "severity."))
+    danger = frozenset(str_list(sev, "danger_categories", "severity."))
+    venues = frozenset(str_list(sev, "venues", "severity."))
+    venue_categories = frozenset(
+        check_category(c, "severity.venue_categories") for c in str_list(sev, "venue_categories", "severity.")
+    )
+    leak_categories = frozenset(
+        check_category(c, "severity.leak_categories") for c in str_list(sev, "leak_categories", "severity.")
+    )
+    return SeverityRules(crowd_re, exposed, danger, venues, venue_categories, leak_categories)
+
+
+def _compile_source_categories(rules: Mapping[str, Any]) -> frozenset[str]:
+    """``category.source_categories``: kinds of hazard whose thing is the energy source itself, so a
+    fire-looking state does not re-file them."""
+    category = require(rules, "category", "", dict)
+    return frozenset(
+        check_category(c, "category.source_categories")
+        for c in str_list(category, "source_categories", "category.")
+    )
+
+
+def _compile_places(rules: Mapping[str, Any]) -> PlaceRules:
+    """``[places]``: suffixes, generic place words, prefix characters and what ends a place name."""
+    pl = require(rules, "places", "", dict)
+    suffixes = frozenset(require(pl, "suffixes", "places.", str))
+    generic = frozenset(str_list(pl, "generic", "places."))
+    bad_prefix = frozenset(require(pl, "bad_prefix_chars", "places.", str))
+    extend_prefix = frozenset(require(pl, "extend_prefix_chars", "places.", str))
+    strong_suffixes = frozenset(require(pl, "strong_suffixes", "places.", str))
+    bad_follow = frozenset(str_list(pl, "bad_following", "places."))
+    max_prefix = int(require(pl, "max_prefix", "places.", int))
+    # a road word ("乡道") or a person ("老杨家") right after a name ends the name there
+    road_words = tuple(str_list(pl, "road_words", "places.")) if "road_words" in pl else ()
+    try:
+        person_after = re.compile(pl["person_after"]) if pl.get("person_after") else None
+    except (re.error, TypeError) as exc:
+        raise ValueError(f"rules file: 'places.person_after' is not a valid regex: {exc}") from exc
+    return PlaceRules(
+        suffixes=suffixes,
+        generic=generic,
+        bad_prefix=bad_prefix,
+        extend_prefix=extend_prefix,
+        strong_suffixes=strong_suffixes,
+        bad_follow=bad_follow,
+        max_prefix=max_prefix,
+        road_words=road_words,
+        person_after=person_after,
+    )
+
+
+def _compile_generic_nouns(rules: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str], float]:
+    """``[generic_nouns]``: jieba part-of-speech tags that count as things, exclusions, and their weight."""
+    gn = require(rules, "generic_nouns", "", dict)
+    tags = frozenset(str_list(gn, "pos", "generic_nouns."))
+    exclude = frozenset(str_list(gn, "exclude", "generic_nouns."))
+    weight = float(require(gn, "weight", "generic_nouns.", (int, float)))
+    return tags, exclude, weight
+
+
+def _compile_frames(rules: Mapping[str, Any]) -> FramePatterns:
+    """The regexes of ``[frames]`` (figurative, explained-away, resolved, near miss)."""
+    frames = require(rules, "frames", "", dict)
+    compiled = {
+        key: compile_regex(require(frames, key, "frames.", str), f"frames.{key}")
+        for key in FRAME_PATTERN_KEYS
+    }
+    return FramePatterns(
+        figurative=compiled["figurative_pattern"],
+        explained=compiled["explained_pattern"],
+        resolved=compiled["resolved_pattern"],
+        near_miss=compiled["near_miss_pattern"],
+    )
+
+
+def _compile_tips(rules: Mapping[str, Any]) -> TipRules:
+    """``[tips]``: the conduct and anonymity regexes and whether illegal conduct needs a target."""
+    tips = require(rules, "tips", "", dict)
+    conduct_re = compile_regex(require(tips, "conduct_pattern", "tips.", str), "tips.conduct_pattern")
+    needs_target = bool(require(tips, "illegal_needs_target", "tips.", bool))
+    anon_pattern = require(tips, "anonymity_pattern", "tips.", str)
+    anon_re = compile_regex(anon_pattern, "tips.anonymity_pattern")
+    return TipRules(conduct_re, needs_target, anon_re)
+
+
+def _compile_patterns(rules: Mapping[str, Any]) -> list[PatternFamily]:
+    """``[[patterns]]``: regex families whose matches are hits with the roles (and category) they declare."""
+    specs = rules.get("patterns", [])
+    if not isinstance(specs, list):
+        raise ValueError("rules file: 'patterns' must be an array of tables ([[patterns]])")
+    return [_compile_pattern(spec, f"patterns[{i}].") for i, spec in enumerate(specs)]
+
+
+def _compile_pattern(spec: Any, where: str) -> PatternFamily:
+    """One ``[[patterns]]`` table: name, roles, optional category and weight, regex, optional needs."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"rules file: '{where[:-1]}' must be a table")
+    name = require(spec, "name", where, str)
+    roles = frozenset(str_list(spec, "roles", where))
+    unknown = roles - PATTERN_ROLES
+    if unknown:
+        raise ValueError(f"rules file: '{where}roles' of '{name}' has unknown roles {sorted(unknown)}")
+    cat = spec.get("category")
+    if cat is not None:
+        check_category(cat, f"{where}category")
+    weight = float(spec.get("weight", 1.0))
+    regex = compile_regex(require(spec, "regex", where, str), f"{where}regex", f" ({name})")
+    needs = spec.get("needs", "")
+    if not isinstance(needs, str):
+        raise ValueError(f"rules file: '{where}needs' ({name}) must be a string of characters")
+    return (regex, Entry(roles, cat, weight), frozenset(needs))
+
+
+def _compile_combos(rules: Mapping[str, Any]) -> list[tuple[frozenset[str], frozenset[str], str]]:
+    """``[[category.combos]]``: things of one kind at a place of another decide the category
+    ("炸药" at a "采石场" is a mining hazard)."""
+    combos: list[tuple[frozenset[str], frozenset[str], str]] = []
+    for i, spec in enumerate(require(rules, "category", "", dict).get("combos", [])):
+        where = f"category.combos[{i}]."
+        if not isinstance(spec, dict):
+            raise ValueError(f"rules file: '{where[:-1]}' must be a table")
+        combos.append(
+            (
+                frozenset(str_list(spec, "any", where)),
+                frozenset(str_list(spec, "with", where)),
+                check_category(require(spec, "category", where, str), f"{where}category"),
+            )
+        )
+    return combos

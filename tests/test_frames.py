@@ -1,0 +1,81 @@
+"""Behaviour tests for scopes and message frames (handlers/frames.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.frames import Frames, Scopes, explained, read_frames, repair_undone, scope_clauses, scopes_for
+from handlers.hits import Hit, apply_patterns, roles_of, scan_keywords
+from handlers.rules import DEFAULT_RULES, CompiledRules, compile_rules, read_rules
+
+
+@pytest.fixture(scope="module")
+def rules() -> CompiledRules:
+    """The bundled rules, compiled once for the module."""
+    return compile_rules(read_rules(DEFAULT_RULES), frozenset())
+
+
+def _hits(rules: CompiledRules, text: str) -> list[Hit]:
+    hits = scan_keywords(text, rules.entries, rules.starts_re, rules.start_table)
+    hits = apply_patterns(text, hits, rules.evidence_patterns)
+    return apply_patterns(text, hits, rules.modifier_patterns)
+
+
+def _scopes(rules: CompiledRules, text: str) -> tuple[list[Hit], Scopes]:
+    hits = _hits(rules, text)
+    return hits, scopes_for(text, hits, scope_clauses(text, hits, rules.contrast_open), rules.frames)
+
+
+def _word(hits: list[Hit], word: str) -> Hit:
+    return next(h for h in hits if h.word == word)
+
+
+def test_a_repair_closes_its_scope_until_a_contrast(rules: CompiledRules) -> None:
+    hits, scopes = _scopes(rules, "电线修好了，但是杆子又歪了")
+    assert scopes.of_clause == {0: 0, 1: 1}
+    assert not scopes.alive(_word(hits, "电线"))
+    assert scopes.alive(_word(hits, "歪了"))
+
+
+def test_a_lone_contrast_character_opening_a_clause_starts_a_scope(rules: CompiledRules) -> None:
+    text = "杆子换了新的 可新杆子歪了"
+    hits = _hits(rules, text)
+    assert not any("contrast" in h.entry.roles for h in hits)
+    assert scope_clauses(text, hits, rules.contrast_open) == {0: 0, 1: 1}
+    assert scope_clauses(text, hits, frozenset()) == {0: 0, 1: 0}
+
+
+def test_clause_negation_silences_what_follows_it(rules: CompiledRules) -> None:
+    hits, scopes = _scopes(rules, "不是着火，是炉子冒烟")
+    assert not scopes.alive(_word(hits, "着火"))
+    assert scopes.alive(_word(hits, "冒烟"))
+    assert explained("不是着火，是炉子冒烟", hits)
+
+
+def test_an_undone_repair_is_not_a_repair(rules: CompiledRules) -> None:
+    for text, undone in (("那堵墙还没修好", True), ("那堵墙修好了", False)):
+        hits = _hits(rules, text)
+        fixed = next(h for h in hits if "fixed" in h.entry.roles)
+        assert repair_undone(text, fixed) is undone
+
+
+def test_dismissed_all_clear_does_not_close_the_scope(rules: CompiledRules) -> None:
+    _, scopes = _scopes(rules, "锅炉压力表的针都顶到头了 烧锅炉的老汉还说没事")
+    assert not scopes.negated_message
+
+
+def _frames(rules: CompiledRules, text: str, positions: list[int], clauses: set[int]) -> Frames:
+    hits, scopes = _scopes(rules, text)
+    return read_frames(text, hits, roles_of(hits), None, scopes, positions, clauses, False, rules.frames)
+
+
+def test_past_story_unless_said_to_be_so_now(rules: CompiledRules) -> None:
+    story = "我小时候住的那孔老窑塌过一回"
+    assert _frames(rules, story, [len(story)], {0}).past_strong
+    now = "以前修过的那孔窑现在又裂了一道缝"
+    assert not _frames(rules, now, [now.index("裂")], {0}).past
+
+
+def test_question_but_not_complaint(rules: CompiledRules) -> None:
+    assert _frames(rules, "液化气罐几年检验一次？", [], set()).question
+    assert not _frames(rules, "那堵墙又裂开一道 谁管管啊？", [5], {0}).question

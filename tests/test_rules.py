@@ -1,0 +1,90 @@
+"""Behaviour tests for loading, validating and compiling the rules file (handlers/rules.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from handlers.rules import (
+    DEFAULT_RULES,
+    EVIDENCE_GATE,
+    CompiledRules,
+    build_start_table,
+    build_trie_pattern,
+    compile_rules,
+    read_rules,
+)
+
+
+@pytest.fixture(scope="module")
+def compiled() -> CompiledRules:
+    """The bundled rules, compiled once for the module (no jieba needed)."""
+    return compile_rules(read_rules(DEFAULT_RULES), frozenset({"王家沟村"}))
+
+
+def test_first_char_table_finds_the_same_keywords_as_the_lookahead_trie() -> None:
+    """The per-first-character keyword tables return the longest keyword at every position, as the
+    single look-ahead trie pattern does (overlapping keywords included)."""
+    words = ["一直往下", "往下滚", "往下", "气罐", "液化气罐", "液化气", "漏", "漏气", "断"]
+    text = "石头一直往下滚，液化气罐漏气了，电线断了，往下"
+    full = build_trie_pattern(words)
+    expected = [(m.start(), m.group(1)) for m in full.finditer(text) if m.group(1)]
+    starts, table = build_start_table(words)
+    got = []
+    for sm in starts.finditer(text):
+        m = table[sm.group()].match(text, sm.start())
+        if m is not None:
+            got.append((sm.start(), m.group()))
+    assert got == expected
+
+
+def test_longer_keywords_inherit_roles_of_shorter_ones(compiled: CompiledRules) -> None:
+    # "非法开采" is an event in its own right and also illegal because it holds "非法"
+    entry = compiled.entries["非法开采"]
+    assert {"illegal", "event"} <= entry.roles
+    assert entry.category == "mining"
+
+
+def test_profile_places_become_place_keywords(compiled: CompiledRules) -> None:
+    assert "place" in compiled.entries["王家沟村"].roles
+
+
+def test_patterns_are_split_by_whether_they_can_supply_evidence(compiled: CompiledRules) -> None:
+    assert compiled.evidence_patterns and compiled.modifier_patterns
+    assert all(entry.roles & EVIDENCE_GATE for _, entry, _ in compiled.evidence_patterns)
+    assert not any(entry.roles & EVIDENCE_GATE for _, entry, _ in compiled.modifier_patterns)
+
+
+def test_every_category_has_a_rank(compiled: CompiledRules) -> None:
+    assert sorted(compiled.category_rank.values()) == list(range(len(compiled.category_rank)))
+    assert "other" in compiled.category_rank
+
+
+def test_missing_and_mistyped_keys_are_named() -> None:
+    rules = read_rules(DEFAULT_RULES)
+    no_window = {**rules, "limits": {k: v for k, v in rules["limits"].items() if k != "pair_window"}}
+    with pytest.raises(ValueError, match=r"missing key 'limits\.pair_window'"):
+        compile_rules(no_window, frozenset())
+    bad_type = {**rules, "tips": {**rules["tips"], "illegal_needs_target": "yes"}}
+    with pytest.raises(ValueError, match=r"'tips\.illegal_needs_target' must be a bool"):
+        compile_rules(bad_type, frozenset())
+
+
+def test_invalid_regexes_are_named() -> None:
+    rules = read_rules(DEFAULT_RULES)
+    broken = {**rules, "frames": {**rules["frames"], "near_miss_pattern": "(差点"}}
+    with pytest.raises(ValueError, match=r"'frames\.near_miss_pattern' is not a valid regex"):
+        compile_rules(broken, frozenset())
+    patterns = [{"name": "x", "roles": ["bad"], "regex": "[a"}]
+    with pytest.raises(ValueError, match=r"'patterns\[0\]\.regex' \(x\) is not a valid regex"):
+        compile_rules({**rules, "patterns": patterns}, frozenset())
+
+
+def test_read_rules_reports_bad_toml_and_missing_files(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.toml"
+    bad.write_text("this is = not [toml", encoding="utf-8")
+    with pytest.raises(ValueError, match="invalid TOML"):
+        read_rules(bad)
+    with pytest.raises(ValueError, match="cannot read"):
+        read_rules(tmp_path / "absent.toml")
