@@ -6,37 +6,17 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-from pydantic import ValidationError
 
+from bot.cli_common import load_settings, open_db
 from bot.cli_schedule import report, schedule
-from bot.config import KNOWN_PLATFORMS, Settings
+from bot.config import KNOWN_PLATFORMS
 from bot.logs import setup_logging
 from storage.models import GROUP_KINDS, OPEN_STATUSES, ROLES, Report
 
-if TYPE_CHECKING:
-    from bot.app import Database
-
 PLATFORM_CHOICES = click.Choice(list(KNOWN_PLATFORMS))
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except (ValidationError, ValueError) as exc:
-        raise click.ClickException(f"配置有误：{exc}") from exc
-
-
-def _db(settings: Settings) -> Database:
-    """The migrated database, or a Chinese error naming the URL."""
-    from bot.app import open_database
-
-    try:
-        return open_database(settings)
-    except Exception as exc:
-        raise click.ClickException(f"无法打开数据库 {settings.db_url}：{exc}") from exc
 
 
 @click.group()
@@ -52,7 +32,7 @@ def run() -> None:
     from handlers.texts import TextsError
     from scheduler.calendar import CalendarError
 
-    settings = _settings()
+    settings = load_settings()
     default_level = "WARNING" if settings.platforms == ["console"] else "INFO"
     setup_logging(settings.log_level or default_level)
     try:
@@ -86,7 +66,7 @@ def parse(jsonl: bool) -> None:
     from handlers.classifier import Classifier
     from handlers.profile import load_profile
 
-    settings = _settings()
+    settings = load_settings()
     classifier = Classifier.load(places=load_profile(settings.profile).place_names())
     out = sys.stdout
     for text, chat in _parse_inputs(jsonl):
@@ -122,8 +102,8 @@ def reports(status: str, as_json: bool) -> None:
     from handlers.texts import Texts
     from storage.reports import list_reports
 
-    settings = _settings()
-    db = _db(settings)
+    settings = load_settings()
+    db = open_db(settings)
     with db.sessions() as session:
         rows = list_reports(session, statuses=OPEN_STATUSES if status == "open" else None)
         if as_json:
@@ -157,7 +137,7 @@ def officials_add(platform: str, user_id: str, name: str, role: str, unit: str |
     """登记一名干部。"""
     from storage.officials import add_official
 
-    db = _db(_settings())
+    db = open_db(load_settings())
     with db.sessions.begin() as session:
         official = add_official(session, platform, user_id, name, role, unit)
         click.echo(f"已登记干部 {official.name}（{official.platform}:{official.user_id}，{official.role}）")
@@ -174,7 +154,7 @@ def officials_invite(name: str, role: str, unit: str | None, days: int) -> None:
 
     from storage.officials import create_binding_code
 
-    db = _db(_settings())
+    db = open_db(load_settings())
     with db.sessions.begin() as session:
         code = create_binding_code(session, name, role, unit, valid_for=timedelta(days=days))
     click.echo(f"绑定码：{code}（{days} 天内有效，只能用一次）")
@@ -186,7 +166,7 @@ def officials_list() -> None:
     """列出所有干部。"""
     from storage.officials import list_officials
 
-    db = _db(_settings())
+    db = open_db(load_settings())
     with db.sessions() as session:
         rows = list_officials(session)
         if not rows:
@@ -210,7 +190,7 @@ def groups_add(platform: str, chat_id: str, kind: str, unit: str | None, title: 
     """登记（或更新）一个群。"""
     from storage.groups import upsert_group
 
-    db = _db(_settings())
+    db = open_db(load_settings())
     with db.sessions.begin() as session:
         g = upsert_group(session, platform, chat_id, title=title, kind=kind, unit=unit, active=True)
         click.echo(f"已登记群 {g.platform}:{g.chat_id}（{g.kind}，{g.unit or '-'}）")
@@ -221,7 +201,7 @@ def groups_list() -> None:
     """列出所有群。"""
     from storage.groups import list_groups
 
-    db = _db(_settings())
+    db = open_db(load_settings())
     with db.sessions() as session:
         rows = list_groups(session)
         if not rows:
@@ -250,8 +230,8 @@ def broadcast(targets: tuple[str, ...], text: str) -> None:
     from handlers.profile import load_profile
     from handlers.texts import Texts
 
-    settings = _settings()
-    db = _db(settings)
+    settings = load_settings()
+    db = open_db(settings)
     profile = load_profile(settings.profile)
     texts = Texts.load(settings.texts)
     now = datetime.now(UTC)
@@ -286,8 +266,8 @@ def outbox(status: str | None, limit: int, as_json: bool) -> None:
     """发件箱：推送（广播、提醒、通知）的送达状态，最新的在前。"""
     from storage.outbox import list_outbox
 
-    settings = _settings()
-    db = _db(settings)
+    settings = load_settings()
+    db = open_db(settings)
     with db.sessions() as session:
         rows = list_outbox(session, status=status, limit=limit)
         for r in rows:
@@ -325,8 +305,8 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """把数据库结构升级到最新版本。"""
-    settings = _settings()
-    _db(settings)
+    settings = load_settings()
+    open_db(settings)
     click.echo(f"数据库已是最新结构：{settings.db_url}")
 
 

@@ -12,19 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from pydantic import ValidationError
 
+from bot.cli_common import load_settings, open_db
 from bot.config import Settings
 
 if TYPE_CHECKING:
     from scheduler.calendar import Calendar
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except (ValidationError, ValueError) as exc:
-        raise click.ClickException(f"配置有误：{exc}") from exc
 
 
 def _calendar(settings: Settings) -> Calendar:
@@ -52,7 +45,7 @@ def _date(value: str | None, settings: Settings) -> date:
 @click.option("--json", "as_json", is_flag=True, help="每行输出一条 JSON（at、event、title、targets）")
 def schedule(start: str | None, days: int, as_json: bool) -> None:
     """列出日程表在这段时间里的全部推送，按时间顺序。"""
-    settings = _settings()
+    settings = load_settings()
     calendar = _calendar(settings)
     first = _date(start, settings)
     pushes = calendar.pushes(first, first + timedelta(days=days), settings.tz)
@@ -78,7 +71,6 @@ def report() -> None:
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON")
 def report_monthly(month: str | None, png: Path | None, as_json: bool) -> None:
     """每月治本攻坚推进情况：新登记、整改、未整改、逾期（分村、分类别），整改率，平均整改天数，举报。"""
-    from bot.app import open_database
     from scheduler.monthly_report import (
         MonthError,
         build_monthly_report,
@@ -88,7 +80,7 @@ def report_monthly(month: str | None, png: Path | None, as_json: bool) -> None:
         render_text,
     )
 
-    settings = _settings()
+    settings = load_settings()
     calendar = _calendar(settings)
     tz = settings.tz
     now = datetime.now(tz)
@@ -97,10 +89,7 @@ def report_monthly(month: str | None, png: Path | None, as_json: bool) -> None:
         parse_month(month)
     except MonthError as exc:
         raise click.BadParameter(str(exc), param_hint="--month") from exc
-    try:
-        db = open_database(settings)
-    except Exception as exc:
-        raise click.ClickException(f"无法打开数据库 {settings.db_url}：{exc}") from exc
+    db = open_db(settings)
     try:
         with db.sessions() as session:
             numbers = build_monthly_report(session, month, tz, now=now)
