@@ -545,3 +545,50 @@ def test_leak_and_venue_severity(clf: Classifier) -> None:
 )
 def test_frame_families_keep_scope(clf: Classifier, text: str, intent: str) -> None:
     assert clf.classify(text).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # advice to parents, an official's acknowledgement and a safeguarded site are chatter ...
+        ("放假了 看好自家娃娃 不要去河边耍水 转给亲戚朋友", "chatter"),
+        ("电瓶车别推进楼道充电 切记", "chatter"),
+        ("好的已记下 明天带人去看看那几个老井口的封堵情况", "chatter"),
+        ("后山滑坡那儿已经拉了警戒线 有专人值守", "chatter"),
+        # ... but each keeps its scope, and a request to put a fire out is no report that it is out
+        ("滑坡那儿装了监测仪，可是坡上又裂开一道大缝", "hazard"),
+        ("坟地里烧纸的 草已经冒烟了 谁在跟前赶紧去踩灭", "hazard"),
+        # rhetorical worry and requests for someone to come are complaints, not questions
+        ("仓库后墙裂了一条大缝 里头还堆着粮食 能不能派个人来看", "hazard"),
+        ("加油站后门堆着好几个液化气罐 一点都不通风 哪天出事就晚了", "hazard"),
+    ],
+)
+def test_round11_frames_keep_scope(clf: Classifier, text: str, intent: str) -> None:
+    assert clf.classify(text).intent == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "那个小窑贴着封条 晚上照样出煤",
+        "老板不给工人配安全帽 出了事还让说是自己摔的",
+        "饭馆用的气罐是黑市上买的 啥标签都没有",
+        "我是矿上的 不能说名字 矿上在越界开采",
+        "他们把锅炉的检验报告复印了贴上 其实根本没检",
+    ],
+)
+def test_round11_conduct_wordings_are_tips(clf: Classifier, text: str) -> None:
+    assert clf.classify(text, "private").intent == "tip"
+
+
+def test_round11_vocabulary_and_severity(clf: Classifier) -> None:
+    assert clf.classify("厂里起重机的吊钩没有防脱钩装置").intent == "hazard"
+    assert clf.classify("铁路道口的栏杆坏了 放不下来").category == "traffic"
+    assert clf.classify("那家旅馆的烟感器是假的 里头是空的", "private").category == "fire"
+    leak = clf.classify("冷库液氨罐的阀门结了白霜 周围呛得睁不开眼")
+    assert (leak.category, leak.severity) == ("chemical", "major")
+    slope = clf.classify("地畔上那道崖开了一条缝 崖底下就是老王家的院子 这要塌下来可咋弄")
+    assert slope.severity == "major"
+    # a laugh about a sting is not a report; stung people are
+    assert clf.classify("哈哈哈蜇了一下").intent == "chatter"
+    assert clf.classify("林子里那窝马蜂又蛰了两个放羊的").intent == "hazard"
