@@ -27,16 +27,24 @@ HOLIDAYS: tuple[str, ...] = (
     "national_day",
 )
 
-# How chinese-calendar names the holidays in its tables.
-_CC_NAMES = {
-    "new_year": "New Year's Day",
-    "spring_festival": "Spring Festival",
-    "qingming": "Tomb-sweeping Day",
-    "labour_day": "Labour Day",
-    "dragon_boat": "Dragon Boat Festival",
-    "mid_autumn": "Mid-autumn Festival",
-    "national_day": "National Day",
+# The chinese-calendar holiday behind each of our keys (its tables name days by the enum's value).
+LIBRARY_HOLIDAYS = {
+    "new_year": "new_years_day",
+    "spring_festival": "spring_festival",
+    "qingming": "tomb_sweeping_day",
+    "labour_day": "labour_day",
+    "dragon_boat": "dragon_boat_festival",
+    "mid_autumn": "mid_autumn_festival",
+    "national_day": "national_day",
 }
+
+
+def library_name(key: str) -> str:
+    """How chinese-calendar's tables name the holiday ``key`` (e.g. "Spring Festival")."""
+    from chinese_calendar import Holiday
+
+    return Holiday[LIBRARY_HOLIDAYS[key]].value
+
 
 # Names a township may write in its calendar file, mapped to the holiday keys.
 ALIASES: dict[str, str] = {
@@ -146,7 +154,7 @@ def holiday_break(name: str, year: int) -> tuple[date, date]:
     if in_library:
         from chinese_calendar.constants import holidays
 
-        named = sorted(d for d, n in holidays.items() if n == _CC_NAMES[key] and d.year == year)
+        named = sorted(d for d, n in holidays.items() if n == library_name(key) and d.year == year)
         if not named:  # the library knows the year but not this holiday (should not happen)
             named = [festival_day(key, year)]
         is_off = _is_off_library
