@@ -156,13 +156,11 @@ def queue(session: Session, texts: Texts, profile: Profile, broadcast: Broadcast
         group = session.get(Group, gid)
         if group is None:
             continue
-        outbox.enqueue(
+        outbox.enqueue_to_group(
             session,
+            group,
             dedup_key=f"broadcast:{broadcast.id}:{gid}",
             event="broadcast",
-            platform=group.platform,
-            chat_id=group.chat_id,
-            group_id=gid,
             text=body,
             broadcast_id=broadcast.id,
             not_before=now,

@@ -174,13 +174,11 @@ class Router:
             for group in group_repo.list_groups(session, kinds=["leadership", "station"], active_only=True):
                 if group.platform == platform:
                     continue
-                queued += outbox.enqueue(
+                queued += outbox.enqueue_to_group(
                     session,
+                    group,
                     dedup_key=f"{event}:{platform}:{now:%Y%m%d%H%M}:{group.id}",
                     event=f"platform-{event}",
-                    platform=group.platform,
-                    chat_id=group.chat_id,
-                    group_id=group.id,
                     text=text,
                 )
         log.warning("platform logged out", extra={"platform": platform, "notices": queued})

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from scheduler.calendar import Calendar
 from storage.groups import list_groups
 from storage.models import OPEN_STATUSES, Group, Report
-from storage.outbox import enqueue
+from storage.outbox import enqueue_to_group
 from storage.reports import add_event
 
 ACTOR = "scheduler"
@@ -146,14 +146,12 @@ def _notify_listed(
             continue
         text = calendar.text("overdue_notice", list=item_list(lines, calendar), count=len(lines))
         key = f"overdue_listed:{today.isoformat()}:{group.id}:r{listed[0].id}"
-        queued += enqueue(
+        queued += enqueue_to_group(
             session,
+            group,
             dedup_key=key,
             event="overdue_listed",
-            platform=group.platform,
-            chat_id=group.chat_id,
             text=text,
-            group_id=group.id,
             not_before=now,
         )
     return queued
@@ -207,14 +205,12 @@ def remind_deadlines(
             for r, days_left in items
         ]
         text = calendar.text("deadline_reminder", list=item_list(lines, calendar), count=len(lines))
-        enqueue(
+        enqueue_to_group(
             session,
+            group,
             dedup_key=f"deadline_reminder:{today.isoformat()}:{group_id}",
             event="deadline_reminder",
-            platform=group.platform,
-            chat_id=group.chat_id,
             text=text,
-            group_id=group_id,
             not_before=now,
         )
         out[group_id] = [r.id for r, _ in items]

@@ -33,7 +33,7 @@ from scheduler.monthly_report import (
 from storage.db import make_engine, make_session_factory
 from storage.groups import list_groups
 from storage.models import OPEN_STATUSES, Group, OutboxMessage, Report
-from storage.outbox import enqueue
+from storage.outbox import enqueue_to_group
 
 log = logging.getLogger(__name__)
 
@@ -191,15 +191,13 @@ def enqueue_push(session: Session, calendar: Calendar, push: Push, now: datetime
             values = _digest_values(session, calendar, group, tz, cache, now)
         if values is None:
             continue
-        queued += enqueue(
+        queued += enqueue_to_group(
             session,
+            group,
             dedup_key=keys[group.id],
             event=push.entry.key,
-            platform=group.platform,
-            chat_id=group.chat_id,
             text=calendar.render(push, **values),
             image=cache.get("chart") if builder == "monthly_report" else None,
-            group_id=group.id,
             not_before=min(push.at, now).astimezone(UTC),
         )
     return queued

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from storage.models import OutboxMessage, utcnow
+from storage.models import Group, OutboxMessage, utcnow
 
 
 def enqueue(
@@ -49,6 +50,22 @@ def enqueue(
         .returning(OutboxMessage.id)
     )
     return session.execute(stmt).scalar() is not None
+
+
+def enqueue_to_group(
+    session: Session, group: Group, *, dedup_key: str, event: str, text: str, **extra: Any
+) -> bool:
+    """Queue one push addressed to ``group`` (its platform and chat id); see ``enqueue``."""
+    return enqueue(
+        session,
+        dedup_key=dedup_key,
+        event=event,
+        platform=group.platform,
+        chat_id=group.chat_id,
+        group_id=group.id,
+        text=text,
+        **extra,
+    )
 
 
 def due(

@@ -41,3 +41,20 @@ def test_due_respects_platform_time_and_order(database: Database) -> None:
     with database.sessions() as s:
         assert [r.dedup_key for r in due(s, "telegram", now=NOW)] == ["a", "d"]
         assert [r.dedup_key for r in due(s, "telegram", now=NOW + timedelta(hours=2))] == ["a", "c", "d"]
+
+
+def test_a_push_to_a_group_is_addressed_to_its_platform_and_chat(database: Database) -> None:
+    from storage.groups import upsert_group
+    from storage.outbox import enqueue_to_group
+
+    with database.sessions.begin() as s:
+        group = upsert_group(s, "wechaty", "room@chatroom", kind="village")
+        assert enqueue_to_group(s, group, dedup_key="k", event="e", text="通知", not_before=NOW)
+    with database.sessions() as s:
+        row = list_outbox(s)[0]
+        assert (row.platform, row.chat_id, row.group_id, row.text) == (
+            "wechaty",
+            "room@chatroom",
+            group.id,
+            "通知",
+        )
