@@ -129,7 +129,7 @@ async def run_bot(settings: Settings) -> None:
     core = await asyncio.to_thread(build_core, settings, db)
     router = Router(core)
     bridge = Bridge(router)
-    adapters = make_adapters(settings, core)
+    adapters = await asyncio.to_thread(make_adapters, settings, core)  # the console registers its official
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
