@@ -114,6 +114,14 @@ class Classification:
     location: str | None
     confidence: float
     evidence: tuple[str, ...] = ()
+    # True when the message is neither clearly a report nor clearly chatter: it is not filed, it goes to the
+    # officials' review queue (group) or gets a one-line question back (private). ``intent`` is then
+    # "chatter" (nothing is filed) and ``category``/``severity`` hold the suspected values.
+    review: bool = False
+    # The decision's short explanation, e.g. "物+状态：窑洞+裂" or "框架：通知标语".
+    reason: str = ""
+    # What the statistical model said (probability that the message is a report), None when it was not asked.
+    model_score: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the verdict as a JSON-ready dict (the `anquan parse` output line)."""
@@ -124,6 +132,8 @@ class Classification:
             "location": self.location,
             "confidence": round(self.confidence, 3),
             "evidence": list(self.evidence),
+            "review": self.review,
+            "reason": self.reason,
         }
 
 
