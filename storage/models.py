@@ -28,6 +28,10 @@ GROUP_KINDS = ("village", "station", "enterprise", "leadership")
 ROLES = ("official", "admin")
 OUTBOX_STATUSES = ("queued", "sent", "failed", "blocked")
 BROADCAST_STATUSES = ("pending", "confirmed", "finished")
+REVIEW_STATUSES = ("pending", "filed", "ignored", "expired")
+CORRECTION_CHATS = ("group", "private")
+CORRECTION_INTENTS = ("hazard", "tip", "chatter")
+CORRECTION_SOURCES = ("review_file", "review_ignore", "reply_file", "false_alarm", "private_confirm")
 
 
 def utcnow() -> datetime:
@@ -219,3 +223,54 @@ class OutboxMessage(Base):
     not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReviewItem(Base):
+    """A group message the classifier was unsure about, waiting for an official to file or ignore it.
+
+    Shown to officials as ``R<id>``. Only group messages (never private ones) become review items.
+    """
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", "message_id", name="uq_review_items_message"),
+        Index("ix_review_items_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    message_id: Mapped[str] = mapped_column(String(128))
+    sender_id: Mapped[str] = mapped_column(String(128))
+    sender_name: Mapped[str | None] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(32))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(160))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+
+    group: Mapped[Group] = relationship()
+
+
+class Correction(Base):
+    """An official's (or a tipster's own) decision about a message: training data for the classifier.
+
+    Private corrections keep no sender, chat or report link, and only the hour of their time.
+    """
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    chat: Mapped[str] = mapped_column(String(16))
+    intent: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(32))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))
+    decided_by: Mapped[str | None] = mapped_column(String(160))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
