@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from bot.cli_common import load_settings, open_db
+from bot.cli_eval import eval_command
 from bot.cli_schedule import report, schedule
 from bot.config import KNOWN_PLATFORMS
 from bot.logs import setup_logging
@@ -43,33 +44,66 @@ def run() -> None:
         pass
 
 
-def _parse_inputs(jsonl: bool) -> Iterator[tuple[str, str]]:
-    for lineno, line in enumerate(sys.stdin, 1):
-        line = line.rstrip("\r\n")
-        if not jsonl:
-            yield line, "group"
-            continue
-        if not line.strip():
-            continue
+def _stdin_lines() -> Iterator[tuple[int, str | None]]:
+    """Standard input's lines, numbered from 1, decoded one by one (None for a line that is not UTF-8)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:
+        for lineno, line in enumerate(sys.stdin, 1):
+            yield lineno, line.rstrip("\r\n")
+        return
+    for lineno, raw in enumerate(buffer, 1):
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise click.ClickException(f"第 {lineno} 行不是合法的 JSON：{exc}") from exc
-        chat = obj.get("chat", "group")
-        yield str(obj.get("text", "")), chat if chat in ("group", "private") else "group"
+            yield lineno, raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            yield lineno, None
+
+
+def _parse_line(lineno: int, line: str | None, jsonl: bool) -> tuple[str, str] | str:
+    """One input line as (text, chat), or the Chinese error that replaces its output line."""
+    if line is None:
+        return f"第 {lineno} 行：不是 UTF-8 编码的文字"
+    if not jsonl:
+        return line, "group"
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"第 {lineno} 行：不是合法的 JSON 对象（{exc.msg}）"
+    if not isinstance(obj, dict):
+        return f'第 {lineno} 行：不是 JSON 对象（应为 {{"text": ..., "chat": ...}}）'
+    text = obj.get("text")
+    if text is None:
+        return f"第 {lineno} 行：缺少 text 字段"
+    if not isinstance(text, str):
+        return f"第 {lineno} 行：text 应是字符串"
+    chat = obj.get("chat", "group")
+    if chat not in ("group", "private"):
+        return f"第 {lineno} 行：chat 只能是 group 或 private，不能是 {json.dumps(chat, ensure_ascii=False)}"
+    return text, chat
 
 
 @main.command()
 @click.option("--jsonl", is_flag=True, help='每行一个 JSON 对象 {"text": ..., "chat": "group"|"private"}')
 def parse(jsonl: bool) -> None:
-    """识别标准输入中每行消息，每行输出一个 JSON 结果（intent、category、severity、location、confidence）。"""
+    """识别标准输入中每行消息，每行输出一个 JSON 结果（intent、category、severity、location、confidence、review、reason）。
+
+    --jsonl 时空行跳过；有问题的行（不是 JSON 对象、缺 text、chat 不对）在标准错误上说明第几行，
+    在输出里占一行 {"error": "..."}，其余照常识别，退出码仍为 0。
+    """
     from handlers.classifier import Classifier
     from handlers.profile import load_profile
 
     settings = load_settings()
     classifier = Classifier.load(places=load_profile(settings.profile).place_names())
     out = sys.stdout
-    for text, chat in _parse_inputs(jsonl):
+    for lineno, line in _stdin_lines():
+        if jsonl and line is not None and not line.strip():
+            continue  # blank lines between JSON objects produce no output line (as before)
+        parsed = _parse_line(lineno, line, jsonl)
+        if isinstance(parsed, str):
+            click.echo(parsed, err=True)
+            out.write(json.dumps({"error": parsed}, ensure_ascii=False) + "\n")
+            continue
+        text, chat = parsed
         out.write(json.dumps(classifier.classify(text, chat).to_json(), ensure_ascii=False) + "\n")
     out.flush()
 
@@ -312,3 +346,4 @@ def db_upgrade() -> None:
 
 main.add_command(schedule)
 main.add_command(report)
+main.add_command(eval_command)
