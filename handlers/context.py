@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from handlers.broadcasts import load_library
 from handlers.classifier import Classifier
 from handlers.profile import Profile
+from handlers.similarity import DuplicateRules
 from handlers.texts import Texts
 from storage.models import Official, utcnow
 
@@ -28,6 +29,7 @@ class Core:
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     clock: Callable[[], datetime] = utcnow
     publicity: dict[str, str] = field(default_factory=load_library)
+    duplicates: DuplicateRules = field(default_factory=DuplicateRules.load)
 
     def local_date(self, when: datetime | None) -> str:
         """A timestamp as the township's local date, e.g. 2026-11-28."""

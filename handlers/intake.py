@@ -14,15 +14,13 @@ from sqlalchemy.orm import Session
 from handlers.classifier import Classification
 from handlers.context import Core
 from handlers.messages import IncomingMessage
-from handlers.similarity import similarity
+from handlers.similarity import describe, same_hazard
 from storage import reports as report_repo
 from storage.models import Group, Report
 from storage.officials import new_code
 
 log = logging.getLogger(__name__)
 
-SIMILAR_TEXT = 0.3
-SIMILAR_EVIDENCE = 0.5
 RECEIPT_LENGTH = 18  # 18 symbols of a 31-letter alphabet: about 89 bits
 
 
@@ -54,29 +52,41 @@ def _village(core: Core, group: Group | None, c: Classification) -> str | None:
     return None
 
 
-def _evidence_overlap(a: str, b: str) -> float:
-    x, y = set(a.split()), set(b.split())
-    if not x or not y:
-        return 0.0
-    return len(x & y) / min(len(x), len(y))
-
-
 def _find_duplicate(session: Session, core: Core, report: dict, now: datetime) -> Report | None:
+    # Same village (or group) and category from one bounded query, then "same object at the same place" in Python.
     window = core.profile.duplicate_window_days
     if window <= 0:
         return None
+    rules = core.duplicates
     candidates = report_repo.recent_similar_candidates(
         session,
         category=report["category"],
         village=report["village"],
         group_id=report["group_id"],
         since=now - timedelta(days=window),
+        limit=rules.max_candidates,
+    )
+    if not candidates:
+        return None
+    places = core.profile.place_names()
+    new = describe(
+        rules,
+        report["text"],
+        report["evidence"].split(),
+        report["location"],
+        reporter=report["reporter_id"],
+        places=places,
     )
     for other in candidates:
-        if (
-            similarity(other.text, report["text"]) >= SIMILAR_TEXT
-            or _evidence_overlap(other.evidence, report["evidence"]) >= SIMILAR_EVIDENCE
-        ):
+        old = describe(
+            rules,
+            other.text,
+            (other.evidence or "").split(),
+            other.location,
+            reporter=other.reporter_id,
+            places=places,
+        )
+        if same_hazard(rules, new, old):
             return other
     return None
 

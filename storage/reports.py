@@ -115,9 +115,15 @@ def open_reports(session: Session, *, village: str | None = None) -> list[Report
 
 
 def recent_similar_candidates(
-    session: Session, *, category: str, village: str | None, group_id: int | None, since: datetime
+    session: Session,
+    *,
+    category: str,
+    village: str | None,
+    group_id: int | None,
+    since: datetime,
+    limit: int = 50,
 ) -> list[Report]:
-    """Open, non-duplicate hazards of the same category in the same village (or group) filed since ``since``."""
+    """The newest ``limit`` open, non-duplicate hazards of one category in one village (or group) since ``since``."""
     stmt = select(Report).where(
         Report.kind == "hazard",
         Report.category == category,
@@ -131,7 +137,7 @@ def recent_similar_candidates(
         stmt = stmt.where(Report.group_id == group_id)
     else:
         return []
-    return list(session.scalars(stmt.order_by(Report.id.desc())))
+    return list(session.scalars(stmt.order_by(Report.id.desc()).limit(limit)))
 
 
 def count_recent_by_reporter(session: Session, platform: str, reporter_id: str, since: datetime) -> int:
