@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from handlers import broadcasts
+from handlers import broadcasts, review
 from handlers.commands import Command, CommandRegistry
 from handlers.context import Core, official_actor
 from handlers.messages import IncomingMessage
@@ -301,4 +301,7 @@ def build_registry() -> CommandRegistry:
     reg.add("登记群", register_group, aliases=("register",), official_only=True)
     reg.add("广播", broadcast, aliases=("broadcast",), official_only=True)
     reg.add("确认广播", confirm_broadcast, aliases=("confirm",), official_only=True)
+    reg.add("登记", review.file_command, aliases=("file",), official_only=True)
+    reg.add("忽略", review.ignore_command, aliases=("ignore",), official_only=True)
+    reg.add("不是隐患", review.not_a_hazard_command, aliases=("notahazard",), official_only=True)
     return reg

@@ -13,6 +13,16 @@ ChatType = Literal["group", "private"]
 
 
 @dataclass(frozen=True)
+class QuotedMessage:
+    """The group message an incoming message replies to (the platform's quote), as the core sees it."""
+
+    message_id: str
+    sender_id: str
+    sender_name: str
+    text: str
+
+
+@dataclass(frozen=True)
 class IncomingMessage:
     """One text message as the core sees it, whatever platform it came from."""
 
@@ -25,6 +35,8 @@ class IncomingMessage:
     sender_name: str = ""
     chat_title: str | None = None
     sent_at: datetime | None = None
+    # The message this one replies to, when the platform says so (group chats only).
+    reply_to: QuotedMessage | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from handlers import broadcasts
+from handlers import broadcasts, review
 from handlers.chat_commands import CommandContext, build_registry
 from handlers.commands import ParsedCommand, parse_command
 from handlers.context import Core
@@ -36,13 +36,15 @@ class Router:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.registry = build_registry()
+        # Uncertain private messages waiting for their sender's "1": in memory only, never in the database.
+        self.pending = review.PendingConfirmations(core.secret)
 
     def idempotency_key(self, msg: IncomingMessage) -> str:
         """A per-message key; for private chats a keyed hash that cannot be matched to a sender without the secret."""
-        raw = f"{msg.platform}:{msg.chat_id}:{msg.message_id}"
         if msg.chat_type == "private":
+            raw = f"{msg.platform}:{msg.chat_id}:{msg.message_id}"
             return "p:" + hmac.new(self.core.secret, raw.encode(), hashlib.sha256).hexdigest()
-        return "g:" + raw
+        return review.group_message_key(msg.platform, msg.chat_id, msg.message_id)
 
     def dispatch(self, msg: IncomingMessage) -> DispatchResult:
         """Handle one message exactly once; a redelivered message returns no replies and changes nothing."""
@@ -94,7 +96,18 @@ class Router:
         command = parse_command(msg.text)
         if command is not None:
             return self._command(session, msg, group, command)
+        if msg.chat_type == "private":
+            confirmed = self._confirm_private(session, msg)
+            if confirmed is not None:
+                return confirmed
         c = self.core.classifier.classify(msg.text, msg.chat_type)
+        if c.review:
+            if msg.chat_type == "private":
+                self.pending.ask(msg.platform, msg.chat_id, msg.text, c, self.core.clock())
+                return "review-asked", self.core.texts("review.private_ask"), None
+            assert group is not None
+            review.queue_group_message(session, self.core, msg, group, c)
+            return "review-queued", None, None
         if c.intent not in ("hazard", "tip") or c.confidence < self.core.profile.silent_threshold:
             if msg.chat_type == "private":
                 return "guide", self.core.texts("replies.private_guide", town=self.core.profile.town), None
@@ -104,6 +117,19 @@ class Router:
         else:
             assert group is not None
             result = file_group_report(session, self.core, msg, group, c)
+        return result.outcome, result.reply, result.report_id
+
+    def _confirm_private(
+        self, session: Session, msg: IncomingMessage
+    ) -> tuple[str, str | None, int | None] | None:
+        """A "1" answering the review question files the held message; any other message drops the question."""
+        if not review.is_confirmation(msg.text):
+            self.pending.drop(msg.platform, msg.chat_id)
+            return None
+        pending = self.pending.take(msg.platform, msg.chat_id, self.core.clock())
+        if pending is None:
+            return None
+        result = review.confirm_private(session, self.core, msg, pending)
         return result.outcome, result.reply, result.report_id
 
     def _command(
@@ -201,11 +227,13 @@ class Router:
             )
 
     def housekeeping(self) -> None:
-        """Periodic chores: receipts for finished broadcasts, forgetting old private-message keys."""
+        """Periodic chores: broadcast receipts, forgetting old private keys, review notices and expiry."""
         now = self.core.clock()
         with self.core.sessions.begin() as session:
             broadcasts.finish(session, self.core.texts, now)
             idempotency.purge_private(session, now - PRIVATE_KEY_TTL)
+            review.housekeeping(session, self.core, now)
+        self.pending.purge(now)
 
     def migrate_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
         """A group got a new chat id (Telegram group → supergroup): keep its tags and re-address queued pushes."""
