@@ -1,7 +1,7 @@
 """A terminal chat for trying the bot: play villager, whistleblower and official without any platform.
 
 Lines starting with ``:`` switch who you are and where you write (``:群 王家沟村``, ``:私聊``, ``:干部``,
-``:村民``, ``:退出``). With stdin piped it handles each line, prints the replies and ends at end of input.
+``:村民``, ``:退出``); ``:回复 3`` makes the next line a reply to the third message typed in this session. With stdin piped it handles each line, prints the replies and ends at end of input.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TextIO
 
 from bot.adapters.base import Adapter
 from bot.bridge import Bridge
-from handlers.messages import IncomingMessage, MembershipChange, Reply
+from handlers.messages import IncomingMessage, MembershipChange, QuotedMessage, Reply
 from handlers.profile import Profile
 from handlers.texts import Texts
 
@@ -32,6 +32,8 @@ _SWITCHES = {
     "official": "official",
     "村民": "villager",
     "villager": "villager",
+    "回复": "reply",
+    "reply": "reply",
     "退出": "quit",
     "quit": "quit",
     "exit": "quit",
@@ -45,6 +47,7 @@ class ConsoleState:
     official: bool = False
     private: bool = False
     village: str = ""
+    reply_to: QuotedMessage | None = None
 
 
 class ConsoleAdapter(Adapter):
@@ -70,6 +73,7 @@ class ConsoleAdapter(Adapter):
         self._run_id = str(time.time_ns())
         self._count = 0
         self._known_groups: set[str] = set()
+        self._typed: dict[int, IncomingMessage] = {}  # this session's messages by number, for :回复
 
     # --- what the terminal user sees -------------------------------------------------------------
 
@@ -140,6 +144,9 @@ class ConsoleAdapter(Adapter):
             return True
         if action == "quit":
             return False
+        if action == "reply":
+            self._choose_reply(arg.strip())
+            return True
         if action == "group":
             if arg.strip():
                 village = self.profile.village_of(arg.strip())
@@ -156,6 +163,16 @@ class ConsoleAdapter(Adapter):
         self._print(self.texts("console.switched", who=self._who(), where=self._where()))
         return True
 
+    def _choose_reply(self, arg: str) -> None:
+        original = self._typed.get(int(arg)) if arg.isdigit() else None
+        if original is None or original.chat_type != "group":
+            self._print(self.texts("console.reply_unknown", n=arg))
+            return
+        self.state.reply_to = QuotedMessage(
+            original.message_id, original.sender_id, original.sender_name, original.text
+        )
+        self._print(self.texts("console.reply_set", n=arg, text=original.text))
+
     async def _message(self, bridge: Bridge, text: str) -> IncomingMessage:
         self._count += 1
         sender = OFFICIAL_ID if self.state.official else VILLAGER_ID
@@ -167,7 +184,8 @@ class ConsoleAdapter(Adapter):
             if chat_id not in self._known_groups:
                 await bridge.membership(MembershipChange(PLATFORM, chat_id, title, joined=True))
                 self._known_groups.add(chat_id)
-        return IncomingMessage(
+        reply_to, self.state.reply_to = self.state.reply_to, None
+        msg = IncomingMessage(
             platform=PLATFORM,
             chat_id=chat_id,
             chat_type=chat_type,  # type: ignore[arg-type]
@@ -176,4 +194,7 @@ class ConsoleAdapter(Adapter):
             sender_name=self._who(),
             text=text,
             chat_title=title,
+            reply_to=reply_to if chat_type == "group" else None,
         )
+        self._typed[self._count] = msg
+        return msg

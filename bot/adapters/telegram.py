@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from telegram import BotCommand, ChatMember, ReplyParameters, Update
+from telegram import BotCommand, ChatMember, Message, ReplyParameters, Update
 from telegram.constants import ChatType as TgChatType
 from telegram.constants import MessageLimit
 from telegram.error import (
@@ -50,7 +50,7 @@ from telegram.ext import (
 )
 
 from bot.adapters.base import Adapter, ChatUnreachable, DeliveryError, RetryLater
-from handlers.messages import IncomingMessage, MembershipChange, Reply
+from handlers.messages import IncomingMessage, MembershipChange, QuotedMessage, Reply
 
 if TYPE_CHECKING:
     from bot.bridge import Bridge
@@ -83,10 +83,12 @@ def to_incoming(update: Update) -> IncomingMessage | None:
     if not text or not text.strip():
         return None
     chat = msg.chat
+    reply_to = None
     if chat.type in _GROUP_TYPES:
         chat_type = "group"
         sender_name = msg.from_user.full_name
         title = chat.title
+        reply_to = to_quoted(msg.reply_to_message)
     elif chat.type == TgChatType.PRIVATE:
         # The core needs the id (officials write privately too) but never the whistleblower's name.
         chat_type, sender_name, title = "private", "", None
@@ -102,6 +104,26 @@ def to_incoming(update: Update) -> IncomingMessage | None:
         sender_name=sender_name,
         chat_title=title,
         sent_at=msg.date,
+        reply_to=reply_to,
+    )
+
+
+def to_quoted(quoted: Message | None) -> QuotedMessage | None:
+    """The group message a message replies to, if a person wrote it and it has text; else None.
+
+    Replies to the bot's own messages, to service messages (a forum topic's start) and to media without a
+    caption carry nothing the core could file.
+    """
+    if quoted is None or quoted.from_user is None or quoted.from_user.is_bot:
+        return None
+    text = quoted.text if quoted.text is not None else quoted.caption
+    if not text or not text.strip():
+        return None
+    return QuotedMessage(
+        message_id=str(quoted.message_id),
+        sender_id=str(quoted.from_user.id),
+        sender_name=quoted.from_user.full_name,
+        text=text,
     )
 
 
