@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from bot.cli_common import load_settings, open_db
+from bot.cli_corrections import corrections
 from bot.cli_eval import eval_command
 from bot.cli_schedule import report, schedule
 from bot.config import KNOWN_PLATFORMS
@@ -347,3 +348,4 @@ def db_upgrade() -> None:
 main.add_command(schedule)
 main.add_command(report)
 main.add_command(eval_command)
+main.add_command(corrections)
