@@ -66,6 +66,7 @@ from handlers.rules import (
     DEFAULT_RULES,
     DEFAULT_USERDICT,
     EVIDENCE_GATE,
+    LIST_ROLES,
     Entry,
     compile_rules,
     load_nouns,
@@ -122,6 +123,9 @@ class Classification:
     reason: str = ""
     # What the statistical model said (probability that the message is a report), None when it was not asked.
     model_score: float | None = None
+    # An emergency happening now (fire spreading, people trapped, alarm sounding): filed at once as major,
+    # and the reply carries the safety advice.
+    urgent: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Return the verdict as a JSON-ready dict (the `anquan parse` output line)."""
@@ -134,6 +138,7 @@ class Classification:
             "evidence": list(self.evidence),
             "review": self.review,
             "reason": self.reason,
+            "urgent": self.urgent,
         }
 
 
@@ -163,26 +168,35 @@ class Classifier:
     # ---- construction -------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, rules_path: Path | str | None = None, places: Iterable[str] = ()) -> Classifier:
-        """Load and validate the rules file, initialise jieba once, and return a ready classifier.
+    def load(
+        cls,
+        rules_path: Path | str | None = None,
+        places: Iterable[str] = (),
+        userdict_path: Path | str | None = None,
+    ) -> Classifier:
+        """Load and validate the rules file and the jieba user dictionary, initialise jieba once, and
+        return a ready classifier.
 
         ``places`` are the town profile's village names; they segment whole and always count as places.
-        Raises ValueError naming the offending key when the rules file is malformed.
+        Raises ValueError naming the file and the offending key or line when either file is malformed.
         """
+        from handlers.rules_schema import validate_userdict
+
         path = Path(rules_path) if rules_path is not None else DEFAULT_RULES
+        userdict = Path(userdict_path) if userdict_path is not None else DEFAULT_USERDICT
         rules = read_rules(path)
+        validate_userdict(userdict)
         names = [p.strip() for p in places if p and p.strip()]
         tokenizer = jieba.Tokenizer()  # lazy: the dictionary is read below, after validation
         classifier = cls(rules, tokenizer, names)  # validates the rules; raises ValueError
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tokenizer.initialize()
-            if DEFAULT_USERDICT.exists():
-                tokenizer.load_userdict(str(DEFAULT_USERDICT))
+            tokenizer.load_userdict(str(userdict))
         for place in names:
             tokenizer.add_word(place, freq=50000)
         classifier._nouns = load_nouns(
-            (_JIEBA_DICT, DEFAULT_USERDICT), classifier._rules.noun_tags, classifier._rules.noun_exclude
+            (_JIEBA_DICT, userdict), classifier._rules.noun_tags, classifier._rules.noun_exclude
         )
         return classifier
 
@@ -203,6 +217,53 @@ class Classifier:
 
     def classify(self, text: str, chat: str = "group") -> Classification:
         """Classify one message; ``chat`` is "group" or "private"."""
+        return self._classify(text, chat, None)
+
+    def explain(self, text: str, chat: str = "group") -> dict[str, Any]:
+        """Show how a message is decided: normalised text, tokens, every hit with its roles and the rule it
+        came from, the frames that are on, the model's score and the verdict with its reason."""
+        trace: dict[str, Any] = {}
+        verdict = self._classify(text, chat, trace)
+        norm = self.normalize((text or "").strip())
+        hits: list[Hit] = trace.get("hits", [])
+        return {
+            "text": text,
+            "normalized": norm,
+            "tokens": self._tokenizer.lcut(norm) if norm else [],
+            "hits": [
+                {
+                    "word": h.word,
+                    "roles": sorted(h.entry.roles),
+                    "category": h.entry.category,
+                    "rule": self._rule_of(h),
+                }
+                for h in hits
+            ],
+            "frames": trace.get("frames", []),
+            "model_score": verdict.model_score,
+            "classification": verdict.to_json(),
+        }
+
+    def _rule_of(self, hit: Hit) -> str:
+        """The rules-file section a hit came from (``things.fire``, ``states.bad``, ``patterns:smell_gas``)."""
+        entry = hit.entry
+        if entry.source:
+            return entry.source
+        roles = entry.roles
+        if "signal" in roles:
+            return f"signals.{entry.category or 'any'}"
+        for role, section in (("thing", "things"), ("event", "events"), ("act", "acts")):
+            if role in roles and entry.category:
+                return f"{section}.{entry.category}"
+        for role, (section, key) in LIST_ROLES.items():
+            if role in roles:
+                return f"{section}.{key}"
+        if "place" in roles:
+            return "profile.places"
+        return "generic_things" if "thing" in roles else "rules"
+
+    def _classify(self, text: str, chat: str, trace: dict[str, Any] | None) -> Classification:
+        """Classify one message, recording the hits and frames in ``trace`` when one is given."""
         stripped = (text or "").strip()
         if stripped[:1] in ("/", "／"):
             return Classification("command", None, None, None, 1.0, ())
@@ -215,14 +276,22 @@ class Classifier:
         hits = apply_patterns(norm, hits, rules.evidence_patterns)
         if not roles_of(hits) & EVIDENCE_GATE and not rules.tips.conduct_re.search(norm):
             location = self._find_location(norm, hits)
-            return Classification("chatter", None, None, location, 0.95, ())
+            if trace is not None:
+                trace["hits"] = hits
+            return Classification("chatter", None, None, location, 0.95, (), reason="没有隐患证据")
         # frame, severity and scope families only matter once there is evidence to weigh
         hits = apply_patterns(norm, hits, rules.modifier_patterns)
         crowd = rules.severity.crowd_re.search(norm)
-        return self._decide(norm, chat, hits, roles_of(hits), crowd is not None)
+        return self._decide(norm, chat, hits, roles_of(hits), crowd is not None, trace)
 
     def _decide(
-        self, text: str, chat: str, hits: list[Hit], present: set[str], crowd: bool
+        self,
+        text: str,
+        chat: str,
+        hits: list[Hit],
+        present: set[str],
+        crowd: bool,
+        trace: dict[str, Any] | None = None,
     ) -> Classification:
         """Decide a message that has evidence to weigh: gather and pair the evidence, read the scopes and
         frames, then decide the intent, category, severity and confidence."""
@@ -245,19 +314,88 @@ class Classifier:
             ev.score < rules.hazard_threshold,
             rules.frames,
         )
-        is_tip = self._is_tip(chat, tips, present, cands, frames, ev.score)
+        civic = self._civic_only(hits, present, scopes, ev.score)
+        if trace is not None:
+            trace["hits"] = hits
+            trace["frames"] = [name for name in Frames.__dataclass_fields__ if getattr(frames, name)]
+            trace["frames"] += ["formal"] * formal + ["civic"] * civic
+            trace["score"] = ev.score
+        is_tip = self._is_tip(chat, tips, present, cands, frames, ev.score, civic)
         if is_tip:
             ev.words.extend(h.word for h in tips.illegal + tips.anon)
         intent, vetoed = self._decide_intent(hits, ev, frames, formal, is_tip)
+        urgent = self._urgent(hits, scopes, ev.score, frames)
+        if urgent and (intent == "chatter" or chat == "group"):
+            # an emergency now outweighs a question or figure-of-speech frame, and in a group it is filed
+            # at once even when it also reports someone's conduct
+            intent, vetoed = "hazard", False
+        if intent == "hazard" and civic and not urgent:
+            intent = "chatter"
+        evidence = tuple(dict.fromkeys(ev.words))[:8]
         if intent == "chatter":
             conf = 0.9 if ev.score == 0 else (0.7 if vetoed else 0.75)
-            return Classification("chatter", None, None, location, conf, ())
+            reason = self._chatter_reason(ev.score, frames, civic, vetoed)
+            return Classification("chatter", None, None, location, conf, (), reason=reason)
         category = self._choose_category(hits, scopes, ev)
         intrinsic = formal or major_thing_failing(hits, scopes.alive, ev.clauses)
         severity = assess_severity(rules.severity, hits, scopes.alive, present, crowd, intrinsic, category)
+        if urgent:
+            severity = "major"
         confidence = self._confidence(intent, ev.score, is_tip, frames)
-        evidence = tuple(dict.fromkeys(ev.words))[:8]
-        return Classification(intent, category, severity, location, round(confidence, 3), evidence)
+        if urgent:
+            confidence = max(confidence, 0.9)
+        reason = ("紧急情况：" if urgent else ("举报线索：" if intent == "tip" else "隐患证据：")) + "、".join(
+            evidence[:4]
+        )
+        return Classification(
+            intent, category, severity, location, round(confidence, 3), evidence, reason=reason, urgent=urgent
+        )
+
+    def _urgent(self, hits: Sequence[Hit], scopes: Scopes, score: float, frames: Frames) -> bool:
+        """True for an emergency happening now: an urgency marker (快来人, 人没上来, 一直在响) or an emergency
+        pattern, alive, with evidence, and not a notice, forwarded news, a negation or a childhood story."""
+        if score <= 0 or frames.notice or frames.negated or frames.past_strong:
+            return False
+        if frames.news and not frames.local_news:
+            return False
+        return any("urgent" in h.entry.roles and scopes.alive(h) for h in hits)
+
+    def _civic_only(self, hits: Sequence[Hit], present: set[str], scopes: Scopes, score: float) -> bool:
+        """True for a civic complaint with no safety dimension (噪音扰民, 路灯不亮, 河水发黑, 非法集资): a
+        non-safety word, no safety word, and no more than weak evidence (one pair) of anything else."""
+        if "non_safety" not in present or "safety_dim" in present or "major" in present:
+            return False
+        if any("thing" in h.entry.roles and h.entry.weight >= 2.0 and scopes.alive(h) for h in hits):
+            return False  # a specific safety thing (消防水泵, 窑洞) is more than a civic complaint
+        strong_events = any(
+            ("event" in h.entry.roles or "act" in h.entry.roles) and h.entry.category and scopes.alive(h)
+            for h in hits
+            if "non_safety" not in h.entry.roles
+        )
+        return not strong_events and score < 2 * self._rules.hazard_threshold
+
+    @staticmethod
+    def _chatter_reason(score: float, frames: Frames, civic: bool, vetoed: bool) -> str:
+        """A short Chinese explanation of why a message is chatter."""
+        if score == 0:
+            return "没有隐患证据"
+        if civic:
+            return "民生投诉，不涉及安全"
+        names = (
+            ("notice", "通知标语"),
+            ("negated", "否定或已解释"),
+            ("news", "外地新闻"),
+            ("service", "求助打听"),
+            ("question", "提问"),
+            ("figurative", "比喻说法"),
+            ("past_strong", "讲过去的事"),
+            ("past", "讲过去的事"),
+            ("thanked", "道谢，说的是已处理的事"),
+        )
+        on = [label for name, label in names if getattr(frames, name)]
+        if vetoed and on:
+            return "框架：" + "、".join(on)
+        return "证据不足"
 
     # ---- the steps of a decision --------------------------------------------------------------------
 
@@ -328,12 +466,31 @@ class Classifier:
         return _TipSignals(illegal, anon, report, target)
 
     def _is_tip(
-        self, chat: str, tips: _TipSignals, present: set[str], cands: Candidates, frames: Frames, score: float
+        self,
+        chat: str,
+        tips: _TipSignals,
+        present: set[str],
+        cands: Candidates,
+        frames: Frames,
+        score: float,
+        civic: bool,
     ) -> bool:
-        """True if the message reports someone's conduct (a tip) and is not a notice, news or explanation."""
-        if frames.notice or frames.news or frames.negated:
+        """True if the message reports someone's conduct with a safety dimension (a tip) and is not a notice,
+        news or explanation; conduct without any safety dimension (非法集资, 违规招标) is not a tip."""
+        if frames.notice or frames.news or frames.negated or civic:
             return False  # notices, forwarded news and explanations never file
         threshold = self._rules.hazard_threshold
+        safety = (
+            score > 0
+            or "safety_dim" in present
+            or any(h.entry.category for h in cands.things)
+            or any(h.entry.category for h in cands.events)
+            or any("major" in h.entry.roles for h in tips.illegal)
+        )
+        if not safety:
+            # an explicit request for anonymity while saying one wants to report is a whistleblower
+            # opening a private conversation ("有个事想反映一下，别写我名字")
+            return chat == "private" and bool(tips.anon) and bool(tips.report)
         illegal, anon, report, things = tips.illegal, tips.anon, tips.report, cands.things
         return bool(
             (

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from handlers.rules_schema import validate
+from handlers.t2s import load_table
+
 __all__ = [
     "CATEGORIES",
     "DEFAULT_RULES",
@@ -94,10 +97,13 @@ LIST_ROLES: dict[str, tuple[str, str]] = {
     "service": ("frames", "service"),
     "exposure": ("severity", "exposure"),
     "leak": ("severity", "leak_signs"),
+    "urgent": ("emergency", "markers"),
+    "non_safety": ("non_safety", "words"),
+    "safety_dim": ("non_safety", "safety"),
 }
 # Roles a longer keyword inherits from shorter keywords inside it ("非法开采" is also "非法").
 INHERITED = frozenset(
-    {"major", "people_strong", "people_weak", "imminent", "critical", "ignition", "illegal", "anon"}
+    {"major", "people_strong", "people_weak", "imminent", "critical", "ignition", "illegal", "anon", "safety_dim"}
 )
 # Roles that can make a message worth weighing at all; a message with none of them is chatter at once.
 EVIDENCE_GATE = frozenset(
@@ -123,6 +129,7 @@ class Entry:
     roles: frozenset[str]
     category: str | None
     weight: float
+    source: str = ""  # the ``[[patterns]]`` family a pattern hit came from (keyword entries leave it empty)
 
 
 # A ``[[patterns]]`` family: (regex, entry, needs). A match of the regex becomes a hit with the entry's
@@ -211,14 +218,20 @@ class CompiledRules:
 
 
 def read_rules(path: Path) -> dict[str, Any]:
-    """Parse the rules file as TOML; raise ValueError when it cannot be read or is not valid TOML."""
+    """Parse the rules file as TOML and check it against the schema (:mod:`handlers.rules_schema`).
+
+    Raises ValueError naming the file (and the section and key) when it cannot be read, is not valid
+    TOML, or holds an unknown or mistyped key.
+    """
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            rules = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"rules file {path}: invalid TOML: {exc}") from exc
+        raise ValueError(f"规则文件 {path} 不是合法的 TOML：{exc} / rules file {path}: invalid TOML") from exc
     except OSError as exc:
-        raise ValueError(f"rules file {path}: cannot read: {exc}") from exc
+        raise ValueError(f"读不了规则文件 {path}（{exc.strerror}） / rules file {path}: cannot read") from exc
+    validate(rules, path)
+    return rules
 
 
 def require(table: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...]) -> Any:
@@ -348,6 +361,10 @@ def compile_rules(rules: Mapping[str, Any], places: frozenset[str]) -> CompiledR
     frames = _compile_frames(rules)
     tips = _compile_tips(rules)
     patterns = _compile_patterns(rules)
+    _, passive_regex = morphology_forms(rules)
+    if passive_regex:
+        # the discontinuous passive ("让车堵着") is a bad state spanning its agent, which then never pairs
+        patterns.append((compile_regex(passive_regex, "morphology.gap_roots"), Entry(frozenset({"bad"}), None, 1.0, "morphology.passive"), frozenset("被让叫遭")))
     return CompiledRules(
         max_chars=max_chars,
         pair_window=pair_window,
@@ -390,13 +407,26 @@ def _compile_limits(limits: Mapping[str, Any]) -> tuple[int, int, float]:
 def _compile_normalize(
     rules: Mapping[str, Any],
 ) -> tuple[dict[int, str], dict[str, str], re.Pattern[str] | None]:
-    """``[normalize]``: the character folding table, phrase rewrites and one regex finding the phrases."""
+    """``[normalize]``: the character folding table, phrase rewrites and one regex finding the phrases.
+
+    The folding table is the generated traditional-to-simplified table (``data/t2s.tsv``, see
+    :mod:`handlers.t2s`) with the township's own ``normalize.chars`` pairs on top.
+    """
     norm = require(rules, "normalize", "", dict)
-    table: dict[int, str] = {}
-    for pair in str_list(norm, "chars", "normalize."):
-        if len(pair) != 2:
-            raise ValueError(f"rules file: 'normalize.chars' entries are two characters, got {pair!r}")
-        table[ord(pair[0])] = pair[1]
+    extra: dict[int, str] = {}
+    for pair in str_list(norm, "chars", "normalize.") if "chars" in norm else []:
+        if len(pair) != 2 or pair[0] == pair[1]:
+            raise ValueError(
+                f"规则文件 [normalize] 的 chars 每项是两个不同的字（繁简），{pair!r} 不是"
+                f" / rules file: 'normalize.chars' entries are two different characters, got {pair!r}"
+            )
+        if ord(pair[0]) in extra:
+            raise ValueError(
+                f"规则文件 [normalize] 的 chars 里 {pair[0]!r} 写了两次"
+                f" / rules file: 'normalize.chars' lists {pair[0]!r} twice"
+            )
+        extra[ord(pair[0])] = pair[1]
+    table = load_table() | extra
     phrases: dict[str, str] = {}
     for src, dst in require(norm, "phrases", "normalize.", dict).items():
         if not isinstance(dst, str):
@@ -428,6 +458,8 @@ def _compile_lexicon(rules: Mapping[str, Any], places: frozenset[str]) -> dict[s
     _add_listed_words(lexicon, rules)
     _add_categorised_words(lexicon, rules)
     _add_specific_and_state_words(lexicon, rules)
+    _add_signals(lexicon, rules)
+    _add_morphology(lexicon, rules)
     _inherit_roles(lexicon)
     entries: dict[str, Entry] = {}
     for word, (roles, cats) in lexicon.items():
@@ -482,6 +514,60 @@ def _add_specific_and_state_words(lexicon: _Lexicon, rules: Mapping[str, Any]) -
             _add(lexicon, word, "state_cat", cat, 1.0)
     for word in str_list(require(rules, "generic_things", "", dict), "words", "generic_things."):
         _add(lexicon, word, "thing")
+
+
+def _add_signals(lexicon: _Lexicon, rules: Mapping[str, Any]) -> None:
+    """``[signals.*]``: standalone strong signals (隐患, 危房, 着火): events on their own; ``signals.any``
+    carries no category, so the things around them decide it."""
+    for cat, spec in rules.get("signals", {}).items():
+        if cat != "any":
+            check_category(cat, f"signals.{cat}")
+        if not isinstance(spec, dict):
+            raise ValueError(f"rules file: 'signals.{cat}' must be a table with 'words'")
+        for word in str_list(spec, "words", f"signals.{cat}."):
+            _add(lexicon, word, "event", None if cat == "any" else cat, NORMAL_WEIGHT)
+            lexicon[word][0].add("signal")
+
+
+def morphology_forms(rules: Mapping[str, Any]) -> tuple[dict[str, bool], str]:
+    """Expand ``[morphology]`` roots into their passive, aspect and resultative forms.
+
+    Returns form -> whether it is a strong state, and the regex source of the discontinuous passive
+    ("让车堵着", "被人锁住") or "" when the section is absent.
+    """
+    morph = rules.get("morphology")
+    if morph is None:
+        return {}, ""
+    where = "morphology."
+    roots = str_list(morph, "roots", where)
+    strong = set(str_list(morph, "strong_roots", where))
+    passive = str_list(morph, "passive", where)
+    suffixes = str_list(morph, "suffixes", where)
+    exclude = set(str_list(morph, "exclude", where))
+    gap_roots = str_list(morph, "gap_roots", where)
+    gap = int(require(morph, "passive_gap", where, int))
+    forms: dict[str, bool] = {}
+    for root in roots:
+        variants = [p + root for p in passive] + [root + sfx for sfx in suffixes]
+        variants += [p + root + sfx for p in passive for sfx in suffixes[:8]]
+        for form in variants:
+            if form not in exclude:
+                forms[form] = forms.get(form, False) or root in strong
+    gap_markers = "".join(m for m in passive if m != "给" and len(m) == 1)
+    regex = ""
+    if gap_roots and gap_markers and gap > 0:
+        regex = f"[{gap_markers}][^\\s，。,.!！?？；;：:]{{1,{gap}}}?(?:{'|'.join(map(re.escape, gap_roots))})"
+    return forms, regex
+
+
+def _add_morphology(lexicon: _Lexicon, rules: Mapping[str, Any]) -> None:
+    """``[morphology]``: every generated form of a bad-state root is a bad state (strong for strong roots);
+    forms already listed elsewhere keep their roles."""
+    forms, _ = morphology_forms(rules)
+    for form, is_strong in forms.items():
+        _add(lexicon, form, "bad")
+        if is_strong:
+            _add(lexicon, form, "strong")
 
 
 def _inherit_roles(lexicon: _Lexicon) -> None:
@@ -621,7 +707,7 @@ def _compile_pattern(spec: Any, where: str) -> PatternFamily:
     needs = spec.get("needs", "")
     if not isinstance(needs, str):
         raise ValueError(f"rules file: '{where}needs' ({name}) must be a string of characters")
-    return (regex, Entry(roles, cat, weight), frozenset(needs))
+    return (regex, Entry(roles, cat, weight, f"patterns:{name}"), frozenset(needs))
 
 
 def _compile_combos(rules: Mapping[str, Any]) -> list[tuple[frozenset[str], frozenset[str], str]]:
