@@ -344,9 +344,9 @@ class Classifier:
         confidence = self._confidence(intent, ev.score, is_tip, frames)
         if urgent:
             confidence = max(confidence, 0.9)
-        reason = ("紧急情况：" if urgent else ("举报线索：" if intent == "tip" else "隐患证据：")) + "、".join(
-            evidence[:4]
-        )
+        reason = (
+            "紧急情况：" if urgent else ("举报线索：" if intent == "tip" else "隐患证据：")
+        ) + "、".join(evidence[:4])
         return Classification(
             intent, category, severity, location, round(confidence, 3), evidence, reason=reason, urgent=urgent
         )

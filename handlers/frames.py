@@ -10,7 +10,6 @@ thanks) are read from the whole message once the evidence is known; they can vet
 from __future__ import annotations
 
 import re
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,7 +19,21 @@ from handlers.rules import FramePatterns
 __all__ = ["Frames", "Scopes", "explained", "read_frames", "repair_undone", "scope_clauses", "scopes_for"]
 
 # "还说没事", "硬说不要紧": the speaker disputes the all-clear that follows
-DISMISSIVE = ("还说", "硬说", "非说", "偏说", "老说", "倒说", "还讲", "非要说", "长说", "板说", "头说", "导说", "主说")
+DISMISSIVE = (
+    "还说",
+    "硬说",
+    "非说",
+    "偏说",
+    "老说",
+    "倒说",
+    "还讲",
+    "非要说",
+    "长说",
+    "板说",
+    "头说",
+    "导说",
+    "主说",
+)
 # "说没事接着干": an all-clear followed by an order to carry on is a brush-off, not an all-clear
 CARRY_ON = re.compile(r"[^，。,！!？?]{0,4}(?:接着|继续|照样|还让|让干|干活|开工|下井|别管)")
 # "不是着火，是…的炉子冒烟": what follows a negated report and explains it
