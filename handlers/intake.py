@@ -103,7 +103,7 @@ def file_group_report(
     recent = report_repo.count_recent_by_reporter(
         session, msg.platform, msg.sender_id, now - timedelta(hours=1)
     )
-    if recent >= core.profile.reports_per_hour:
+    if recent >= core.profile.reports_per_hour and not c.urgent:  # an emergency is never refused
         return IntakeResult("flood-limited", t("replies.flood_limited", hotline=core.profile.hotline))
     fields = {
         "kind": "hazard",
@@ -131,17 +131,24 @@ def file_group_report(
         report_repo.add_event(session, original, actor, "reported-again", note=f"#{dup.id}", at=now)
         log.info("report linked as duplicate", extra={"report": dup.id, "original": original.id})
         status = t.label("statuses", original.status)
-        return IntakeResult(
-            "duplicate", t("replies.hazard_duplicate", id=original.id, status=status), original.id
-        )
+        reply = t("replies.hazard_duplicate", id=original.id, status=status)
+        return IntakeResult("duplicate", with_advice(core, c, reply), original.id)
     report = report_repo.create_report(
         session, actor=actor, deadline=_deadline(core, fields["severity"], now), **fields
     )
-    silent = c.confidence < core.profile.reply_threshold
+    silent = c.confidence < core.profile.reply_threshold and not c.urgent
     log.info("hazard filed", extra={"report": report.id, "silent": silent})
     if silent:
         return IntakeResult("filed-silently", None, report.id)
-    return IntakeResult("filed", hazard_reply(core, report, group), report.id)
+    return IntakeResult("filed", with_advice(core, c, hazard_reply(core, report, group)), report.id)
+
+
+def with_advice(core: Core, c: Classification, reply: str) -> str:
+    """Put the safety advice for an emergency happening now (``c.urgent``) in front of a reply."""
+    if not c.urgent:
+        return reply
+    advice = core.texts.get("advice", c.category or "") or core.texts("advice.default")
+    return f"{advice}\n{reply}"
 
 
 def hazard_reply(core: Core, report: Report, group: Group | None) -> str:
@@ -190,6 +197,17 @@ def file_anonymous_report(
     shown = format_receipt(code)
     if kind == "tip":
         reply = t("replies.tip_filed", id=report.id, code=shown)
+    elif c.urgent:
+        reply = with_advice(
+            core,
+            c,
+            t(
+                "replies.private_hazard_filed",
+                id=report.id,
+                code=shown,
+                category=t.label("categories", report.category),
+            ),
+        )
     else:
         reply = t(
             "replies.private_hazard_filed",
