@@ -13,6 +13,7 @@ import click
 from bot.cli_common import load_settings, open_db
 from bot.cli_corrections import corrections
 from bot.cli_eval import eval_command
+from bot.cli_explain import explain
 from bot.cli_schedule import report, schedule
 from bot.config import KNOWN_PLATFORMS
 from bot.logs import setup_logging
@@ -348,4 +349,5 @@ def db_upgrade() -> None:
 main.add_command(schedule)
 main.add_command(report)
 main.add_command(eval_command)
+main.add_command(explain)
 main.add_command(corrections)
