@@ -178,9 +178,10 @@ class Classifier:
         return a ready classifier.
 
         ``places`` are the town profile's village names; they segment whole and always count as places.
-        Raises ValueError naming the file and the offending key or line when either file is malformed.
+        Raises RulesError (a ValueError) naming the file and the offending key or line when either file
+        is malformed.
         """
-        from handlers.rules_schema import validate_userdict
+        from handlers.rules_schema import RulesError, validate_userdict
 
         path = Path(rules_path) if rules_path is not None else DEFAULT_RULES
         userdict = Path(userdict_path) if userdict_path is not None else DEFAULT_USERDICT
@@ -188,7 +189,10 @@ class Classifier:
         validate_userdict(userdict)
         names = [p.strip() for p in places if p and p.strip()]
         tokenizer = jieba.Tokenizer()  # lazy: the dictionary is read below, after validation
-        classifier = cls(rules, tokenizer, names)  # validates the rules; raises ValueError
+        try:
+            classifier = cls(rules, tokenizer, names)  # validates the rules; raises ValueError
+        except ValueError as exc:
+            raise RulesError(f"{path}：{exc}") from exc
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tokenizer.initialize()

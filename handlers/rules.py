@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from handlers.rules_schema import validate
+from handlers.rules_schema import RulesError, validate
 from handlers.t2s import load_table
 
 __all__ = [
@@ -227,9 +227,9 @@ def read_rules(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             rules = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"规则文件 {path} 不是合法的 TOML：{exc} / rules file {path}: invalid TOML") from exc
+        raise RulesError(f"规则文件 {path} 不是合法的 TOML：{exc} / rules file {path}: invalid TOML") from exc
     except OSError as exc:
-        raise ValueError(f"读不了规则文件 {path}（{exc.strerror}） / rules file {path}: cannot read") from exc
+        raise RulesError(f"读不了规则文件 {path}（{exc.strerror}） / rules file {path}: cannot read") from exc
     validate(rules, path)
     return rules
 
