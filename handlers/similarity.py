@@ -181,10 +181,11 @@ class _Reader:
             if not isinstance(group, list) or not group or not all(isinstance(w, str) and w for w in group):
                 raise self._fail(section, "groups", "词组的列表（每组第一个词是名称）")
             for word in group:
-                if folded.setdefault(word, group[0]) != group[0]:
+                if word in folded:
                     raise DuplicateRulesError(
                         f"重复隐患规则文件 {self.where} 中 [{section}] 的“{word}”同时在两组里"
                     )
+                folded[word] = group[0]
         return folded
 
     def pairs(self, section: str, key: str) -> list[tuple[str, str]]:
