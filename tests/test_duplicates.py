@@ -223,3 +223,23 @@ def test_distinct_hazards_stay_apart_and_repeats_are_linked(sqlite_core: Core, p
         if again is None or again.duplicate_of != original.id:
             wrong.append(f"{hazard.again} → {again.duplicate_of if again else '未登记'}, 应为 #{original.id}")
     assert not wrong, "repeats not linked to their report:\n" + "\n".join(wrong)
+
+
+def test_two_households_get_two_numbers_and_a_repeat_gets_the_first(sqlite_core: Core) -> None:
+    router = Router(sqlite_core)
+    chats = {"王家沟村": "-200"}
+    li = _send(router, sqlite_core, chats, "王家沟村", "李家的煤气罐漏气了", 1)
+    wang = _send(router, sqlite_core, chats, "王家沟村", "王家的煤气罐也漏气了", 2)
+    cave = _send(router, sqlite_core, chats, "王家沟村", "村东头老窑洞裂了好宽的缝，下雨怕塌", 3)
+    again = _send(router, sqlite_core, chats, "王家沟村", "东头那个老窑洞又裂开了，比上次还宽", 4)
+    assert li and wang and cave and again
+    assert (li.duplicate_of, wang.duplicate_of, cave.duplicate_of) == (None, None, None)
+    assert again.duplicate_of == cave.id and again.status == "duplicate"
+
+
+def test_my_house_from_two_neighbours_is_two_houses(sqlite_core: Core) -> None:
+    router = Router(sqlite_core)
+    chats = {"庙坪村": "-201"}
+    first = _send(router, sqlite_core, chats, "庙坪村", "我家的烟囱堵了，屋里一股煤烟味", 1)
+    second = _send(router, sqlite_core, chats, "庙坪村", "我家的烟囱堵了，屋里一股煤烟味儿", 2)
+    assert first and second and second.duplicate_of is None

@@ -197,3 +197,8 @@ def test_an_unreadable_rules_file_names_itself(tmp_path: Path) -> None:
     path.write_text("[wording\n", encoding="utf-8")
     with pytest.raises(DuplicateRulesError, match=r"重复隐患规则文件 .*duplicates\.toml 读不出来"):
         DuplicateRules.load(path)
+
+
+def test_a_pole_number_is_one_number_however_the_pole_is_called(rules: DuplicateRules) -> None:
+    assert not _same(rules, ("5号杆歪了快倒了", ("杆子+歪了",)), ("7号电线杆歪了", ("电线杆+歪了",)))
+    assert _same(rules, ("5号杆歪了快倒了", ("杆子+歪了",)), ("5号电线杆歪得更厉害了", ("电线杆+歪得",)))
