@@ -12,7 +12,7 @@ import click
 
 from bot.cli_common import load_settings, open_db
 from bot.cli_corrections import corrections
-from bot.cli_eval import eval_command
+from bot.cli_eval import eval_command, load_classifier
 from bot.cli_explain import explain
 from bot.cli_schedule import report, schedule
 from bot.config import KNOWN_PLATFORMS
@@ -32,6 +32,7 @@ def run() -> None:
     """运行机器人（平台由 ANQUAN_PLATFORMS 决定，默认终端试用模式）。"""
     from bot.app import run_bot
     from handlers.profile import ProfileError
+    from handlers.rules_schema import RulesError
     from handlers.texts import TextsError
     from scheduler.calendar import CalendarError
 
@@ -40,7 +41,7 @@ def run() -> None:
     setup_logging(settings.log_level or default_level)
     try:
         asyncio.run(run_bot(settings))
-    except (ProfileError, TextsError, CalendarError) as exc:
+    except (ProfileError, TextsError, CalendarError, RulesError) as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         pass
@@ -91,11 +92,8 @@ def parse(jsonl: bool) -> None:
     --jsonl 时空行跳过；有问题的行（不是 JSON 对象、缺 text、chat 不对）在标准错误上说明第几行，
     在输出里占一行 {"error": "..."}，其余照常识别，退出码仍为 0。
     """
-    from handlers.classifier import Classifier
-    from handlers.profile import load_profile
-
     settings = load_settings()
-    classifier = Classifier.load(places=load_profile(settings.profile).place_names())
+    classifier = load_classifier(settings)
     out = sys.stdout
     for lineno, line in _stdin_lines():
         if jsonl and line is not None and not line.strip():

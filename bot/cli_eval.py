@@ -65,7 +65,8 @@ def load_classifier(settings: Settings) -> Classifier:
     from handlers.profile import ProfileError, load_profile
 
     try:
-        return Classifier.load(places=load_profile(settings.profile).place_names())
+        places = load_profile(settings.profile).place_names()
+        return Classifier.load(settings.rules, places, settings.userdict)
     except (ProfileError, ValueError) as exc:
         raise click.ClickException(f"识别器加载失败：{exc}") from exc
 

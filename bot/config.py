@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     profile: Path | None = None
     texts: Path | None = None
     calendar: Path | None = None
+    rules: Path | None = None
+    userdict: Path | None = None
     secret_key: str | None = None
     log_level: str | None = None
 
@@ -82,6 +84,13 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("ANQUAN_PLATFORMS is empty")
         return list(value)
+
+    @field_validator("rules", "userdict")
+    @classmethod
+    def _check_data_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"ANQUAN_{(info.field_name or '').upper()} 指向的文件不存在：{value}")
+        return value
 
     @field_validator("timezone")
     @classmethod

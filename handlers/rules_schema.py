@@ -223,6 +223,7 @@ SCHEMA = Table(
                 "past_strong": WORDS,
                 "thanks": WORDS,
                 "present": WORDS,
+                "reporting": WORDS,
                 "near_miss_pattern": REGEX,
                 "figurative_pattern": REGEX,
                 "explained_pattern": REGEX,
@@ -342,15 +343,17 @@ def validate(rules: Mapping[str, Any], path: Path) -> None:
     categories and missing required sections and keys.
     """
     root = _Where(str(path))
-    for name, spec in SCHEMA.keys.items():
-        if spec.required and name not in rules:
-            raise _fail(root, f"缺少段 [{name}]", f"missing section [{name}]")
-    for name, value in rules.items():
+    # unknown names first: a misspelt required section is reported as the typo it is, not as missing
+    for name in rules:
         if name not in SCHEMA.keys:
             hint = _suggest(name, SCHEMA.keys)
             zh = f"未知的段 [{name}]" + (f"（是不是 [{hint}]？）" if hint else "")
             en = f"unknown section [{name}]" + (f" (did you mean [{hint}]?)" if hint else "")
             raise _fail(root, zh, en + "; new sections are declared in handlers/rules_schema.py")
+    for name, spec in SCHEMA.keys.items():
+        if spec.required and name not in rules:
+            raise _fail(root, f"缺少段 [{name}]", f"missing section [{name}]")
+    for name, value in rules.items():
         _check(SCHEMA.keys[name], value, root.key(name))
 
 
@@ -413,12 +416,13 @@ def _check_names(spec: Names, value: Any, where: _Where) -> None:
 def _check_table(spec: Table, value: Any, where: _Where) -> None:
     if not isinstance(value, dict):
         _wrong_type(value, where, "表（table）", "table")
+    for key in value:
+        if key not in spec.keys:
+            _unknown_key(key, list(spec.keys), where)
     for key, sub in spec.keys.items():
         if sub.required and key not in value:
             raise _fail(where, f'{where.label} 缺少键 "{key}"', f"missing key '{where.key(key).dotted}'")
     for key, item in value.items():
-        if key not in spec.keys:
-            _unknown_key(key, list(spec.keys), where)
         _check(spec.keys[key], item, where.key(key))
 
 
