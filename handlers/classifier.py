@@ -37,7 +37,7 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -305,7 +305,8 @@ class Classifier:
         scopes = scopes_for(text, hits, of_clause, rules.frames)
         cands = gather_candidates(text, hits)
         ev = self._weigh_evidence(text, hits, present, crowd, cands, scopes)
-        formal = self._is_formal(text, hits, present)
+        formality = self._formality(text, hits, present, scopes)
+        formal = formality > 0
         tips = self._tip_signals(text, hits, present, cands, scopes)
         frames = read_frames(
             text,
@@ -318,6 +319,8 @@ class Classifier:
             ev.score < rules.hazard_threshold,
             rules.frames,
         )
+        if frames.notice and any("reporting" in h.entry.roles and h.start < 15 for h in hits):
+            frames = replace(frames, notice=False)  # "市民来电反映：…平层不准": a citizen's report, no notice
         civic = self._civic_only(hits, present, scopes, ev.score)
         if trace is not None:
             trace["hits"] = hits
@@ -341,7 +344,7 @@ class Classifier:
             reason = self._chatter_reason(ev.score, frames, civic, vetoed)
             return Classification("chatter", None, None, location, conf, (), reason=reason)
         category = self._choose_category(hits, scopes, ev)
-        intrinsic = formal or major_thing_failing(hits, scopes.alive, ev.clauses)
+        intrinsic = formality == 2 or major_thing_failing(hits, scopes.alive, ev.clauses)
         severity = assess_severity(rules.severity, hits, scopes.alive, present, crowd, intrinsic, category)
         if urgent:
             severity = "major"
@@ -369,8 +372,6 @@ class Classifier:
         non-safety word, no safety word, and no more than weak evidence (one pair) of anything else."""
         if "non_safety" not in present or "safety_dim" in present or "major" in present:
             return False
-        if any("thing" in h.entry.roles and h.entry.weight >= 2.0 and scopes.alive(h) for h in hits):
-            return False  # a specific safety thing (消防水泵, 窑洞) is more than a civic complaint
         strong_events = any(
             ("event" in h.entry.roles or "act" in h.entry.roles) and h.entry.category and scopes.alive(h)
             for h in hits
@@ -439,17 +440,21 @@ class Classifier:
         return ev
 
     @staticmethod
-    def _is_formal(text: str, hits: Sequence[Hit], present: set[str]) -> bool:
-        """True for formal normative text (official criteria): a deficiency marker plus an industrial term
-        (or two weaker terms), no question and no chatty particles."""
+    def _formality(text: str, hits: Sequence[Hit], present: set[str], scopes: Scopes) -> int:
+        """How formal a deficiency statement is: 2 for official criteria wording (a deficiency marker plus an
+        industrial term, or two weaker terms), 1 for an inspector's finding (a deficiency marker plus any
+        lexicon thing: "配电箱未做保护接地"), 0 otherwise; never for questions or chatty text."""
+        if (
+            not any("formal_marker" in h.entry.roles and scopes.alive(h) for h in hits)
+            or len(text) < 6
+            or "question" in present
+            or any(ch in _CHATTY for ch in text)
+        ):
+            return 0
         n_weak_terms = sum(1 for h in hits if "formal_weak" in h.entry.roles)
-        return (
-            "formal_marker" in present
-            and ("formal_term" in present or n_weak_terms >= 2)
-            and len(text) >= 6
-            and "question" not in present
-            and not any(ch in _CHATTY for ch in text)
-        )
+        if "formal_term" in present or n_weak_terms >= 2:
+            return 2
+        return 1 if any("thing" in h.entry.roles and h.entry.category for h in hits) else 0
 
     def _tip_signals(
         self, text: str, hits: Sequence[Hit], present: set[str], cands: Candidates, scopes: Scopes

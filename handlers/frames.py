@@ -34,6 +34,8 @@ DISMISSIVE = (
     "导说",
     "主说",
 )
+# "希望…尽快修复", "请求…处理": asking for a repair or a fix
+REQUEST = re.compile(r"希望|请求|要求|恳请|请|盼|建议|督促|责令|尽快|赶紧|及时|派人|等待|等着|还没|尚未|迟迟")
 # "说没事接着干": an all-clear followed by an order to carry on is a brush-off, not an all-clear
 CARRY_ON = re.compile(r"[^，。,！!？?]{0,4}(?:接着|继续|照样|还让|让干|干活|开工|下井|别管)")
 # "不是着火，是…的炉子冒烟": what follows a negated report and explains it
@@ -93,6 +95,8 @@ def repair_undone(text: str, hit: Hit) -> bool:
     before = text[max(0, hit.start - 2) : hit.start]
     if "没" in before or "未" in before or "不" in before:
         return True
+    if REQUEST.search(text, max(0, hit.start - 8), hit.start):
+        return True  # "希望供电部门尽快修复": a request for a repair is no repair
     agent = text[max(0, hit.start - 4) : hit.start]
     return any(a + "人" in agent for a in AGENT_MARKS)
 

@@ -98,12 +98,23 @@ LIST_ROLES: dict[str, tuple[str, str]] = {
     "exposure": ("severity", "exposure"),
     "leak": ("severity", "leak_signs"),
     "urgent": ("emergency", "markers"),
+    "reporting": ("frames", "reporting"),
     "non_safety": ("non_safety", "words"),
     "safety_dim": ("non_safety", "safety"),
 }
 # Roles a longer keyword inherits from shorter keywords inside it ("非法开采" is also "非法").
 INHERITED = frozenset(
-    {"major", "people_strong", "people_weak", "imminent", "critical", "ignition", "illegal", "anon", "safety_dim"}
+    {
+        "major",
+        "people_strong",
+        "people_weak",
+        "imminent",
+        "critical",
+        "ignition",
+        "illegal",
+        "anon",
+        "safety_dim",
+    }
 )
 # Roles that can make a message worth weighing at all; a message with none of them is chatter at once.
 EVIDENCE_GATE = frozenset(
@@ -364,7 +375,13 @@ def compile_rules(rules: Mapping[str, Any], places: frozenset[str]) -> CompiledR
     _, passive_regex = morphology_forms(rules)
     if passive_regex:
         # the discontinuous passive ("让车堵着") is a bad state spanning its agent, which then never pairs
-        patterns.append((compile_regex(passive_regex, "morphology.gap_roots"), Entry(frozenset({"bad"}), None, 1.0, "morphology.passive"), frozenset("被让叫遭")))
+        patterns.append(
+            (
+                compile_regex(passive_regex, "morphology.gap_roots"),
+                Entry(frozenset({"bad"}), None, 1.0, "morphology.passive"),
+                frozenset("被让叫遭"),
+            )
+        )
     return CompiledRules(
         max_chars=max_chars,
         pair_window=pair_window,
@@ -556,7 +573,9 @@ def morphology_forms(rules: Mapping[str, Any]) -> tuple[dict[str, bool], str]:
     gap_markers = "".join(m for m in passive if m != "给" and len(m) == 1)
     regex = ""
     if gap_roots and gap_markers and gap > 0:
-        regex = f"[{gap_markers}][^\\s，。,.!！?？；;：:]{{1,{gap}}}?(?:{'|'.join(map(re.escape, gap_roots))})"
+        regex = (
+            f"[{gap_markers}][^\\s，。,.!！?？；;：:]{{1,{gap}}}?(?:{'|'.join(map(re.escape, gap_roots))})"
+        )
     return forms, regex
 
 
