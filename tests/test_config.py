@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pydantic import ValidationError
 
+from bot.app import Database, build_core
+from bot.cli import main
 from bot.config import Settings
 
 
@@ -59,3 +66,110 @@ def test_secret_is_made_once_outside_the_database(tmp_path: Path, monkeypatch: p
     assert first == Settings(data_dir=tmp_path).secret() and len(first) >= 32
     assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
     assert Settings(data_dir=tmp_path, secret_key="abc").secret() == b"abc"
+
+
+# ---- ANQUAN_RULES and ANQUAN_USERDICT: the township's own classifier data files ---------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLED_RULES = (REPO / "handlers" / "data" / "rules.toml").read_text(encoding="utf-8")
+BUNDLED_USERDICT = (REPO / "handlers" / "data" / "userdict.txt").read_text(encoding="utf-8")
+ANQUAN = str(Path(sys.executable).with_name("anquan"))
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """No ANQUAN_* variables but a data folder of the test's own."""
+    for key in list(os.environ):
+        if key.startswith("ANQUAN_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("ANQUAN_DATA_DIR", str(tmp_path / "data"))
+    return {"ANQUAN_DATA_DIR": str(tmp_path / "data")}
+
+
+def _rules_with(tmp_path: Path, old: str, new: str) -> Path:
+    assert BUNDLED_RULES.count(old) == 1, old
+    path = tmp_path / "rules.toml"
+    path.write_text(BUNDLED_RULES.replace(old, new), encoding="utf-8")
+    return path
+
+
+def test_rules_and_userdict_paths_come_from_the_environment(
+    clean_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert (Settings().rules, Settings().userdict) == (None, None)
+    rules = _rules_with(tmp_path, "max_chars = 500", "max_chars = 400")
+    userdict = tmp_path / "userdict.txt"
+    userdict.write_text("石磙子 2000 n\n", encoding="utf-8")
+    monkeypatch.setenv("ANQUAN_RULES", str(rules))
+    monkeypatch.setenv("ANQUAN_USERDICT", str(userdict))
+    assert (Settings().rules, Settings().userdict) == (rules, userdict)
+
+
+def test_a_missing_rules_or_userdict_file_is_named(
+    clean_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ANQUAN_RULES", str(tmp_path / "nope.toml"))
+    with pytest.raises(ValidationError, match=r"ANQUAN_RULES 指向的文件不存在：.*nope\.toml"):
+        Settings()
+    monkeypatch.delenv("ANQUAN_RULES")
+    monkeypatch.setenv("ANQUAN_USERDICT", str(tmp_path / "nope.txt"))
+    with pytest.raises(ValidationError, match=r"ANQUAN_USERDICT 指向的文件不存在：.*nope\.txt"):
+        Settings()
+
+
+def _parse(lines: str) -> list[dict[str, object]]:
+    result = CliRunner().invoke(main, ["parse"], input=lines, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_anquan_parse_uses_the_townships_rules_file(
+    clean_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """碾盘 (a stone mill base) is no keyword in the bundled rules; a township adds it and is heard."""
+    message = "村口那个碾盘歪了\n"
+    assert _parse(message)[0]["intent"] == "chatter"
+    rules = _rules_with(tmp_path, "[things.other]\nwords = [", '[things.other]\nwords = ["碾盘", ')
+    monkeypatch.setenv("ANQUAN_RULES", str(rules))
+    row = _parse(message)[0]
+    assert (row["intent"], row["category"]) == ("hazard", "other")
+
+
+def test_a_broken_rules_file_stops_anquan_parse_with_the_chinese_message(
+    clean_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rules = _rules_with(tmp_path, "\nquestion = [", "\nqustion = [")
+    monkeypatch.setenv("ANQUAN_RULES", str(rules))
+    result = CliRunner().invoke(main, ["parse"], input="收到\n")
+    assert result.exit_code != 0 and result.stdout == ""
+    assert f'{rules}：[frames] 里有未知的键 "qustion"（是不是 "question"？）' in result.output
+
+
+def test_a_broken_userdict_stops_start_up_with_the_chinese_message(
+    clean_env: dict[str, str], tmp_path: Path
+) -> None:
+    userdict = tmp_path / "userdict.txt"
+    userdict.write_text(BUNDLED_USERDICT + "碾盘 很多 n\n", encoding="utf-8")
+    lineno = len(BUNDLED_USERDICT.splitlines()) + 1
+    proc = subprocess.run(
+        [ANQUAN, "run"],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **clean_env, "ANQUAN_USERDICT": str(userdict)},
+    )
+    assert proc.returncode != 0
+    assert f"分词词典 {userdict} 第 {lineno} 行格式不对：'碾盘 很多 n'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_bot_segments_with_the_townships_userdict(
+    clean_env: dict[str, str], sqlite_database: Database, tmp_path: Path
+) -> None:
+    text = "院里那个石磙子歪了"
+    assert "石磙子" not in build_core(Settings(), sqlite_database).classifier.explain(text)["tokens"]
+    userdict = tmp_path / "userdict.txt"
+    userdict.write_text(BUNDLED_USERDICT + "石磙子 2000 n\n", encoding="utf-8")
+    core = build_core(Settings(userdict=userdict), sqlite_database)
+    assert "石磙子" in core.classifier.explain(text)["tokens"]
