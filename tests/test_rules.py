@@ -88,3 +88,26 @@ def test_read_rules_reports_bad_toml_and_missing_files(tmp_path: Path) -> None:
         read_rules(bad)
     with pytest.raises(ValueError, match="cannot read"):
         read_rules(tmp_path / "absent.toml")
+
+
+def test_township_character_pairs_extend_and_override_the_generated_table() -> None:
+    rules = read_rules(DEFAULT_RULES)
+    compiled = compile_rules(rules, frozenset())
+    assert compiled.char_table[ord("氣")] == "气" and compiled.char_table[ord("銲")] == "焊"
+    extra = {**rules, "normalize": {**rules["normalize"], "chars": ["氣汽", "亍行"]}}
+    table = compile_rules(extra, frozenset()).char_table
+    assert (table[ord("氣")], table[ord("亍")], table[ord("電")]) == ("汽", "行", "电")
+    without = {**rules, "normalize": {k: v for k, v in rules["normalize"].items() if k != "chars"}}
+    assert compile_rules(without, frozenset()).char_table[ord("電")] == "电"
+
+
+def test_self_mapped_and_repeated_character_pairs_are_refused() -> None:
+    rules = read_rules(DEFAULT_RULES)
+    for chars, message in (
+        (["煤煤"], "两个不同的字"),
+        (["氣气", "氣汽"], "写了两次"),
+        (["氣"], "两个不同的字"),
+    ):
+        broken = {**rules, "normalize": {**rules["normalize"], "chars": chars}}
+        with pytest.raises(ValueError, match=message):
+            compile_rules(broken, frozenset())
