@@ -319,8 +319,13 @@ class Classifier:
             ev.score < rules.hazard_threshold,
             rules.frames,
         )
-        if frames.notice and any("reporting" in h.entry.roles and h.start < 15 for h in hits):
-            frames = replace(frames, notice=False)  # "市民来电反映：…平层不准": a citizen's report, no notice
+        if frames.notice and (
+            self._local_after_notice(hits, ev.positions)
+            or any("reporting" in h.entry.roles and h.start < 15 for h in hits)
+        ):
+            # "市民来电反映：…平层不准" is a citizen's report, and "【转】防溺水…我们村学校后面那个大水坑还是没围"
+            # a local report after a forwarded notice: neither is a notice
+            frames = replace(frames, notice=False)
         civic = self._civic_only(hits, present, scopes, ev.score)
         if trace is not None:
             trace["hits"] = hits
@@ -357,6 +362,16 @@ class Classifier:
         return Classification(
             intent, category, severity, location, round(confidence, 3), evidence, reason=reason, urgent=urgent
         )
+
+    @staticmethod
+    def _local_after_notice(hits: Sequence[Hit], evidence_at: Sequence[int]) -> bool:
+        """True when a local word (我们村, 咱们楼) follows the notice wording and evidence follows it: a local
+        report added to a forwarded notice ("转发防溺水提示。我们村那个大水坑还没围")."""
+        notices = [h.start for h in hits if "notice" in h.entry.roles]
+        if not notices or not evidence_at:
+            return False
+        first, last_evidence = min(notices), max(evidence_at)
+        return any("local" in h.entry.roles and first < h.start < last_evidence for h in hits)
 
     def _urgent(self, hits: Sequence[Hit], scopes: Scopes, score: float, frames: Frames) -> bool:
         """True for an emergency happening now: an urgency marker (快来人, 人没上来, 一直在响) or an emergency
