@@ -144,10 +144,15 @@ def send_notices(session: Session, core: Core, now: datetime) -> int:
         return 0
     stations = group_repo.list_groups(session, kinds=["station"], active_only=True)
     groups: dict[int, Group] = {}
+    targets: dict[int, list[Target]] = {}
     batches: dict[Target, list[ReviewItem]] = defaultdict(list)
     for item in items:
-        group = groups.setdefault(item.group_id, session.get(Group, item.group_id))  # type: ignore[arg-type]
-        for target in notice_targets(session, group, stations):
+        if item.group_id not in groups:
+            group = session.get(Group, item.group_id)
+            assert group is not None  # a foreign key
+            groups[item.group_id] = group
+            targets[item.group_id] = notice_targets(session, group, stations)
+        for target in targets[item.group_id]:
             batches[target].append(item)
     queued = 0
     for target, batch in batches.items():
@@ -182,9 +187,13 @@ def _item_arg(ctx: CommandContext) -> tuple[ReviewItem | None, str | None]:
     if item is None:
         return None, ctx.t("review.item_not_found", id=match.group(1))
     if item.status != "pending":
-        status = ctx.core.texts.label("review_statuses", item.status)
-        return None, ctx.t("review.item_decided", id=item.id, status=status)
+        return None, _decided(ctx, item)
     return item, None
+
+
+def _decided(ctx: CommandContext, item: ReviewItem) -> str:
+    status = ctx.core.texts.label("review_statuses", item.status)
+    return ctx.t("review.item_decided", id=item.id, status=status)
 
 
 def _actor(ctx: CommandContext) -> str:
@@ -240,12 +249,15 @@ def file_command(ctx: CommandContext) -> str:
         sender_name=item.sender_name or "",
         text=item.text,
     )
-    result, decided = _file_for_sender(ctx, group, original, (item.category, item.severity))
-    if result.report_id is None:
-        return ctx.t("review.not_filed", id=item.id, reason=result.reply or "")
     now = ctx.core.clock()
     actor = _actor(ctx)
-    review_repo.decide(ctx.session, item, "filed", actor, now=now, report_id=result.report_id)
+    if not review_repo.decide(ctx.session, item, "filed", actor, now=now):
+        return _decided(ctx, item)
+    result, decided = _file_for_sender(ctx, group, original, (item.category, item.severity))
+    if result.report_id is None:
+        review_repo.reopen(ctx.session, item)
+        return ctx.t("review.not_filed", id=item.id, reason=result.reply or "")
+    item.report_id = result.report_id
     _remember_filed(ctx, item.platform, item.chat_id, item.message_id, result.report_id)
     add_correction(
         ctx.session,
@@ -321,7 +333,8 @@ def ignore_command(ctx: CommandContext) -> str:
         return error or ""
     now = ctx.core.clock()
     actor = _actor(ctx)
-    review_repo.decide(ctx.session, item, "ignored", actor, now=now)
+    if not review_repo.decide(ctx.session, item, "ignored", actor, now=now):
+        return _decided(ctx, item)
     add_correction(
         ctx.session,
         text=item.text,

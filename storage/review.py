@@ -87,18 +87,28 @@ def decide(
     *,
     now: datetime | None = None,
     report_id: int | None = None,
-) -> ReviewItem:
-    """Record an official's decision on a pending item (filed, with its report, or ignored)."""
+) -> bool:
+    """Record an official's decision on a pending item; False if another decision got there first.
+
+    A conditional update, so two officials answering the same notice at once cannot both decide it.
+    """
     if status not in REVIEW_STATUSES or status == "pending":
         raise ValueError(f"not a decision: {status!r}")
-    if item.status != "pending":
-        raise ValueError(f"review item R{item.id} is already {item.status}")
-    item.status = status
-    item.decided_by = actor
-    item.decided_at = now or utcnow()
-    item.report_id = report_id
+    result = session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.id == item.id, ReviewItem.status == "pending")
+        .values(status=status, decided_by=actor, decided_at=now or utcnow(), report_id=report_id)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(item)
+    return result.rowcount == 1
+
+
+def reopen(session: Session, item: ReviewItem) -> None:
+    """Undo a decision within the same transaction (filing it turned out impossible)."""
+    item.status = "pending"
+    item.decided_by = item.decided_at = item.report_id = None
     session.flush()
-    return item
 
 
 def expire(session: Session, before: datetime) -> int:

@@ -132,6 +132,28 @@ def test_add_item_is_once_per_message(rcore: Core) -> None:
         assert first.id == again.id and first.sender_name is None
 
 
+def test_decide_is_first_come_first_served(rcore: Core) -> None:
+    with rcore.sessions.begin() as s:
+        group = upsert_group(s, "telegram", VILLAGE_CHAT, title="王家沟村民群")
+        item = review_repo.add_item(
+            s,
+            platform="telegram",
+            chat_id=VILLAGE_CHAT,
+            group_id=group.id,
+            message_id="1",
+            sender_id="a",
+            sender_name="老王",
+            text=UNSURE,
+            category=None,
+            severity=None,
+        )
+        assert review_repo.decide(s, item, "ignored", "甲")
+        assert not review_repo.decide(s, item, "filed", "乙")
+        assert (item.status, item.decided_by) == ("ignored", "甲")
+        with pytest.raises(ValueError):
+            review_repo.decide(s, item, "pending", "丙")
+
+
 # --- batched notices ------------------------------------------------------------------------------------
 
 
@@ -275,6 +297,19 @@ def test_ignore_stores_chatter_and_files_nothing(rrouter: Router, rcore: Core) -
             "王村长(telegram:vo1)",
         )
     assert _items(rcore)[0].status == "ignored"
+
+
+def test_file_that_intake_refuses_leaves_the_item_pending(rrouter: Router, rcore: Core, clock: Clock) -> None:
+    rrouter.dispatch(group_msg(UNSURE, sender="villager7"))
+    with rcore.sessions.begin() as s:
+        for _ in range(rcore.profile.reports_per_hour):
+            file_report(s, platform="telegram", reporter_id="villager7", created_at=clock.now)
+    answer = _reply(rrouter.dispatch(_official("/登记 R1")))
+    assert answer.startswith("R1 没能登记：") and "暂停登记" in answer
+    (item,) = _items(rcore)
+    assert (item.status, item.decided_by, item.report_id) == ("pending", None, None)
+    with rcore.sessions() as s:
+        assert list_corrections(s) == []
 
 
 def test_bad_input_gets_a_clear_answer_and_changes_nothing(rrouter: Router, rcore: Core) -> None:
