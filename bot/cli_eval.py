@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,12 +150,20 @@ def _error_line(err: Error) -> str:
     return f"  ✗ {ERROR_LABELS[err.kind]}：{row.text}\n      标准 {gold} → 结果 {got}"
 
 
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _cells(first: str, numbers: Sequence[object]) -> str:
+    """One table row: the rule padded to 32 columns, then right-aligned 8-column cells (CJK counts double)."""
+    row = "  " + first + " " * max(1, 32 - _width(first))
+    return row + "".join(" " * max(1, 8 - _width(str(n))) + str(n) for n in numbers)
+
+
 def _rule_lines(stats: Sequence[RuleStats]) -> list[str]:
-    lines = [f"  {'规则':<28}{'命中条数':>8}{'错误':>6}{'误报':>6}{'漏报':>6}{'类别错':>6}"]
+    lines = [_cells("规则", ["命中条数", "错误", "误报", "漏报", "类别错"])]
     for s in stats:
-        lines.append(
-            f"  {s.rule:<30}{s.fired:>10}{s.errors:>8}{s.false_positives:>8}{s.misses:>8}{s.wrong_category:>8}"
-        )
+        lines.append(_cells(s.rule, [s.fired, s.errors, s.false_positives, s.misses, s.wrong_category]))
         lines.extend(f"      例：{text}" for text in s.examples)
     return lines
 
