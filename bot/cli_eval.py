@@ -53,7 +53,8 @@ METRIC_LABELS = {
     "reach": "送达率（登记或复核）",
     "review_rate": "送复核比例",
     "chatter_reach": "闲聊打扰率（登记或复核）",
-    "emergency_recall": "重大送达率（登记或复核为重大）",
+    "major_reach": "重大送达率（登记或复核为重大）",
+    "emergency_recall": "紧急情况立即登记为重大的比例",
 }
 ERROR_LABELS = {"false_positive": "误报", "miss": "漏报", "category": "类别错"}
 CORRECTIONS_NAME = "纠正记录"
@@ -217,7 +218,8 @@ def eval_command(
     """给识别器打分：CORPUS 是带标准答案的 JSONL 语料，或表头含 text 列的 TSV（没有标注的行算闲聊）。
 
     指标与 eval_parse.py 相同（检出精确率、召回率、F1、误报率、举报、类别、等级、重大召回、地点），
-    另加复核相关指标：reach（该报的被登记或送复核的比例）、review_rate、chatter_reach、emergency_recall。
+    另加复核相关指标：reach（该报的被登记或送复核的比例）、review_rate、chatter_reach、major_reach，
+    以及 register 为 emergency 的行立即登记为重大的比例 emergency_recall。
     """
     if not corpora and not corrections:
         raise click.UsageError("请给出至少一个语料文件，或加 --corrections")

@@ -50,6 +50,7 @@ METRIC_KEYS = (
     "reach",
     "review_rate",
     "chatter_reach",
+    "major_reach",
     "emergency_recall",
 )
 
@@ -85,6 +86,9 @@ class GoldRow:
     severity: str | None = None
     location: str | None = None
     known: frozenset[str] = frozenset()
+    register: str | None = (
+        None  # the corpus's kind of message, e.g. "emergency" (fire spreading, people trapped)
+    )
 
     @property
     def positive(self) -> bool:
@@ -149,6 +153,8 @@ class Tally:
     reviewed: int = 0
     majors: int = 0
     majors_reached: int = 0
+    emergencies: int = 0
+    emergencies_filed: int = 0
 
     def __add__(self, other: Tally) -> Tally:
         return Tally(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
@@ -190,9 +196,13 @@ class Tally:
             self.positives += 1
             self.positives_reached += reached
             if "severity" in row.known and row.severity == "major":
-                # an emergency: a major hazard must reach an official as major, filed or in review
+                # a major hazard must reach an official as major, filed or in review; misses count too
                 self.majors += 1
                 self.majors_reached += reached and pred.severity == "major"
+            if row.register == "emergency":
+                # an emergency cannot wait in the review queue: it must be filed at once, as major
+                self.emergencies += 1
+                self.emergencies_filed += p_pos and pred.severity == "major"
         else:
             self.chatter += 1
             self.chatter_reached += reached
@@ -212,7 +222,8 @@ class Tally:
             "reach": (self.positives_reached, self.positives),
             "review_rate": (self.reviewed, self.n),
             "chatter_reach": (self.chatter_reached, self.chatter),
-            "emergency_recall": (self.majors_reached, self.majors),
+            "major_reach": (self.majors_reached, self.majors),
+            "emergency_recall": (self.emergencies_filed, self.emergencies),
         }
 
     def metrics(self) -> dict[str, float | int]:
@@ -357,6 +368,7 @@ def row_from_mapping(obj: Mapping[str, Any], lineno: int = 0) -> GoldRow:
         severity=severity,
         location=obj.get("location"),
         known=frozenset(k for k in LABELS if k in obj),
+        register=obj.get("register") or None,
     )
 
 
@@ -387,7 +399,7 @@ def rows_from_tsv(lines: Iterable[str]) -> list[GoldRow]:
     if "text" not in header:
         raise CorpusError("第 1 行：TSV 的表头里没有 text 列")
     criteria = "industry" in header
-    labelled = [k for k in ("chat", "intent", *LABELS) if k in header and not criteria]
+    labelled = [k for k in ("chat", "intent", "register", *LABELS) if k in header and not criteria]
     rows: list[GoldRow] = []
     for lineno, line in enumerate(it, 2):
         line = line.rstrip("\r\n")

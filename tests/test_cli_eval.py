@@ -73,7 +73,7 @@ def test_eval_json_gives_one_line_per_file_and_a_total_including_tsv(env: Path) 
     tsv.write_text("text\n哈哈哈哈\n今天吃的面\n", encoding="utf-8")
     first, second, total = _json_blocks([str(_corpus(env)), str(tsv)])
     assert first["n"] == 4 and first["detect_recall"] == pytest.approx(2 / 3, abs=1e-4)
-    assert first["reach"] == pytest.approx(2 / 3, abs=1e-4) and first["emergency_recall"] == 1.0
+    assert first["reach"] == pytest.approx(2 / 3, abs=1e-4) and first["major_reach"] == 1.0
     assert second["n"] == 2 and second["false_positive_rate"] == 0.0 and second["detect_recall"] is None
     assert total["corpus"] == "合计" and total["n"] == 6 and total["false_positive_rate"] == 0.0
 

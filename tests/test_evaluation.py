@@ -91,11 +91,11 @@ def test_review_counts_as_reaching_an_official_but_not_as_filed() -> None:
     assert m["review_rate"] == pytest.approx(2 / 4)
     assert m["chatter_reach"] == pytest.approx(1 / 2)
     assert m["false_positive_rate"] == 0.0  # reviewed chatter is not filed
-    assert m["emergency_recall"] == 1.0  # the one major reached an official as major
+    assert m["major_reach"] == 1.0  # the one major reached an official as major
     assert math.isnan(m["major_recall"])  # no major was filed at all
 
 
-def test_emergency_recall_needs_the_major_severity_and_counts_misses() -> None:
+def test_major_reach_needs_the_major_severity_and_counts_misses() -> None:
     rows = [gold("hazard", "fire", "major") for _ in range(4)]
     preds = [
         got("hazard", "fire", "major"),
@@ -104,8 +104,29 @@ def test_emergency_recall_needs_the_major_severity_and_counts_misses() -> None:
         got(),  # missed
     ]
     m = tally(rows, preds).metrics()
-    assert m["emergency_recall"] == pytest.approx(2 / 4)
+    assert m["major_reach"] == pytest.approx(2 / 4)
     assert m["major_recall"] == pytest.approx(1 / 2)
+
+
+def test_emergency_recall_counts_emergencies_filed_at_once_as_major() -> None:
+    rows = rows_from_jsonl(
+        [
+            '{"text": "着火了快来人", "intent": "hazard", "category": "fire", "severity": "major", "register": "emergency"}',
+            '{"text": "有人掉井里了", "intent": "hazard", "category": "water", "severity": "major", "register": "emergency"}',
+            '{"text": "塌了有人埋着", "intent": "hazard", "category": "building", "severity": "major", "register": "emergency"}',
+            '{"text": "窑洞裂了", "intent": "hazard", "category": "building", "severity": "major", "register": "village"}',
+        ]
+    )
+    assert rows[0].register == "emergency" and rows[3].register == "village"
+    preds = [
+        got("hazard", "fire", "major"),
+        got("chatter", "water", "major", review=True),  # an emergency in the review queue waits too long
+        got("hazard", "building", "general"),
+        got(),  # not an emergency: does not count
+    ]
+    m = tally(rows, preds).metrics()
+    assert m["emergency_recall"] == pytest.approx(1 / 3)
+    assert m["major_reach"] == pytest.approx(2 / 4)
 
 
 def test_tallies_of_two_corpora_add_up_to_the_tally_of_both() -> None:
