@@ -19,6 +19,7 @@ DEFAULT_RULES = Path(__file__).parent / "data" / "duplicates.toml"
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 _CN_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
 _NUMERAL = r"\d+|[零〇一二两三四五六七八九十百]+"
+_CLAUSE = re.compile(r"[\s，。！？、；：,.!?;:\u3000]+")
 _GAP = "\u3000"  # what a place name is blanked with, so no mark is read across it
 
 
@@ -66,6 +67,7 @@ class DuplicateRules:
     markers: tuple[str, ...]
     objects: dict[str, str]
     object_pattern: re.Pattern[str]
+    fillers: re.Pattern[str]
     landmarks: dict[str, str]
     landmark_pattern: re.Pattern[str]
     owner_pattern: re.Pattern[str]
@@ -113,6 +115,7 @@ class DuplicateRules:
             markers=tuple(r.words("repeat", "markers")),
             objects=objects,
             object_pattern=re.compile(_alternation(objects)),
+            fillers=re.compile(_alternation(r.words("qualifiers", "fillers", allow_empty=True)) or "(?!)"),
             landmarks=landmarks,
             landmark_pattern=re.compile(_alternation(landmarks)),
             owner_pattern=re.compile(owner),
@@ -208,6 +211,8 @@ class Sighting:
     marks: frozenset[tuple[str, str]]
     repeat: bool
     text: str
+    # Per object, the words in front of its first mention (粮站 in 粮站旁边的电线断了), fillers dropped.
+    qualifiers: tuple[tuple[str, str], ...] = ()
 
 
 def describe(
@@ -228,8 +233,9 @@ def describe(
     for place in sorted(set(places), key=len, reverse=True):
         if place:
             plain = plain.replace(place, _GAP)
-    objects = {rules.objects.get(word, word) for word in _evidence_things(evidence)}
-    objects |= {rules.objects[m] for m in rules.object_pattern.findall(plain)}
+    mentions = [(rules.objects.get(t, t), plain.find(t)) for t in _evidence_things(evidence)]
+    mentions += [(rules.objects[m.group()], m.start()) for m in rules.object_pattern.finditer(plain)]
+    objects = {name for name, _ in mentions}
     marks: set[tuple[str, str]] = set()
     for m in rules.owner_pattern.finditer(plain):
         if f"{m.group(1)}家" not in rules.not_owners:
@@ -248,12 +254,51 @@ def describe(
     if sub_place and sub_place not in rules.landmarks:
         marks.add(("place", sub_place))
     repeat = any(marker in text for marker in rules.markers)
-    return Sighting(frozenset(objects), frozenset(marks), repeat, text)
+    qualifiers = _qualifiers(rules, plain, mentions, _evidence_states(evidence))
+    return Sighting(frozenset(objects), frozenset(marks), repeat, text, qualifiers)
 
 
 def _evidence_things(evidence: Iterable[str]) -> list[str]:
     # Evidence words look like "窑洞+裂了" (a thing and its state) or a lone event word ("起火").
     return [word.split("+", 1)[0] for word in evidence if "+" in word and word.split("+", 1)[0]]
+
+
+def _evidence_states(evidence: Iterable[str]) -> list[str]:
+    # The state half of "窑洞+裂了", or a lone event word ("起火").
+    return [word.rsplit("+", 1)[-1] for word in evidence if word.rsplit("+", 1)[-1]]
+
+
+def _qualifiers(
+    rules: DuplicateRules, plain: str, mentions: list[tuple[str, int]], states: list[str]
+) -> tuple[tuple[str, str], ...]:
+    """For each object, what its clause says before anything of the hazard is told, without fillers."""
+    # The words in front stop at the first state or known object told (王家的路塌了一个大坑 → 王家的路); the
+    # classifier's other things may be places (水库大坝上的柴草垛 pairs 水库 with 挨着) and do not stop them.
+    stops = {m.start() for s in set(states) for m in re.finditer(re.escape(s), plain)}
+    stops |= {m.start() for m in rules.object_pattern.finditer(plain)}
+    heads: dict[str, str] = {}
+    for name, pos in sorted(mentions, key=lambda m: m[1]):
+        if pos < 0 or name in heads:
+            continue
+        clause = _CLAUSE.split(plain[:pos])[-1]
+        start = pos - len(clause)
+        end = min((s for s in stops if start <= s < pos), default=pos)
+        heads[name] = rules.fillers.sub("", plain[start:end])
+    return tuple((name, head) for name, head in heads.items() if head)
+
+
+def _heads_match(a: str, b: str) -> bool:
+    x, y = bigrams(a), bigrams(b)
+    return a in b or b in a or len(x & y) * 2 >= len(x | y)
+
+
+def _qualifiers_agree(new: Sighting, old: Sighting) -> bool | None:
+    """Whether the words in front of a shared object agree; None when they are not there to compare."""
+    mine, theirs = dict(new.qualifiers), dict(old.qualifiers)
+    verdicts = [
+        _heads_match(mine[o], theirs[o]) for o in new.objects & old.objects if o in mine and o in theirs
+    ]
+    return any(verdicts) if verdicts else None
 
 
 def _owner_name(rules: DuplicateRules, name: str) -> str:
@@ -304,6 +349,10 @@ def same_hazard(rules: DuplicateRules, new: Sighting, old: Sighting) -> bool:
     if shared:
         return True
     wording = similarity(new.text, old.text)
+    agree = _qualifiers_agree(new, old)
+    if agree is not None:
+        # Both say which one in words the rules do not know (粮站旁边的 / 果园里的): the same words link them.
+        return agree or (new.repeat and wording >= rules.close_with_marker)
     if a and b:
         # Both say where, in ways that cannot be compared (李家 / 村口小卖部): only an explicit "again".
         return new.repeat and wording >= rules.close_with_marker

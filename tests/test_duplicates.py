@@ -41,6 +41,7 @@ HOUSEHOLDS = [
     ("马大爷家", "老马家"),
     ("郭家", "郭家"),
 ]
+# Landmarks the rules know (学校, 村口 …) and places they do not (粮站, 打谷场 …).
 LANDMARKS = [
     "学校门口",
     "村委会",
@@ -53,6 +54,11 @@ LANDMARKS = [
     "广场",
     "后沟",
     "敬老院",
+    "粮站旁边",
+    "打谷场",
+    "老槐树底下",
+    "垃圾站边上",
+    "供销社门口",
 ]
 DIRECTIONS = ["东", "西", "南", "北"]
 

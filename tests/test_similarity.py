@@ -151,7 +151,17 @@ def test_named_places_below_the_village_keep_reports_apart(rules: DuplicateRules
     old = ("王家沟村后沟那面坡裂了", ("那面坡+裂",))
     new = ("王家沟村阳坡那面坡裂了", ("那面坡+裂",))
     assert not _same(rules, old, new, old_location="王家沟村后沟", new_location="王家沟村阳坡")
-    assert _same(rules, old, new, old_location="王家沟村", new_location="王家沟村")
+    again = ("阳坡那面坡裂开了一道大缝", ("那面坡+裂开",))
+    assert _same(rules, new, again, old_location="王家沟村阳坡", new_location="阳坡")
+
+
+def test_places_the_rules_do_not_know_still_keep_reports_apart(rules: DuplicateRules) -> None:
+    old = ("粮站旁边的电线断了", ("电线+断了",))
+    assert not _same(rules, old, ("果园里的电线断了", ("电线+断了",)))
+    assert not _same(
+        rules, ("王家的路塌了一个大坑", ("大坑+塌了",)), ("炭场的路塌了一个大坑", ("大坑+塌了",))
+    )
+    assert _same(rules, old, ("粮站门口那根电线断了，耷拉在地上", ("电线+断了", "电线+耷拉")))
 
 
 def test_rewordings_of_one_hazard_are_similar() -> None:
