@@ -72,6 +72,7 @@ from handlers.rules import (
     load_nouns,
     read_rules,
 )
+from handlers.model import DEFAULT_MODEL, TextModel, load_model
 from handlers.severity import assess_severity, major_thing_failing
 
 jieba.setLogLevel(logging.WARNING)
@@ -161,6 +162,7 @@ class Classifier:
         self._places = frozenset(p for p in places if p)
         self._nouns: frozenset[str] = frozenset()  # filled by load() from jieba's tagged dictionary
         self._rules = compile_rules(rules, self._places)
+        self.model: TextModel | None = None  # the statistical second opinion, set by load()
         self.max_chars = self._rules.max_chars
         self.pair_window = self._rules.pair_window
         self.hazard_threshold = self._rules.hazard_threshold
@@ -173,13 +175,16 @@ class Classifier:
         rules_path: Path | str | None = None,
         places: Iterable[str] = (),
         userdict_path: Path | str | None = None,
+        model_path: Path | str | None = None,
+        use_model: bool = True,
     ) -> Classifier:
         """Load and validate the rules file and the jieba user dictionary, initialise jieba once, and
         return a ready classifier.
 
         ``places`` are the town profile's village names; they segment whole and always count as places.
         Raises RulesError (a ValueError) naming the file and the offending key or line when either file
-        is malformed.
+        is malformed. ``model_path`` names a township's retrained statistical model (default: the shipped
+        one, when present); ``use_model=False`` runs the rules alone.
         """
         from handlers.rules_schema import RulesError, validate_userdict
 
@@ -202,6 +207,8 @@ class Classifier:
         classifier._nouns = load_nouns(
             (_JIEBA_DICT, userdict), classifier._rules.noun_tags, classifier._rules.noun_exclude
         )
+        if use_model and (model_path is not None or DEFAULT_MODEL.exists()):
+            classifier.model = load_model(Path(model_path) if model_path is not None else None)
         return classifier
 
     # ---- classification -----------------------------------------------------------------------------
@@ -267,7 +274,51 @@ class Classifier:
         return "generic_things" if "thing" in roles else "rules"
 
     def _classify(self, text: str, chat: str, trace: dict[str, Any] | None) -> Classification:
-        """Classify one message, recording the hits and frames in ``trace`` when one is given."""
+        """Classify one message by the rules, then let the statistical model speak where they are silent."""
+        verdict = self._by_rules(text, chat, trace)
+        if self.model is None or verdict.intent == "command" or verdict.intent in ("hazard", "tip"):
+            return verdict
+        norm = self.normalize((text or "").strip())
+        return self._second_opinion(norm, chat, verdict, trace) if norm else verdict
+
+    def _second_opinion(
+        self, norm: str, chat: str, verdict: Classification, trace: dict[str, Any] | None
+    ) -> Classification:
+        """A message the rules call chatter: the model files it alone above its measured auto threshold
+        (only when no frame explained it away), sends it to review above the review threshold, else leaves
+        it chatter. A private message in the review band gets the one-line question instead of silence."""
+        model = self.model
+        assert model is not None
+        score = model.score(norm)
+        framed = verdict.reason.startswith("框架") or verdict.reason.startswith("民生")
+        if trace is not None:
+            trace["model_score"] = score
+        if score < model.review_threshold:
+            return replace(verdict, model_score=score)
+        category, _ = model.category(norm)
+        severity = "major" if model.major(norm) >= 0.5 else "general"
+        if score >= model.auto_threshold and not framed:
+            return replace(
+                verdict,
+                intent="hazard",
+                category=category,
+                severity=severity,
+                confidence=round(min(0.9, score), 3),
+                reason=f"统计模型：{score:.2f}（规则未命中）",
+                model_score=score,
+            )
+        why = "、".join(filter(None, [verdict.reason, f"统计模型 {score:.2f}"]))
+        return replace(
+            verdict,
+            category=category,
+            severity=severity,
+            review=True,
+            reason=f"待干部确认：{why}",
+            model_score=score,
+        )
+
+    def _by_rules(self, text: str, chat: str, trace: dict[str, Any] | None) -> Classification:
+        """Classify one message by the rules, recording the hits and frames in ``trace`` when one is given."""
         stripped = (text or "").strip()
         if stripped[:1] in ("/", "／"):
             return Classification("command", None, None, None, 1.0, ())

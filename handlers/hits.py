@@ -26,6 +26,8 @@ __all__ = [
 ]
 
 CLAUSE_SEP = "，,。.！!？?；;：:\n~～… 【】[]()（）“”\"'「」《》/|"
+# the source name of the discontinuous-passive hits generated from ``[morphology]`` ("让车堵着")
+PASSIVE_SOURCE = "morphology.passive"
 # "让/被/叫" before a thing: that thing did something to another, it is not what is broken
 AGENT_MARKS = frozenset("让被叫")
 
@@ -111,6 +113,10 @@ def apply_patterns(text: str, hits: list[Hit], patterns: list[PatternFamily]) ->
             if "ignore" in entry.roles:
                 masked.append((start, end))  # "旱得地都裂了": a figure of speech hides what it overlaps
                 continue
+            if entry.source == PASSIVE_SOURCE and any(
+                "bad" in h.entry.roles and h.start < end and start < h.end for h in hits
+            ):
+                continue  # "让三轮车碰歪了": the state "歪了" already counts; the span would pair wrongly
             hits.append(Hit(text[start:end], start, end, entry, bisect.bisect_right(seps, start)))
             extra = True
     if masked:

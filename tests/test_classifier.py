@@ -209,7 +209,9 @@ def test_generic_place_words_are_not_locations(clf: Classifier, text: str) -> No
 
 def test_to_json_shape(clf: Classifier) -> None:
     data = clf.classify("王家沟村东头老窑洞裂了好宽的缝").to_json()
-    assert set(data) == {"intent", "category", "severity", "location", "confidence", "evidence"}
+    assert set(data) == {
+        "intent", "category", "severity", "location", "confidence", "evidence", "review", "reason", "urgent"
+    }
     assert isinstance(data["evidence"], list)
     json.dumps(data, ensure_ascii=False)
     assert isinstance(Classification("chatter", None, None, None, 0.9).to_json()["evidence"], list)
