@@ -59,6 +59,7 @@ from handlers.evidence import (
 )
 from handlers.frames import Frames, Scopes, read_frames, scope_clauses, scopes_for
 from handlers.hits import Hit, apply_patterns, roles_of, scan_keywords
+from handlers.model import DEFAULT_MODEL, TextModel, load_model
 from handlers.places import find_location, has_place
 from handlers.rules import (
     CATEGORIES,
@@ -72,7 +73,6 @@ from handlers.rules import (
     load_nouns,
     read_rules,
 )
-from handlers.model import DEFAULT_MODEL, TextModel, load_model
 from handlers.severity import assess_severity, major_thing_failing
 
 jieba.setLogLevel(logging.WARNING)
