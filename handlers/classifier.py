@@ -89,6 +89,8 @@ __all__ = [
 ]
 
 INTENTS = ("hazard", "tip", "chatter", "command")
+# Share of the hazard threshold that weak, unframed evidence must reach to go to the officials' review queue.
+REVIEW_SCORE = 0.5
 
 _MENTION_RE = re.compile(r"[@＠][^\s,，:：。！!？?]{1,20}(?:\s+|\u2005|$)")
 _EMOJI_RE = re.compile(
@@ -398,6 +400,29 @@ class Classifier:
         if intent == "chatter":
             conf = 0.9 if ev.score == 0 else (0.7 if vetoed else 0.75)
             reason = self._chatter_reason(ev.score, frames, civic, vetoed)
+            framed = (
+                frames.notice
+                or frames.news
+                or frames.negated
+                or frames.service
+                or frames.question
+                or frames.figurative
+                or frames.past
+                or frames.thanked
+            )
+            if not framed and not civic and ev.score >= REVIEW_SCORE * rules.hazard_threshold:
+                # weak evidence nobody framed away ("砂浆码得歪歪扭扭"): an official decides
+                category = self._choose_category(hits, scopes, ev)
+                return Classification(
+                    "chatter",
+                    category,
+                    "general",
+                    location,
+                    0.5,
+                    evidence,
+                    review=True,
+                    reason=f"待干部确认：证据偏弱（{'、'.join(evidence[:3])}）",
+                )
             return Classification("chatter", None, None, location, conf, (), reason=reason)
         category = self._choose_category(hits, scopes, ev)
         intrinsic = formality == 2 or major_thing_failing(hits, scopes.alive, ev.clauses)
