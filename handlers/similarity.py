@@ -292,11 +292,22 @@ def _heads_match(a: str, b: str) -> bool:
     return a in b or b in a or len(x & y) * 2 >= len(x | y)
 
 
+def _same_thing(a: str, b: str) -> bool:
+    # Chinese names end in their head noun: 那面坡 is a 坡 and 老窑洞 a 窑洞, but 电线杆 is no 电线.
+    return a.endswith(b) or b.endswith(a)
+
+
+def _objects_meet(a: frozenset[str], b: frozenset[str]) -> bool:
+    return any(_same_thing(x, y) for x in a for y in b)
+
+
 def _qualifiers_agree(new: Sighting, old: Sighting) -> bool | None:
     """Whether the words in front of a shared object agree; None when they are not there to compare."""
-    mine, theirs = dict(new.qualifiers), dict(old.qualifiers)
     verdicts = [
-        _heads_match(mine[o], theirs[o]) for o in new.objects & old.objects if o in mine and o in theirs
+        _heads_match(mine, theirs)
+        for x, mine in new.qualifiers
+        for y, theirs in old.qualifiers
+        if _same_thing(x, y)
     ]
     return any(verdicts) if verdicts else None
 
@@ -337,7 +348,7 @@ def same_hazard(rules: DuplicateRules, new: Sighting, old: Sighting) -> bool:
     Different objects or a conflicting mark (李家/王家, 3号楼/5号楼, 东头/西头) keep them apart; a shared mark
     links them; otherwise a repeat marker (又, 比上次) or close wording decides.
     """
-    if new.objects and old.objects and not new.objects & old.objects:
+    if new.objects and old.objects and not _objects_meet(new.objects, old.objects):
         return False
     a, b = _by_kind(new.marks), _by_kind(old.marks)
     shared = False
@@ -356,6 +367,6 @@ def same_hazard(rules: DuplicateRules, new: Sighting, old: Sighting) -> bool:
     if a and b:
         # Both say where, in ways that cannot be compared (李家 / 村口小卖部): only an explicit "again".
         return new.repeat and wording >= rules.close_with_marker
-    if new.repeat and new.objects & old.objects:
+    if new.repeat and _objects_meet(new.objects, old.objects):
         return True
     return wording >= rules.close

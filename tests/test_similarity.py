@@ -212,3 +212,12 @@ def test_an_unreadable_rules_file_names_itself(tmp_path: Path) -> None:
 def test_a_pole_number_is_one_number_however_the_pole_is_called(rules: DuplicateRules) -> None:
     assert not _same(rules, ("5号杆歪了快倒了", ("杆子+歪了",)), ("7号电线杆歪了", ("电线杆+歪了",)))
     assert _same(rules, ("5号杆歪了快倒了", ("杆子+歪了",)), ("5号电线杆歪得更厉害了", ("电线杆+歪得",)))
+
+
+def test_an_object_is_known_by_its_last_word(rules: DuplicateRules) -> None:
+    assert _same(
+        rules,
+        ("那面坡裂缝了，怕滑坡", ("那面坡+裂缝", "滑坡")),
+        ("那个坡又往下溜土了，怕滑坡", ("坡+溜土", "滑坡")),
+    )
+    assert not _same(rules, ("村口的电线断了", ("电线+断了",)), ("村口的电线杆又歪了", ("电线杆+歪了",)))
