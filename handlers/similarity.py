@@ -1,8 +1,9 @@
 """Is a new hazard the same object at the same place as an open one? What, where, and how close the wording is.
 
 A message is described by its objects (the hazard's things, synonyms folded), the marks that tell instances
-apart (owner, number, direction, landmark, named place) and whether it says "again" (又, 比上次). The rules
-and word lists live in ``handlers/data/duplicates.toml`` so a township can edit them.
+apart (owner, number, direction, landmark, named place), the words in front of each object (粮站旁边的电线)
+and whether it says "again" (又, 比上次). The rules and word lists live in ``handlers/data/duplicates.toml``
+so a township can edit them.
 """
 
 from __future__ import annotations
@@ -346,7 +347,8 @@ def same_hazard(rules: DuplicateRules, new: Sighting, old: Sighting) -> bool:
     """True when ``new`` reports the same object at the same place as ``old`` (already same village and category).
 
     Different objects or a conflicting mark (李家/王家, 3号楼/5号楼, 东头/西头) keep them apart; a shared mark
-    links them; otherwise a repeat marker (又, 比上次) or close wording decides.
+    links them; then the words in front of the object (粮站旁边的 / 果园里的); otherwise a repeat marker
+    (又, 比上次) or close wording decides.
     """
     if new.objects and old.objects and not _objects_meet(new.objects, old.objects):
         return False
