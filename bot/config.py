@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     calendar: Path | None = None
     rules: Path | None = None
     userdict: Path | None = None
+    model: Path | None = None  # a township's retrained statistical model (default: the shipped one)
     secret_key: str | None = None
     log_level: str | None = None
 
