@@ -115,8 +115,8 @@ def test_by_rule_counts_the_lines_each_rule_fired_on_and_its_errors(env: Path) -
 
 
 def test_eval_scores_the_corrections_in_the_configured_database(env: Path) -> None:
-    corrections = pytest.importorskip("storage.corrections", reason="storage/corrections.py not there yet")
     from bot.cli_common import load_settings, open_db
+    from storage import corrections
 
     db = open_db(load_settings())
     with db.sessions.begin() as session:
