@@ -162,9 +162,11 @@ def _cells(first: str, numbers: Sequence[object]) -> str:
 
 
 def _rule_lines(stats: Sequence[RuleStats]) -> list[str]:
-    lines = [_cells("规则", ["命中条数", "错误", "误报", "漏报", "类别错"])]
+    lines = [_cells("规则", ["命中条数", "错误", "误报", "漏报", "类别错", "送复核"])]
     for s in stats:
-        lines.append(_cells(s.rule, [s.fired, s.errors, s.false_positives, s.misses, s.wrong_category]))
+        lines.append(
+            _cells(s.rule, [s.fired, s.errors, s.false_positives, s.misses, s.wrong_category, s.reviewed])
+        )
         lines.extend(f"      例：{text}" for text in s.examples)
     return lines
 
@@ -201,7 +203,7 @@ def _report(
         for err in errors:
             click.echo(_error_line(err))
     if stats is not None:
-        click.echo("  按规则（命中该规则的条数、其中识别错的条数）：")
+        click.echo("  按规则（命中该规则的条数、其中识别错的条数、送复核的条数）：")
         for line in _rule_lines(stats):
             click.echo(line)
 

@@ -295,6 +295,7 @@ class RuleStats:
     false_positives: int = 0
     misses: int = 0
     wrong_category: int = 0
+    reviewed: int = 0  # lines sent to the review queue: not errors, but work for the officials
     examples: list[str] = field(default_factory=list)
 
     @property
@@ -311,6 +312,7 @@ class RuleStats:
             "false_positives": self.false_positives,
             "misses": self.misses,
             "wrong_category": self.wrong_category,
+            "reviewed": self.reviewed,
         }
 
 
@@ -327,6 +329,7 @@ def rule_stats(
         for rule in dict.fromkeys(str(h.get("rule") or "?") for h in exp.get("hits", ())):
             s = stats.setdefault(rule, RuleStats(rule))
             s.fired += 1
+            s.reviewed += pred.review
             if kind == "false_positive":
                 s.false_positives += 1
             elif kind == "miss":

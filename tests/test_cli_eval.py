@@ -110,7 +110,7 @@ def test_by_rule_counts_the_lines_each_rule_fired_on_and_its_errors(env: Path) -
     assert block["by_rule"][0]["errors"] >= block["by_rule"][-1]["errors"]
     text = _run(["--by-rule", str(corpus)])
     row = next(line for line in text.splitlines() if line.strip().startswith("things.building"))
-    assert row.split()[1:4] == ["2", "1", "1"]
+    assert row.split()[1:] == ["2", "1", "1", "0", "0", "0"]
     assert "例：李家沟村那孔老窑洞裂了好宽的缝" in text
 
 

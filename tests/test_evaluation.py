@@ -216,12 +216,13 @@ def test_rule_stats_count_lines_fired_and_their_errors_once_per_line() -> None:
         _explanation(
             ["states", "frames"], intent="hazard", category="other", severity="general"
         ),  # false positive
-        _explanation(["things.fire"]),  # miss
+        _explanation(["things.fire"], review=True),  # miss, sent to review
     ]
     stats = {s.rule: s for s in rule_stats(rows, explanations, examples=1)}
     assert (stats["states"].fired, stats["states"].false_positives, stats["states"].errors) == (2, 1, 1)
     assert (stats["things.fire"].fired, stats["things.fire"].misses) == (2, 1)
     assert stats["things.fire"].examples == ["冒烟"]
+    assert (stats["things.fire"].reviewed, stats["states"].reviewed) == (1, 0)
     assert stats["frames"].to_json() == {
         "rule": "frames",
         "fired": 1,
@@ -229,6 +230,7 @@ def test_rule_stats_count_lines_fired_and_their_errors_once_per_line() -> None:
         "false_positives": 1,
         "misses": 0,
         "wrong_category": 0,
+        "reviewed": 0,
     }
     # most errors first, then most lines fired, then by name
     assert [s.rule for s in rule_stats(rows, explanations)] == ["states", "things.fire", "frames"]
