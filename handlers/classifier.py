@@ -410,7 +410,8 @@ class Classifier:
                 or frames.past
                 or frames.thanked
             )
-            if not framed and not civic and ev.score >= REVIEW_SCORE * rules.hazard_threshold:
+            lone_state = any("strong" in h.entry.roles and scopes.alive(h) for h in hits)
+            if not framed and not civic and (ev.score >= REVIEW_SCORE * rules.hazard_threshold or lone_state):
                 # weak evidence nobody framed away ("砂浆码得歪歪扭扭"): an official decides
                 category = self._choose_category(hits, scopes, ev)
                 return Classification(
@@ -421,7 +422,9 @@ class Classifier:
                     0.5,
                     evidence,
                     review=True,
-                    reason=f"待干部确认：证据偏弱（{'、'.join(evidence[:3])}）",
+                    reason="待干部确认：证据偏弱（"
+                    + "、".join(evidence[:3] or [h.word for h in hits if "strong" in h.entry.roles][:3])
+                    + "）",
                 )
             return Classification("chatter", None, None, location, conf, (), reason=reason)
         category = self._choose_category(hits, scopes, ev)
