@@ -108,6 +108,25 @@ _ANON_ENTRY = Entry(frozenset({"anon"}), None, 1.0)
 _ILLEGAL_ENTRY = Entry(frozenset({"illegal"}), None, 1.0)
 
 
+class _CachedSegmenter:
+    """jieba's ``lcut`` remembering the last message it segmented, so one message is segmented once."""
+
+    def __init__(self, tokenizer: jieba.Tokenizer) -> None:
+        self._tokenizer = tokenizer
+        self._last: tuple[str, list[str]] = ("", [])
+
+    @property
+    def FREQ(self) -> dict[str, int]:
+        """jieba's word-frequency table (the place finder asks whether a word is known)."""
+        return self._tokenizer.FREQ
+
+    def lcut(self, text: str) -> list[str]:
+        """The tokens of ``text``, segmented at most once in a row."""
+        if text != self._last[0]:
+            self._last = (text, self._tokenizer.lcut(text))
+        return list(self._last[1])
+
+
 @dataclass(frozen=True)
 class Classification:
     """The classifier's verdict on one message."""
@@ -161,6 +180,8 @@ class Classifier:
     def __init__(self, rules: Mapping[str, Any], tokenizer: jieba.Tokenizer, places: Iterable[str]) -> None:
         """Build the matcher from already-parsed rules; use :meth:`load` instead of calling this directly."""
         self._tokenizer = tokenizer
+        # places and loose-noun pairing both segment the same message: segment it once
+        self._segmenter = _CachedSegmenter(tokenizer)
         self._places = frozenset(p for p in places if p)
         self._nouns: frozenset[str] = frozenset()  # filled by load() from jieba's tagged dictionary
         self._rules = compile_rules(rules, self._places)
@@ -501,7 +522,7 @@ class Classifier:
     def _find_location(self, text: str, hits: Sequence[Hit]) -> str | None:
         """Return the message's named place, segmenting only when a place could be there."""
         places = self._rules.places
-        return find_location(text, hits, places, self._tokenizer) if has_place(text, hits, places) else None
+        return find_location(text, hits, places, self._segmenter) if has_place(text, hits, places) else None
 
     def _locate(self, text: str, hits: list[Hit]) -> tuple[str | None, list[Hit]]:
         """Find the named place and drop the keyword hits inside it ("柳树湾": the willow in a village
@@ -525,7 +546,7 @@ class Classifier:
         ev = Evidence()
         pair_states(text, cands, scopes, rules.pair_window, rules.source_categories, ev)
         pair_loose_states(
-            text, hits, scopes, self._tokenizer, self._nouns, rules.noun_weight, rules.pair_window, ev
+            text, hits, scopes, self._segmenter, self._nouns, rules.noun_weight, rules.pair_window, ev
         )
         count_events(cands, present, scopes, ev)
         vote_things(cands, scopes, ev)

@@ -18,6 +18,8 @@ from handlers.rules import PlaceRules
 
 __all__ = ["find_location", "has_place"]
 
+# the runs jieba segments independently (its own ``re_han_default``)
+_BLOCK_RE = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+")
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -34,7 +36,7 @@ def find_location(
     for hit in hits:
         if "place" in hit.entry.roles:
             return hit.word
-    bounds = _word_bounds(text, tokenizer)
+    bounds = _word_bounds(text, tokenizer, [i for i, ch in enumerate(text) if ch in rules.suffixes])
     freq = tokenizer.FREQ
     for i, ch in enumerate(text):
         if ch not in rules.suffixes or i == 0 or text[i : i + 2] in rules.bad_follow:
@@ -48,14 +50,22 @@ def find_location(
     return None
 
 
-def _word_bounds(text: str, tokenizer: jieba.Tokenizer) -> set[int]:
-    """Return the offsets where jieba's words start and end."""
+def _word_bounds(text: str, tokenizer: jieba.Tokenizer, positions: Sequence[int]) -> set[int]:
+    """Return the offsets where jieba's words start and end, in the blocks holding ``positions``.
+
+    jieba segments every run of Han characters and letters on its own, so segmenting only the runs that
+    hold a place suffix gives the same bounds there at a fraction of the cost on long messages.
+    """
     bounds: set[int] = set()
-    pos = 0
-    for tok in tokenizer.lcut(text):
+    for block in _BLOCK_RE.finditer(text):
+        a, b = block.span()
+        if not any(a <= p < b for p in positions):
+            continue
+        pos = a
+        for tok in tokenizer.lcut(block.group(0)):
+            bounds.add(pos)
+            pos += len(tok)
         bounds.add(pos)
-        pos += len(tok)
-    bounds.add(pos)
     return bounds
 
 

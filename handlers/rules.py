@@ -726,7 +726,55 @@ def _compile_pattern(spec: Any, where: str) -> PatternFamily:
     needs = spec.get("needs", "")
     if not isinstance(needs, str):
         raise ValueError(f"rules file: '{where}needs' ({name}) must be a string of characters")
-    return (regex, Entry(roles, cat, weight, f"patterns:{name}"), frozenset(needs))
+    required = frozenset(needs) if needs else required_chars(regex)
+    return (regex, Entry(roles, cat, weight, f"patterns:{name}"), required)
+
+
+def required_chars(regex: re.Pattern[str]) -> frozenset[str]:
+    """Characters of which every match of ``regex`` holds at least one (empty when no such set is known).
+
+    Lets a pattern family without an explicit ``needs`` skip messages that cannot match it, which keeps
+    the per-message cost of many families low.
+    """
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - Python < 3.11
+        import sre_parse  # type: ignore[no-redef]
+    try:
+        found = _required(sre_parse.parse(regex.pattern, regex.flags))
+    except Exception:
+        return frozenset()
+    return frozenset(found) if found and len(found) <= 64 else frozenset()
+
+
+def _required(items: Any) -> set[str] | None:
+    """The required-characters set of a parsed regex sequence, or None when it can match without one."""
+    best: set[str] | None = None
+    for op, arg in items:
+        name = str(op)
+        got: set[str] | None = None
+        if name == "LITERAL":
+            got = {chr(arg)}
+        elif name == "IN":
+            chars = [chr(v) for o, v in arg if str(o) == "LITERAL"]
+            got = set(chars) if chars and len(chars) == len(arg) else None
+        elif name == "SUBPATTERN":
+            got = _required(arg[-1])
+        elif name == "BRANCH":
+            union: set[str] = set()
+            for alt in arg[1]:
+                sub = _required(alt)
+                if sub is None:
+                    union = set()
+                    break
+                union |= sub
+            got = union or None
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, _high, sub_items = arg
+            got = _required(sub_items) if low >= 1 else None
+        if got is not None and (best is None or len(got) < len(best)):
+            best = got
+    return best
 
 
 def _compile_combos(rules: Mapping[str, Any]) -> list[tuple[frozenset[str], frozenset[str], str]]:
