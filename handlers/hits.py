@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from handlers.rules import Entry, PatternFamily
+from handlers.rules import Entry, PatternFamily, PatternSet
 
 __all__ = [
     "AGENT_MARKS",
@@ -103,9 +103,11 @@ def apply_patterns(text: str, hits: list[Hit], patterns: list[PatternFamily]) ->
     extra = False
     masked: list[tuple[int, int]] = []
     chars = frozenset(text)
-    for rx, entry, needs in patterns:
-        if needs and needs.isdisjoint(chars):
-            continue
+    if isinstance(patterns, PatternSet):
+        families = patterns.for_chars(chars)
+    else:
+        families = [fam for fam in patterns if not fam[2] or not fam[2].isdisjoint(chars)]
+    for rx, entry, _needs in families:
         for m in rx.finditer(text):
             start, end = (m.start("s"), m.end("s")) if "s" in rx.groupindex and m.group("s") else m.span()
             if end <= start:

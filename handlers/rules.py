@@ -149,6 +149,30 @@ class Entry:
 PatternFamily = tuple[re.Pattern[str], Entry, frozenset[str]]
 
 
+class PatternSet(list[PatternFamily]):
+    """Pattern families indexed by the characters their matches need, so a message only runs the families
+    that could match it (every family here has a non-empty ``needs``, or it runs on every message)."""
+
+    def __init__(self, families: Iterable[PatternFamily]) -> None:
+        super().__init__(families)
+        self.always = tuple(i for i, fam in enumerate(self) if not fam[2])
+        by_char: dict[str, list[int]] = {}
+        for i, (_, _, needs) in enumerate(self):
+            for ch in needs:
+                by_char.setdefault(ch, []).append(i)
+        self.by_char = {ch: tuple(ids) for ch, ids in by_char.items()}
+
+    def for_chars(self, chars: Iterable[str]) -> list[PatternFamily]:
+        """The families that may match a text made of ``chars``, in file order."""
+        ids = set(self.always)
+        get = self.by_char.get
+        for ch in chars:
+            found = get(ch)
+            if found:
+                ids.update(found)
+        return [self[i] for i in sorted(ids)]
+
+
 @dataclass(frozen=True)
 class PlaceRules:
     """The ``[places]`` section: how a place name ending in a suffix (村, 沟, 塔…) is recognised."""
@@ -220,8 +244,8 @@ class CompiledRules:
     contrast_open: frozenset[str]
     frames: FramePatterns
     tips: TipRules
-    evidence_patterns: list[PatternFamily]
-    modifier_patterns: list[PatternFamily]
+    evidence_patterns: PatternSet
+    modifier_patterns: PatternSet
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -406,8 +430,8 @@ def compile_rules(rules: Mapping[str, Any], places: frozenset[str]) -> CompiledR
         tips=tips,
         # families that can supply evidence run on every message; the rest (frames, scope, severity,
         # ignore) run only once a message has evidence, which keeps plain chit-chat fast
-        evidence_patterns=[p for p in patterns if p[1].roles & EVIDENCE_GATE],
-        modifier_patterns=[p for p in patterns if not p[1].roles & EVIDENCE_GATE],
+        evidence_patterns=PatternSet(p for p in patterns if p[1].roles & EVIDENCE_GATE),
+        modifier_patterns=PatternSet(p for p in patterns if not p[1].roles & EVIDENCE_GATE),
     )
 
 
