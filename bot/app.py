@@ -54,7 +54,9 @@ def build_core(settings: Settings, db: Database, profile: Profile | None = None)
     profile = profile or load_profile(settings.profile)
     return Core(
         sessions=db.sessions,
-        classifier=Classifier.load(settings.rules, profile.place_names(), settings.userdict),
+        classifier=Classifier.load(
+            settings.rules, profile.place_names(), settings.userdict, model_path=settings.model
+        ),
         texts=Texts.load(settings.texts),
         profile=profile,
         secret=settings.secret(),

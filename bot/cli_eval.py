@@ -68,7 +68,7 @@ def load_classifier(settings: Settings) -> Classifier:
 
     try:
         places = load_profile(settings.profile).place_names()
-        return Classifier.load(settings.rules, places, settings.userdict)
+        return Classifier.load(settings.rules, places, settings.userdict, model_path=settings.model)
     except (ProfileError, ValueError) as exc:
         raise click.ClickException(f"识别器加载失败：{exc}") from exc
 
