@@ -56,7 +56,7 @@ class TextModel:
     category_classes: tuple[str, ...]
     category_weights: dict[str, tuple[float, ...]] = field(repr=False)
     category_bias: tuple[float, ...]
-    # the last message's active features, shared by score/category/major (a tuple swap is thread-safe)
+    # the last message's active features, shared by category and major (a tuple swap is thread-safe)
     _last: list[tuple[str, list[str]] | None] = field(
         default_factory=lambda: [None], init=False, repr=False, compare=False
     )
@@ -129,7 +129,7 @@ class TextModel:
             return cached[1]
         weights = self.report_weights
         feats = [g for g in ngrams(text, self.low, self.high) if g in weights]
-        self._last[0] = (text, feats)  # score, category and major usually ask about the same message in a row
+        self._last[0] = (text, feats)  # category and major usually ask about the same message in a row
         return feats
 
     @staticmethod
@@ -140,7 +140,11 @@ class TextModel:
 
     def score(self, text: str) -> float:
         """Probability that the (already normalised) message is a report: a hazard or a tip."""
-        return _sigmoid(self._linear(self.features(text), self.report_weights, self.report_bias))
+        # the hot path (asked of most messages): one dictionary lookup per n-gram, no feature list kept
+        found = [w for w in map(self.report_weights.get, ngrams(text, self.low, self.high)) if w is not None]
+        if not found:
+            return _sigmoid(self.report_bias)
+        return _sigmoid(self.report_bias + sum(found) / math.sqrt(len(found)))
 
     def major(self, text: str) -> float:
         """Probability that a report with this (already normalised) text is a major hazard."""
@@ -150,14 +154,12 @@ class TextModel:
         """The most likely category of a report with this (already normalised) text, and its probability."""
         feats = self.features(text)
         sums = list(self.category_bias)
-        if feats:
+        rows = [row for row in map(self.category_weights.get, feats) if row is not None]
+        if rows:
             scale = 1.0 / math.sqrt(len(feats))
-            get = self.category_weights.get
-            for f in feats:
-                row = get(f)
-                if row is not None:
-                    for k, w in enumerate(row):
-                        sums[k] += w * scale
+            sums = [
+                b + total * scale for b, total in zip(sums, map(sum, zip(*rows, strict=True)), strict=True)
+            ]
         top = max(sums)
         exps = [math.exp(s - top) for s in sums]
         best = max(range(len(sums)), key=sums.__getitem__)

@@ -180,12 +180,25 @@ def dedupe(examples: Iterable[Example], normalize: Callable[[str], str]) -> list
 # ---- features ----------------------------------------------------------------------------------------
 
 
-def build_vocabulary(texts: Sequence[str], low: int, high: int, min_count: int) -> list[str]:
-    """The n-grams found in at least ``min_count`` texts, sorted so the artifact is deterministic."""
+def build_vocabulary(
+    texts: Sequence[str],
+    low: int,
+    high: int,
+    min_count: int,
+    bulk: Sequence[str] = (),
+    bulk_min_count: int = 0,
+) -> list[str]:
+    """The n-grams found in at least ``min_count`` of ``texts`` or ``bulk_min_count`` of the ``bulk`` texts
+    (the large chit-chat set, pruned harder to keep the model small and fast), sorted for a stable artifact."""
     counts: Counter[str] = Counter()
     for text in texts:
         counts.update(ngrams(text, low, high))
-    return sorted(g for g, c in counts.items() if c >= min_count)
+    keep = {g for g, c in counts.items() if c >= min_count}
+    counts.clear()
+    for text in bulk:
+        counts.update(ngrams(text, low, high))
+    keep.update(g for g, c in counts.items() if c >= (bulk_min_count or min_count))
+    return sorted(keep)
 
 
 def feature_matrix(texts: Sequence[str], vocab: Sequence[str], low: int, high: int) -> csr_matrix:
@@ -295,9 +308,10 @@ def train_model(
     low: int = 1,
     high: int = 3,
     min_count: int = 2,
-    c_report: float = 10.0,
-    c_category: float = 10.0,
-    c_major: float = 4.0,
+    lccc_min_count: int = 5,
+    c_report: float = 1000.0,
+    c_category: float = 100.0,
+    c_major: float = 20.0,
     lccc_share: float = 0.5,
     folds: int = 5,
     seed: int = 0,
@@ -318,7 +332,15 @@ def train_model(
     texts = [ex.text for ex in data]
     y = np.array([ex.report for ex in data], dtype=int)
     weights = _weights(data, lccc_share)
-    vocab = build_vocabulary(texts, low, high, min_count)
+    is_lccc = [ex.source == LCCC for ex in data]
+
+    def vocabulary(rows: Iterable[int]) -> list[str]:
+        rows = list(rows)
+        own = [texts[i] for i in rows if not is_lccc[i]]
+        bulk = [texts[i] for i in rows if is_lccc[i]]
+        return build_vocabulary(own, low, high, min_count, bulk, lccc_min_count)
+
+    vocab = vocabulary(range(len(data)))
     x = feature_matrix(texts, vocab, low, high)
 
     # out-of-fold report scores, stratified by label and source family
@@ -326,7 +348,7 @@ def train_model(
     oof = np.zeros(len(data))
     for tr, te in _folds(strata, folds, seed):
         # each fold builds its vocabulary from its own training part, as the final model does
-        fold_vocab = build_vocabulary([texts[i] for i in tr], low, high, min_count)
+        fold_vocab = vocabulary(tr)
         xf = feature_matrix(texts, fold_vocab, low, high)
         model = _fit_binary(xf[tr], y[tr], weights[tr], c_report)
         oof[te] = model.predict_proba(xf[te])[:, 1]
@@ -354,9 +376,13 @@ def train_model(
     classes = sorted({data[i].category for i in cat_rows}, key=CATEGORIES.index)
     cat_labels = [str(data[i].category) for i in cat_rows]
     category_model = _fit_category(x[cat_rows], cat_labels, c_category) if len(classes) > 1 else None
+    if category_model is not None:
+        classes = [str(c) for c in category_model.classes_]  # the order of sklearn's coefficient rows
     cat_oof = _category_oof(texts, cat_rows, cat_labels, folds, seed, low, high, min_count, c_category)
     major_rows = [i for i, ex in enumerate(data) if ex.major is not None]
     major_y = np.array([int(bool(data[i].major)) for i in major_rows])
+    major_labels = ["major" if v else "general" for v in major_y]
+    major_oof = _category_oof(texts, major_rows, major_labels, folds, seed, low, high, min_count, c_major)
     major_model = (
         _fit_binary(x[major_rows], major_y, _balanced(major_y), c_major) if len(set(major_y)) > 1 else None
     )
@@ -375,6 +401,8 @@ def train_model(
         "heldout_lccc_rate_above_review": round(_rate_above(held_scores, review), 5),
         "heldout_lccc_rate_at_auto": round(sum(s >= auto for s in held_scores) / max(len(held_scores), 1), 5),
         "oof_category_accuracy": cat_oof,
+        "oof_major_accuracy": major_oof,
+        "oof_recall_at_auto_by_source": _recall_by_source(data, scores, auto),
     }
     trained_on = dict(sorted(Counter(ex.source for ex in data).items()))
     artifact = _artifact(
@@ -389,9 +417,22 @@ def train_model(
         f"复核阈值 {review:.3f}：LCCC 留出部分超过 {metrics['heldout_lccc_rate_above_review']:.2%}"
         f"（袋外 {metrics['oof_lccc_rate_above_review']:.2%}），语料闲聊（袋外）超过 "
         f"{metrics['oof_corpus_chatter_rate_above_review']:.1%}，语料隐患召回 {metrics['oof_corpus_recall_at_review']:.3f}",
-        f"类别（袋外）准确率 {cat_oof}",
+        "  各来源召回率（自动登记阈值，袋外）："
+        + "，".join(f"{k} {v:.3f}" for k, v in metrics["oof_recall_at_auto_by_source"].items()),
+        f"类别（袋外）准确率 {cat_oof}，重大/一般（袋外）准确率 {major_oof}",
     ]
     return TrainingResult(artifact, lines)
+
+
+def _recall_by_source(data: Sequence[Example], scores: Sequence[float], threshold: float) -> dict[str, float]:
+    """Out-of-fold recall at ``threshold`` of each source's reports."""
+    found: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for ex, score in zip(data, scores, strict=True):
+        if ex.report:
+            total[ex.source] += 1
+            found[ex.source] += score >= threshold
+    return {src: round(found[src] / n, 4) for src, n in sorted(total.items())}
 
 
 def _balanced(y: Any) -> Any:
@@ -412,7 +453,8 @@ def _category_oof(
     min_count: int,
     c: float,
 ) -> float | None:
-    """Out-of-fold accuracy of the category head, or None when there are too few labeled reports."""
+    """Out-of-fold accuracy of a head over reports (category, or major/general), or None when there are too
+    few labeled reports."""
     counts = Counter(labels)
     usable = [k for k, label in enumerate(labels) if counts[label] >= 2]
     if len({labels[k] for k in usable}) < 2:
