@@ -126,13 +126,19 @@ def _parse(lines: str) -> list[dict[str, object]]:
 def test_anquan_parse_uses_the_townships_rules_file(
     clean_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """碾盘 (a stone mill base) is no keyword in the bundled rules; a township adds it and is heard."""
+    """碾盘 (a stone mill base) is no keyword in the bundled rules; a township adds it and the rules file
+    files the message itself (before, at most the statistical model sends it to review)."""
     message = "村口那个碾盘歪了\n"
-    assert _parse(message)[0]["intent"] == "chatter"
+
+    def verdict() -> tuple[object, ...]:
+        row = _parse(message)[0]
+        return (row["intent"], row["category"], row["review"], row["evidence"])
+
+    before = verdict()
     rules = _rules_with(tmp_path, "[things.other]\nwords = [", '[things.other]\nwords = ["碾盘", ')
     monkeypatch.setenv("ANQUAN_RULES", str(rules))
-    row = _parse(message)[0]
-    assert (row["intent"], row["category"]) == ("hazard", "other")
+    after = verdict()
+    assert after == ("hazard", "other", False, ["碾盘+歪了"]) != before
 
 
 def test_a_broken_rules_file_stops_anquan_parse_with_the_chinese_message(
