@@ -186,6 +186,9 @@ class Classifier:
         self._nouns: frozenset[str] = frozenset()  # filled by load() from jieba's tagged dictionary
         self._rules = compile_rules(rules, self._places)
         self.model: TextModel | None = None  # the statistical second opinion, set by load()
+        # urgency words (快来人, 人没上来): with the model's agreement they make an emergency of a message
+        urgent_words = sorted((w for w, e in self._rules.entries.items() if "urgent" in e.roles), key=len)
+        self._urgent_re = re.compile("|".join(map(re.escape, reversed(urgent_words)))) if urgent_words else None
         self.max_chars = self._rules.max_chars
         self.pair_window = self._rules.pair_window
         self.hazard_threshold = self._rules.hazard_threshold
@@ -320,6 +323,19 @@ class Classifier:
             return replace(verdict, model_score=score)
         category, _ = model.category(norm)
         severity = "major" if model.major(norm) >= 0.5 else "general"
+        urgent = not framed and self._urgent_re is not None and self._urgent_re.search(norm) is not None
+        if urgent:
+            # "快来人 …": the rules saw a call for help, the model sees a report: an emergency, filed at once
+            return replace(
+                verdict,
+                intent="hazard",
+                category=category,
+                severity="major",
+                confidence=0.9,
+                reason=f"紧急情况：呼救 + 统计模型 {score:.2f}",
+                model_score=score,
+                urgent=True,
+            )
         if score >= model.auto_threshold and not framed:
             return replace(
                 verdict,
@@ -496,9 +512,8 @@ class Classifier:
 
     @staticmethod
     def _chatter_reason(score: float, frames: Frames, civic: bool, vetoed: bool) -> str:
-        """A short Chinese explanation of why a message is chatter."""
-        if score == 0:
-            return "没有隐患证据"
+        """A short Chinese explanation of why a message is chatter: a civic complaint, the frames that are on,
+        no evidence, or too little."""
         if civic:
             return "民生投诉，不涉及安全"
         names = (
@@ -512,10 +527,10 @@ class Classifier:
             ("past", "讲过去的事"),
             ("thanked", "道谢，说的是已处理的事"),
         )
-        on = [label for name, label in names if getattr(frames, name)]
-        if vetoed and on:
+        on = list(dict.fromkeys(label for name, label in names if getattr(frames, name)))
+        if on:
             return "框架：" + "、".join(on)
-        return "证据不足"
+        return "没有隐患证据" if score == 0 else "证据不足"
 
     # ---- the steps of a decision --------------------------------------------------------------------
 
