@@ -188,7 +188,9 @@ class Classifier:
         self.model: TextModel | None = None  # the statistical second opinion, set by load()
         # urgency words (快来人, 人没上来): with the model's agreement they make an emergency of a message
         urgent_words = sorted((w for w, e in self._rules.entries.items() if "urgent" in e.roles), key=len)
-        self._urgent_re = re.compile("|".join(map(re.escape, reversed(urgent_words)))) if urgent_words else None
+        self._urgent_re = (
+            re.compile("|".join(map(re.escape, reversed(urgent_words)))) if urgent_words else None
+        )
         self.max_chars = self._rules.max_chars
         self.pair_window = self._rules.pair_window
         self.hazard_threshold = self._rules.hazard_threshold
@@ -319,7 +321,9 @@ class Classifier:
         framed = verdict.reason.startswith("框架") or verdict.reason.startswith("民生")
         if trace is not None:
             trace["model_score"] = score
-        if score < model.review_threshold:
+        if score < (model.auto_threshold if framed else model.review_threshold):
+            # a message a frame explained away (notice, negation, news…) reaches review only when the model
+            # is as sure as it must be to file alone
             return replace(verdict, model_score=score)
         category, _ = model.category(norm)
         severity = "major" if model.major(norm) >= 0.5 else "general"
@@ -346,7 +350,7 @@ class Classifier:
                 reason=f"统计模型：{score:.2f}（规则未命中）",
                 model_score=score,
             )
-        why = "、".join(filter(None, [verdict.reason, f"统计模型 {score:.2f}"]))
+        why = "、".join(filter(None, [verdict.reason.removeprefix("待干部确认："), f"统计模型 {score:.2f}"]))
         return replace(
             verdict,
             category=category,

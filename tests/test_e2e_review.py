@@ -47,15 +47,11 @@ from tests.fakes.telegram_api import (
 # Texts the real classifier should send to the officials' review queue (group) or ask about (private); the first
 # one that does is used. Adjust these when the classifier changes.
 REVIEW_CANDIDATES = (
-    "村口那个窑洞好像有点裂",
-    "那边好像有点烟味",
-    "路边电线杆有点斜",
-    "听说桥有点问题",
-    "那个房子看着不太结实",
-    "河边的护栏好像松了",
+    "楼道里堆的东西有点多",
+    "5号杆又歪了些",
 )
 # A real hazard the classifier takes for chatter (no reply, no review): officials file it by replying /登记.
-MISSED_HAZARD = "路边电线杆有点斜"
+MISSED_HAZARD = "那个窑顶好像有道印子"
 
 VILLAGE_GROUP = group_chat(-4128856402, "王家沟村安全生产群")
 STATION_GROUP = group_chat(-1002231459876, "克虎镇应急管理站工作群", supergroup=True)
