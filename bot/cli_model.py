@@ -14,6 +14,7 @@ import click
 from bot.cli_common import load_settings, open_db
 
 if TYPE_CHECKING:
+    from handlers.classifier import Classifier
     from handlers.model_training import Example
 
 DEFAULT_OUT = Path("handlers/data/model.json.gz")
@@ -58,6 +59,20 @@ def _corrections() -> list[Example]:
         db.engine.dispose()
 
 
+def _rules_classifier() -> Classifier:
+    """This installation's rules alone (its rules file, user dictionary and village names), without a model:
+    they normalise the training texts and show which messages the model would decide alone."""
+    from handlers.classifier import Classifier
+    from handlers.profile import ProfileError, load_profile
+
+    settings = load_settings()
+    try:
+        places = load_profile(settings.profile).place_names()
+        return Classifier.load(settings.rules, places, settings.userdict, use_model=False)
+    except (ProfileError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @click.group("model")
 def model() -> None:
     """识别模型（规则之外的统计“第二意见”）。"""
@@ -85,11 +100,28 @@ def model() -> None:
     "--criteria", type=_FILE, default=None, help=f"重大事故隐患判定标准 TSV（默认 {DEFAULT_CRITERIA}）"
 )
 @click.option("--corrections", is_flag=True, help="加入本镇数据库里干部纠正过的消息")
+@click.option(
+    "--score-only",
+    is_flag=True,
+    help="自动登记阈值只按全部消息的袋外分数校准（默认还要求在规则判为闲聊、由模型单独决定的消息上达到精确率）",
+)
 def train(
-    out: Path, corpora: tuple[Path, ...], lccc: Path | None, criteria: Path | None, corrections: bool
+    out: Path,
+    corpora: tuple[Path, ...],
+    lccc: Path | None,
+    criteria: Path | None,
+    corrections: bool,
+    score_only: bool,
 ) -> None:
     """训练识别模型：按来源统计条数，交叉验证校准两个阈值，写出模型文件。"""
-    from handlers.model_training import read_corpus, read_criteria, read_lccc, train_model, write_artifact
+    from handlers.model_training import (
+        read_corpus,
+        read_criteria,
+        read_lccc,
+        rules_alone_mask,
+        train_model,
+        write_artifact,
+    )
 
     corpus_files = list(corpora) or _default_corpora()
     lccc = lccc or (DEFAULT_LCCC if DEFAULT_LCCC.is_file() else None)
@@ -111,7 +143,9 @@ def train(
         if corrections:
             examples.extend(_corrections())
         click.echo("训练中……（需要一两分钟）", err=True)
-        result = train_model(examples, heldout)
+        classifier = _rules_classifier()
+        alone = None if score_only else rules_alone_mask(classifier)
+        result = train_model(examples, heldout, normalize=classifier.normalize, alone_mask=alone)
     except ImportError as exc:
         raise click.ClickException("训练需要 scikit-learn：pip install -e '.[train]'") from exc
     except ValueError as exc:

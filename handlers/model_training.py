@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import numpy as np
     from scipy.sparse import csr_matrix
 
+    from handlers.classifier import Classifier
+
 __all__ = [
     "CRITERIA_CATEGORIES",
     "Example",
@@ -37,6 +39,7 @@ __all__ = [
     "read_corpus",
     "read_criteria",
     "read_lccc",
+    "rules_alone_mask",
     "train_model",
     "write_artifact",
 ]
@@ -74,6 +77,8 @@ class TrainingResult:
 
     artifact: dict[str, Any]
     lines: list[str] = field(default_factory=list)
+    # every (deduplicated, normalised) training example with its out-of-fold report score
+    oof: list[tuple[Example, float]] = field(default_factory=list)
 
 
 # ---- reading the sources -----------------------------------------------------------------------------
@@ -164,6 +169,36 @@ def classifier_normalizer() -> Callable[[str], str]:
 
     # A tokenizer is lazy until initialise(); normalize() never segments, so the dictionary is never read.
     return Classifier(read_rules(DEFAULT_RULES), jieba.Tokenizer(), ()).normalize
+
+
+class _AlwaysAsked:
+    """Stands in for the model while finding the messages it would decide alone: every score clears both
+    thresholds, so the classifier files exactly the messages it leaves to the model."""
+
+    auto_threshold = 0.0
+    review_threshold = 0.0
+
+    def score(self, text: str) -> float:
+        return 0.5
+
+    def category(self, text: str) -> tuple[str, float]:
+        return "other", 1.0
+
+    def major(self, text: str) -> float:
+        return 0.0
+
+
+def rules_alone_mask(classifier: Classifier) -> Callable[[Sequence[str]], list[bool]]:
+    """A function telling, for normalised texts, whether ``classifier`` (loaded with ``use_model=False``; it is
+    taken over) would leave the decision to the model alone: the rules call it chatter and no frame explains
+    it away."""
+    classifier.model = _AlwaysAsked()  # type: ignore[assignment]
+
+    def mask(texts: Sequence[str]) -> list[bool]:
+        verdicts = (classifier.classify(text, "group") for text in texts)
+        return [v.model_score is not None and v.intent in REPORT_INTENTS for v in verdicts]
+
+    return mask
 
 
 def dedupe(examples: Iterable[Example], normalize: Callable[[str], str]) -> list[Example]:
@@ -315,11 +350,14 @@ def train_model(
     lccc_share: float = 0.5,
     folds: int = 5,
     seed: int = 0,
+    alone_mask: Callable[[Sequence[str]], list[bool]] | None = None,
 ) -> TrainingResult:
     """Train the three heads, calibrate the thresholds on out-of-fold predictions, and return the artifact.
 
     ``lccc_heldout`` texts are never trained on (training LCCC lines equal to one of them are dropped too);
-    they are only scored by the final model to report its rate on unseen chit-chat.
+    they are only scored by the final model to report its rate on unseen chit-chat. ``alone_mask`` (see
+    :func:`rules_alone_mask`) tells which texts the model would decide alone; the auto threshold must then also
+    reach the target precision on those.
     """
     import numpy as np
 
@@ -363,6 +401,14 @@ def train_model(
         auto_threshold(scores, truth, AUTO_PRECISION),
         auto_threshold(corpus_scores, corpus_truth, AUTO_PRECISION),
     )
+    # Where the model really files alone (the rules say chatter and no frame explains the message away), the
+    # easy reports are gone: calibrate on that population too. No qualifying score means it never files alone.
+    alone = alone_mask(texts) if alone_mask else [True] * len(data)
+    alone_scores = [s for s, a in zip(scores, alone, strict=True) if a]
+    alone_truth = [t for t, a in zip(truth, alone, strict=True) if a]
+    unconditional_auto = auto
+    if alone_mask:
+        auto = max(auto, auto_threshold(alone_scores, alone_truth, AUTO_PRECISION))
     lccc_oof = [s for s, ex in zip(scores, data, strict=True) if ex.source == LCCC]
     chatter_oof = [s for s, ex in zip(scores, data, strict=True) if not ex.report and ex.source != LCCC]
     review = max(
@@ -388,13 +434,25 @@ def train_model(
     )
 
     held_scores = _score_plain(report, vocab, held, low, high)
+    p_free, r_free = _precision_recall(scores, truth, unconditional_auto)
+    p_alone_free = _precision_recall(alone_scores, alone_truth, unconditional_auto)[0]
+    n_alone_free = sum(s >= unconditional_auto for s in alone_scores)
     p_all, r_all = _precision_recall(scores, truth, auto)
-    p_corpus, r_corpus = _precision_recall(corpus_scores, corpus_truth, auto)
+    p_alone, r_alone = _precision_recall(alone_scores, alone_truth, auto)
     metrics = {
+        # the score-only calibration: every out-of-fold prediction, whatever the rules said
+        "score_only_auto_threshold": round(unconditional_auto, 4),
+        "score_only_oof_precision": round(p_free, 4),
+        "score_only_oof_recall": round(r_free, 4),
+        "score_only_oof_recall_by_source": _recall_by_source(data, scores, unconditional_auto),
+        "score_only_alone_filed": n_alone_free,
+        "score_only_alone_precision": round(p_alone_free, 4),
+        # at the shipped auto threshold
         "oof_precision_at_auto": round(p_all, 4),
         "oof_recall_at_auto": round(r_all, 4),
-        "oof_corpus_precision_at_auto": round(p_corpus, 4),
-        "oof_corpus_recall_at_auto": round(r_corpus, 4),
+        "oof_alone_filed_at_auto": sum(s >= auto for s in alone_scores),
+        "oof_alone_precision_at_auto": round(p_alone, 4),
+        "oof_alone_recall_at_auto": round(r_alone, 4),
         "oof_corpus_recall_at_review": round(_precision_recall(corpus_scores, corpus_truth, review)[1], 4),
         "oof_lccc_rate_above_review": round(_rate_above(lccc_oof, review), 5),
         "oof_corpus_chatter_rate_above_review": round(_rate_above(chatter_oof, review), 4),
@@ -402,26 +460,33 @@ def train_model(
         "heldout_lccc_rate_at_auto": round(sum(s >= auto for s in held_scores) / max(len(held_scores), 1), 5),
         "oof_category_accuracy": cat_oof,
         "oof_major_accuracy": major_oof,
-        "oof_recall_at_auto_by_source": _recall_by_source(data, scores, auto),
     }
     trained_on = dict(sorted(Counter(ex.source for ex in data).items()))
     artifact = _artifact(
         vocab, low, high, report, category_model, classes, major_model, auto, review, trained_on, metrics
     )
+    alone_note = "（规则判闲聊、没有框架排除、由模型单独决定的消息）"
     lines = [
         "训练数据（去重后）：" + "，".join(f"{k} {v}" for k, v in trained_on.items()),
         f"  隐患/举报 {int(y.sum())} 条，闲聊 {len(y) - int(y.sum())} 条；LCCC 留出测试 {len(held)} 条（未参与训练）",
         f"特征：{low}–{high} 字 n-gram，出现 ≥{min_count} 次，共 {len(vocab)} 个",
-        f"自动登记阈值 {auto:.3f}：交叉验证（袋外）精确率 {p_all:.3f}、召回率 {r_all:.3f}；"
-        f"只看语料 精确率 {p_corpus:.3f}、召回率 {r_corpus:.3f}",
+        f"只看分数：阈值 {unconditional_auto:.3f} 处交叉验证（袋外）精确率 {p_free:.3f}、召回率 {r_free:.3f}",
+        "  各来源召回率："
+        + "，".join(f"{k} {v:.3f}" for k, v in metrics["score_only_oof_recall_by_source"].items()),
+        f"  其中模型单独登记{alone_note} {n_alone_free} 条，精确率 {p_alone_free:.3f}",
+        f"自动登记阈值 {auto:.3f}"
+        + (
+            f"：模型单独登记达不到精确率 {AUTO_PRECISION}，不单独登记，只送复核"
+            if auto >= 1.0
+            else f"：袋外精确率 {p_all:.3f}、召回率 {r_all:.3f}；模型单独登记 "
+            f"{metrics['oof_alone_filed_at_auto']} 条，精确率 {p_alone:.3f}"
+        ),
         f"复核阈值 {review:.3f}：LCCC 留出部分超过 {metrics['heldout_lccc_rate_above_review']:.2%}"
         f"（袋外 {metrics['oof_lccc_rate_above_review']:.2%}），语料闲聊（袋外）超过 "
         f"{metrics['oof_corpus_chatter_rate_above_review']:.1%}，语料隐患召回 {metrics['oof_corpus_recall_at_review']:.3f}",
-        "  各来源召回率（自动登记阈值，袋外）："
-        + "，".join(f"{k} {v:.3f}" for k, v in metrics["oof_recall_at_auto_by_source"].items()),
         f"类别（袋外）准确率 {cat_oof}，重大/一般（袋外）准确率 {major_oof}",
     ]
-    return TrainingResult(artifact, lines)
+    return TrainingResult(artifact, lines, list(zip(data, scores, strict=True)))
 
 
 def _recall_by_source(data: Sequence[Example], scores: Sequence[float], threshold: float) -> dict[str, float]:

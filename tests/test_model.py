@@ -25,7 +25,6 @@ def model() -> TextModel:
 
 def test_shipped_model_scores_a_hazard_above_chatter(model: TextModel) -> None:
     hazard = model.score(HAZARD)
-    assert hazard >= model.auto_threshold
     for text in CHATTER:
         assert model.score(text) < model.review_threshold < hazard
 
@@ -42,9 +41,12 @@ def test_major_hazards_score_higher_than_minor_ones(model: TextModel) -> None:
 
 
 def test_thresholds_and_provenance_come_with_the_artifact(model: TextModel) -> None:
-    assert 0.0 < model.review_threshold <= model.auto_threshold < 1.0
-    # the auto threshold was calibrated on out-of-fold predictions to file at >= 97% precision
-    assert model.metrics["oof_precision_at_auto"] >= 0.97
+    assert 0.0 < model.review_threshold <= model.auto_threshold <= 1.0
+    # both calibrations were made on out-of-fold predictions to file at >= 97% precision: on every message,
+    # and on the messages the model decides alone (1.0, never, when that cannot be shown)
+    assert model.metrics["score_only_oof_precision"] >= 0.97
+    assert model.metrics["oof_alone_precision_at_auto"] >= 0.97
+    assert model.metrics["heldout_lccc_rate_above_review"] <= 0.008
     assert model.trained_on["lccc"] > 10_000 and model.trained_on["dev.jsonl"] > 0
     assert model.version
 

@@ -94,7 +94,7 @@ def test_cli_trains_a_model_that_loads_and_scores(tmp_path: Path) -> None:
 
 
 def test_lccc_holdout_is_never_trained_on(tmp_path: Path) -> None:
-    out, _ = _train(tmp_path)
+    out, _ = _train(tmp_path, "--score-only")
     model = load_model(out)
     assert model.trained_on["lccc"] == 48  # 60 lines, every fifth (0, 5, ...) held out
     assert not model.features(HELD_MARK)
@@ -163,3 +163,16 @@ def test_quantile_threshold_lets_at_most_the_rate_through() -> None:
     scores = [i / 100 for i in range(100)]
     threshold = quantile_threshold(scores, 0.05)
     assert sum(s > threshold for s in scores) <= 5
+
+
+def test_model_never_files_alone_where_its_precision_cannot_be_shown(tmp_path: Path) -> None:
+    from handlers.model_training import train_model
+
+    examples = read_corpus(_corpus(tmp_path / "c.jsonl"))
+    chatter = {ex.text for ex in examples if not ex.report}
+    # as if the rules had caught every report: the model is left to decide chatter only
+    result = train_model(examples, alone_mask=lambda texts: [t in chatter for t in texts])
+    assert result.artifact["thresholds"]["auto"] == 1.0
+    assert any("不单独登记" in line for line in result.lines)
+    free = train_model(examples)
+    assert free.artifact["thresholds"]["auto"] < 1.0
