@@ -109,3 +109,16 @@ def test_inference_needs_no_numeric_libraries() -> None:
 
 def test_shipped_artifact_is_small() -> None:
     assert DEFAULT_MODEL.stat().st_size < 3 * 1024 * 1024
+
+
+def test_anquan_model_setting_names_the_artifact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import Settings
+
+    missing = tmp_path / "township-model.json.gz"
+    monkeypatch.setenv("ANQUAN_MODEL", str(missing))
+    settings = Settings()
+    assert settings.model == missing
+    with pytest.raises(ValueError, match=re.escape(str(missing))):
+        load_model(settings.model)
+    missing.write_bytes(DEFAULT_MODEL.read_bytes())
+    assert load_model(settings.model).score(HAZARD) == load_model(None).score(HAZARD)
