@@ -619,9 +619,13 @@ def _inherit_roles(lexicon: _Lexicon) -> None:
     for word, (roles, _) in lexicon.items():
         if len(word) < 2 or "ignore" in roles:
             continue
-        for sub, sub_roles in inheritable.items():
-            if sub != word and len(sub) < len(word) and sub in word:
-                roles |= sub_roles
+        size = len(word)
+        for i in range(size):
+            for j in range(i + 1, size + 1):
+                if j - i < size:  # proper substrings only ("非法" inside "非法开采")
+                    sub_roles = inheritable.get(word[i:j])
+                    if sub_roles:
+                        roles |= sub_roles
 
 
 def _compile_priority(rules: Mapping[str, Any]) -> dict[str, int]:
