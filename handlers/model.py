@@ -30,6 +30,8 @@ def ngrams(text: str, low: int = 1, high: int = 3) -> set[str]:
 
 
 def _sigmoid(z: float) -> float:
+    # clamped, so a probability never reaches exactly 1.0: an auto threshold of 1.0 means "never"
+    z = max(-30.0, min(30.0, z))
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
     e = math.exp(z)

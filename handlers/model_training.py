@@ -368,9 +368,9 @@ def train_model(
     if sum(ex.report for ex in data) < 2 or sum(not ex.report for ex in data) < 2:
         raise ValueError("训练数据太少：至少要有两条隐患/举报和两条闲聊")
     texts = [ex.text for ex in data]
+    is_lccc = [ex.source == LCCC for ex in data]
     y = np.array([ex.report for ex in data], dtype=int)
     weights = _weights(data, lccc_share)
-    is_lccc = [ex.source == LCCC for ex in data]
 
     def vocabulary(rows: Iterable[int]) -> list[str]:
         rows = list(rows)
@@ -378,115 +378,178 @@ def train_model(
         bulk = [texts[i] for i in rows if is_lccc[i]]
         return build_vocabulary(own, low, high, min_count, bulk, lccc_min_count)
 
+    # out-of-fold report scores, stratified by label and source family; each fold builds its vocabulary
+    # from its own training part, as the final model does
+    oof = np.zeros(len(data))
+    for tr, te in _folds([f"{ex.report}:{ex.source == LCCC}" for ex in data], folds, seed):
+        xf = feature_matrix(texts, vocabulary(tr), low, high)
+        oof[te] = _fit_binary(xf[tr], y[tr], weights[tr], c_report).predict_proba(xf[te])[:, 1]
+    scores = [float(s) for s in oof]
     vocab = vocabulary(range(len(data)))
     x = feature_matrix(texts, vocab, low, high)
-
-    # out-of-fold report scores, stratified by label and source family
-    strata = [f"{ex.report}:{ex.source == LCCC}" for ex in data]
-    oof = np.zeros(len(data))
-    for tr, te in _folds(strata, folds, seed):
-        # each fold builds its vocabulary from its own training part, as the final model does
-        fold_vocab = vocabulary(tr)
-        xf = feature_matrix(texts, fold_vocab, low, high)
-        model = _fit_binary(xf[tr], y[tr], weights[tr], c_report)
-        oof[te] = model.predict_proba(xf[te])[:, 1]
-
     report = _fit_binary(x, y, weights, c_report)
-    truth = [bool(v) for v in y]
-    scores = [float(s) for s in oof]
-    is_corpus = [ex.source != LCCC for ex in data]
-    corpus_scores = [s for s, c in zip(scores, is_corpus, strict=True) if c]
-    corpus_truth = [t for t, c in zip(truth, is_corpus, strict=True) if c]
-    auto = max(
-        auto_threshold(scores, truth, AUTO_PRECISION),
-        auto_threshold(corpus_scores, corpus_truth, AUTO_PRECISION),
-    )
-    # Where the model really files alone (the rules say chatter and no frame explains the message away), the
-    # easy reports are gone: calibrate on that population too. No qualifying score means it never files alone.
-    alone = alone_mask(texts) if alone_mask else [True] * len(data)
-    alone_scores = [s for s, a in zip(scores, alone, strict=True) if a]
-    alone_truth = [t for t, a in zip(truth, alone, strict=True) if a]
-    unconditional_auto = auto
-    if alone_mask:
-        auto = max(auto, auto_threshold(alone_scores, alone_truth, AUTO_PRECISION))
-    lccc_oof = [s for s, ex in zip(scores, data, strict=True) if ex.source == LCCC]
-    chatter_oof = [s for s, ex in zip(scores, data, strict=True) if not ex.report and ex.source != LCCC]
-    review = max(
-        quantile_threshold(lccc_oof, REVIEW_LCCC_RATE),
-        quantile_threshold(chatter_oof, REVIEW_CORPUS_RATE),
-    )
-    review = min(review, auto)
+    cal = _calibrate(data, scores, alone_mask(texts) if alone_mask else None)
 
     # category and major heads: reports only
     cat_rows = [i for i, ex in enumerate(data) if ex.category]
-    classes = sorted({data[i].category for i in cat_rows}, key=CATEGORIES.index)
     cat_labels = [str(data[i].category) for i in cat_rows]
+    classes = sorted(set(cat_labels), key=CATEGORIES.index)
     category_model = _fit_category(x[cat_rows], cat_labels, c_category) if len(classes) > 1 else None
     if category_model is not None:
         classes = [str(c) for c in category_model.classes_]  # the order of sklearn's coefficient rows
-    cat_oof = _category_oof(texts, cat_rows, cat_labels, folds, seed, low, high, min_count, c_category)
     major_rows = [i for i, ex in enumerate(data) if ex.major is not None]
     major_y = np.array([int(bool(data[i].major)) for i in major_rows])
-    major_labels = ["major" if v else "general" for v in major_y]
-    major_oof = _category_oof(texts, major_rows, major_labels, folds, seed, low, high, min_count, c_major)
     major_model = (
         _fit_binary(x[major_rows], major_y, _balanced(major_y), c_major) if len(set(major_y)) > 1 else None
     )
+    major_labels = ["major" if v else "general" for v in major_y]
+    head_oof = {
+        "oof_category_accuracy": _head_oof_accuracy(
+            texts, cat_rows, cat_labels, folds, seed, (low, high, min_count), c_category
+        ),
+        "oof_major_accuracy": _head_oof_accuracy(
+            texts, major_rows, major_labels, folds, seed, (low, high, min_count), c_major
+        ),
+    }
 
     held_scores = _score_plain(report, vocab, held, low, high)
-    p_free, r_free = _precision_recall(scores, truth, unconditional_auto)
-    p_alone_free = _precision_recall(alone_scores, alone_truth, unconditional_auto)[0]
-    n_alone_free = sum(s >= unconditional_auto for s in alone_scores)
-    p_all, r_all = _precision_recall(scores, truth, auto)
-    p_alone, r_alone = _precision_recall(alone_scores, alone_truth, auto)
-    metrics = {
-        # the score-only calibration: every out-of-fold prediction, whatever the rules said
-        "score_only_auto_threshold": round(unconditional_auto, 4),
-        "score_only_oof_precision": round(p_free, 4),
-        "score_only_oof_recall": round(r_free, 4),
-        "score_only_oof_recall_by_source": _recall_by_source(data, scores, unconditional_auto),
-        "score_only_alone_filed": n_alone_free,
-        "score_only_alone_precision": round(p_alone_free, 4),
-        # at the shipped auto threshold
-        "oof_precision_at_auto": round(p_all, 4),
-        "oof_recall_at_auto": round(r_all, 4),
-        "oof_alone_filed_at_auto": sum(s >= auto for s in alone_scores),
-        "oof_alone_precision_at_auto": round(p_alone, 4),
-        "oof_alone_recall_at_auto": round(r_alone, 4),
-        "oof_corpus_recall_at_review": round(_precision_recall(corpus_scores, corpus_truth, review)[1], 4),
-        "oof_lccc_rate_above_review": round(_rate_above(lccc_oof, review), 5),
-        "oof_corpus_chatter_rate_above_review": round(_rate_above(chatter_oof, review), 4),
-        "heldout_lccc_rate_above_review": round(_rate_above(held_scores, review), 5),
-        "heldout_lccc_rate_at_auto": round(sum(s >= auto for s in held_scores) / max(len(held_scores), 1), 5),
-        "oof_category_accuracy": cat_oof,
-        "oof_major_accuracy": major_oof,
-    }
+    metrics = {**cal.metrics(data, scores, held_scores), **head_oof}
     trained_on = dict(sorted(Counter(ex.source for ex in data).items()))
     artifact = _artifact(
-        vocab, low, high, report, category_model, classes, major_model, auto, review, trained_on, metrics
+        vocab,
+        low,
+        high,
+        report,
+        category_model,
+        classes,
+        major_model,
+        cal.auto,
+        cal.review,
+        trained_on,
+        metrics,
     )
-    alone_note = "（规则判闲聊、没有框架排除、由模型单独决定的消息）"
     lines = [
         "训练数据（去重后）：" + "，".join(f"{k} {v}" for k, v in trained_on.items()),
         f"  隐患/举报 {int(y.sum())} 条，闲聊 {len(y) - int(y.sum())} 条；LCCC 留出测试 {len(held)} 条（未参与训练）",
-        f"特征：{low}–{high} 字 n-gram，出现 ≥{min_count} 次，共 {len(vocab)} 个",
-        f"只看分数：阈值 {unconditional_auto:.3f} 处交叉验证（袋外）精确率 {p_free:.3f}、召回率 {r_free:.3f}",
-        "  各来源召回率："
-        + "，".join(f"{k} {v:.3f}" for k, v in metrics["score_only_oof_recall_by_source"].items()),
-        f"  其中模型单独登记{alone_note} {n_alone_free} 条，精确率 {p_alone_free:.3f}",
-        f"自动登记阈值 {auto:.3f}"
-        + (
-            f"：模型单独登记达不到精确率 {AUTO_PRECISION}，不单独登记，只送复核"
-            if auto >= 1.0
-            else f"：袋外精确率 {p_all:.3f}、召回率 {r_all:.3f}；模型单独登记 "
-            f"{metrics['oof_alone_filed_at_auto']} 条，精确率 {p_alone:.3f}"
-        ),
-        f"复核阈值 {review:.3f}：LCCC 留出部分超过 {metrics['heldout_lccc_rate_above_review']:.2%}"
-        f"（袋外 {metrics['oof_lccc_rate_above_review']:.2%}），语料闲聊（袋外）超过 "
-        f"{metrics['oof_corpus_chatter_rate_above_review']:.1%}，语料隐患召回 {metrics['oof_corpus_recall_at_review']:.3f}",
-        f"类别（袋外）准确率 {cat_oof}，重大/一般（袋外）准确率 {major_oof}",
+        f"特征：{low}–{high} 字 n-gram，出现 ≥{min_count} 次（LCCC 里 ≥{lccc_min_count} 次），共 {len(vocab)} 个",
+        *_summary(cal, metrics),
     ]
     return TrainingResult(artifact, lines, list(zip(data, scores, strict=True)))
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    """The two thresholds and the out-of-fold populations they were chosen on."""
+
+    auto: float
+    score_only_auto: float
+    review: float
+    alone: list[bool]
+
+    def metrics(
+        self, data: Sequence[Example], scores: Sequence[float], held_scores: Sequence[float]
+    ) -> dict[str, Any]:
+        """The figures the artifact records and the trainer prints."""
+        truth = [ex.report for ex in data]
+        alone_scores = [s for s, a in zip(scores, self.alone, strict=True) if a]
+        alone_truth = [t for t, a in zip(truth, self.alone, strict=True) if a]
+        corpus = [ex.source != LCCC for ex in data]
+        corpus_scores = [s for s, c in zip(scores, corpus, strict=True) if c]
+        corpus_truth = [t for t, c in zip(truth, corpus, strict=True) if c]
+        lccc_oof = [s for s, c in zip(scores, corpus, strict=True) if not c]
+        chatter = [s for s, ex in zip(scores, data, strict=True) if not ex.report and ex.source != LCCC]
+        p_free, r_free = _precision_recall(scores, truth, self.score_only_auto)
+        p_all, r_all = _precision_recall(scores, truth, self.auto)
+        p_alone, r_alone = _precision_recall(alone_scores, alone_truth, self.auto)
+        return {
+            # the score-only calibration: every out-of-fold prediction, whatever the rules said
+            "score_only_auto_threshold": round(self.score_only_auto, 4),
+            "score_only_oof_precision": round(p_free, 4),
+            "score_only_oof_recall": round(r_free, 4),
+            "score_only_oof_recall_by_source": _recall_by_source(data, scores, self.score_only_auto),
+            "score_only_alone_filed": sum(s >= self.score_only_auto for s in alone_scores),
+            "score_only_alone_precision": round(
+                _precision_recall(alone_scores, alone_truth, self.score_only_auto)[0], 4
+            ),
+            # at the shipped auto threshold
+            "oof_precision_at_auto": round(p_all, 4),
+            "oof_recall_at_auto": round(r_all, 4),
+            "oof_alone_filed_at_auto": sum(s >= self.auto for s in alone_scores),
+            "oof_alone_precision_at_auto": round(p_alone, 4),
+            "oof_alone_recall_at_auto": round(r_alone, 4),
+            # at the review threshold
+            "oof_corpus_recall_at_review": round(
+                _precision_recall(corpus_scores, corpus_truth, self.review)[1], 4
+            ),
+            "oof_lccc_rate_above_review": round(_rate_above(lccc_oof, self.review), 5),
+            "oof_corpus_chatter_rate_above_review": round(_rate_above(chatter, self.review), 4),
+            "heldout_lccc_rate_above_review": round(_rate_above(held_scores, self.review), 5),
+            "heldout_lccc_rate_at_auto": round(
+                sum(s >= self.auto for s in held_scores) / max(len(held_scores), 1), 5
+            ),
+        }
+
+
+def _calibrate(data: Sequence[Example], scores: Sequence[float], alone: list[bool] | None) -> _Calibration:
+    """Choose the thresholds on out-of-fold scores: auto at the target precision on every message, on the
+    corpora alone and (given ``alone``) on the messages the model decides alone; review at the chatter rates."""
+    truth = [ex.report for ex in data]
+    corpus = [ex.source != LCCC for ex in data]
+    score_only = max(
+        auto_threshold(scores, truth, AUTO_PRECISION),
+        auto_threshold(
+            [s for s, c in zip(scores, corpus, strict=True) if c],
+            [t for t, c in zip(truth, corpus, strict=True) if c],
+            AUTO_PRECISION,
+        ),
+    )
+    auto = score_only
+    if alone is not None:
+        # Where the model really files alone (the rules say chatter and no frame explains the message away),
+        # the easy reports are gone. No qualifying score there means it never files alone.
+        auto = max(
+            auto,
+            auto_threshold(
+                [s for s, a in zip(scores, alone, strict=True) if a],
+                [t for t, a in zip(truth, alone, strict=True) if a],
+                AUTO_PRECISION,
+            ),
+        )
+    review = max(
+        quantile_threshold([s for s, c in zip(scores, corpus, strict=True) if not c], REVIEW_LCCC_RATE),
+        quantile_threshold(
+            [s for s, ex in zip(scores, data, strict=True) if not ex.report and ex.source != LCCC],
+            REVIEW_CORPUS_RATE,
+        ),
+    )
+    return _Calibration(
+        auto, score_only, min(review, auto), alone if alone is not None else [True] * len(data)
+    )
+
+
+def _summary(cal: _Calibration, m: dict[str, Any]) -> list[str]:
+    """The trainer's report on the thresholds, in Chinese for the person retraining."""
+    if cal.auto >= 1.0:
+        auto = f"自动登记阈值 1.000：模型单独登记达不到精确率 {AUTO_PRECISION}，不单独登记，只送复核"
+    else:
+        auto = (
+            f"自动登记阈值 {cal.auto:.3f}：袋外精确率 {m['oof_precision_at_auto']:.3f}、召回率 "
+            f"{m['oof_recall_at_auto']:.3f}；模型单独登记 {m['oof_alone_filed_at_auto']} 条，精确率 "
+            f"{m['oof_alone_precision_at_auto']:.3f}"
+        )
+    return [
+        f"只看分数：阈值 {cal.score_only_auto:.3f} 处交叉验证（袋外）精确率 {m['score_only_oof_precision']:.3f}、"
+        f"召回率 {m['score_only_oof_recall']:.3f}",
+        "  各来源召回率："
+        + "，".join(f"{k} {v:.3f}" for k, v in m["score_only_oof_recall_by_source"].items()),
+        f"  其中模型单独登记（规则判闲聊、没有框架排除、由模型单独决定的消息）{m['score_only_alone_filed']} 条，"
+        f"精确率 {m['score_only_alone_precision']:.3f}",
+        auto,
+        f"复核阈值 {cal.review:.3f}：LCCC 留出部分超过 {m['heldout_lccc_rate_above_review']:.2%}"
+        f"（袋外 {m['oof_lccc_rate_above_review']:.2%}），语料闲聊（袋外）超过 "
+        f"{m['oof_corpus_chatter_rate_above_review']:.1%}，语料隐患召回 {m['oof_corpus_recall_at_review']:.3f}",
+        f"类别（袋外）准确率 {m['oof_category_accuracy']}，重大/一般（袋外）准确率 {m['oof_major_accuracy']}",
+    ]
 
 
 def _recall_by_source(data: Sequence[Example], scores: Sequence[float], threshold: float) -> dict[str, float]:
@@ -507,19 +570,18 @@ def _balanced(y: Any) -> Any:
     return np.where(y == 1, len(y) / (2 * counts[1]), len(y) / (2 * counts[0]))
 
 
-def _category_oof(
+def _head_oof_accuracy(
     texts: Sequence[str],
     rows: Sequence[int],
     labels: Sequence[str],
     folds: int,
     seed: int,
-    low: int,
-    high: int,
-    min_count: int,
+    features: tuple[int, int, int],
     c: float,
 ) -> float | None:
     """Out-of-fold accuracy of a head over reports (category, or major/general), or None when there are too
-    few labeled reports."""
+    few labeled reports. ``features`` is (low, high, min_count)."""
+    low, high, min_count = features
     counts = Counter(labels)
     usable = [k for k, label in enumerate(labels) if counts[label] >= 2]
     if len({labels[k] for k in usable}) < 2:
