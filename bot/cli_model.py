@@ -94,7 +94,10 @@ def model() -> None:
     help="带标注的 JSONL 语料（可多次使用；不写则用 dev.jsonl、classifier_cases.jsonl 和 tests/corpora/train/*.jsonl）",
 )
 @click.option(
-    "--lccc", type=_FILE, default=None, help=f"闲聊语料 TSV（默认 {DEFAULT_LCCC}；第 5k 行留作测试）"
+    "--lccc",
+    type=_FILE,
+    default=None,
+    help=f"闲聊语料 TSV（默认 {DEFAULT_LCCC}；表头之后第 0、5、10… 行留作测试，从不训练）",
 )
 @click.option(
     "--criteria", type=_FILE, default=None, help=f"重大事故隐患判定标准 TSV（默认 {DEFAULT_CRITERIA}）"
