@@ -113,17 +113,17 @@ class _CachedSegmenter:
 
     def __init__(self, tokenizer: jieba.Tokenizer) -> None:
         self._tokenizer = tokenizer
-        self._last: tuple[str, list[str]] = ("", [])
+        self._last: tuple[tuple[str, bool], list[str]] = (("", True), [])
 
     @property
     def FREQ(self) -> dict[str, int]:
         """jieba's word-frequency table (the place finder asks whether a word is known)."""
         return self._tokenizer.FREQ
 
-    def lcut(self, text: str) -> list[str]:
+    def lcut(self, text: str, HMM: bool = True) -> list[str]:
         """The tokens of ``text``, segmented at most once in a row."""
-        if text != self._last[0]:
-            self._last = (text, self._tokenizer.lcut(text))
+        if (text, HMM) != self._last[0]:
+            self._last = ((text, HMM), self._tokenizer.lcut(text, HMM=HMM))
         return list(self._last[1])
 
 

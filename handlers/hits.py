@@ -43,9 +43,18 @@ class Hit:
     clause: int
 
 
+_SEP_RUN = re.compile("[" + re.escape(CLAUSE_SEP) + "]+")
+_last_breaks: list[tuple[str, list[int]]] = [("", [])]
+
+
 def clause_breaks(text: str) -> list[int]:
     """Return the offsets that close a clause: the first separator of each run ("。。。 " closes one)."""
-    return [i for i, ch in enumerate(text) if ch in CLAUSE_SEP and (i == 0 or text[i - 1] not in CLAUSE_SEP)]
+    last_text, last = _last_breaks[0]
+    if text != last_text:
+        # the keyword scan and both pattern passes ask for the same message's breaks: compute them once
+        last = [m.start() for m in _SEP_RUN.finditer(text)]
+        _last_breaks[0] = (text, last)
+    return last
 
 
 def clause_at(text: str, pos: int) -> int:

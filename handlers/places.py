@@ -18,6 +18,8 @@ from handlers.rules import PlaceRules
 
 __all__ = ["find_location", "has_place"]
 
+# characters of context kept on each side of the place suffixes when segmenting around them
+_CONTEXT = 12
 # the runs jieba segments independently (its own ``re_han_default``)
 _BLOCK_RE = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+")
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
@@ -59,10 +61,15 @@ def _word_bounds(text: str, tokenizer: jieba.Tokenizer, positions: Sequence[int]
     bounds: set[int] = set()
     for block in _BLOCK_RE.finditer(text):
         a, b = block.span()
-        if not any(a <= p < b for p in positions):
+        inside = [p for p in positions if a <= p < b]
+        if not inside:
             continue
+        # a name is decided by the few characters before its suffix: segment a window around the suffixes
+        # (with some context on each side so jieba splits the same way), not a whole long run
+        a = max(a, inside[0] - _CONTEXT)
+        b = min(b, inside[-1] + _CONTEXT)
         pos = a
-        for tok in tokenizer.lcut(block.group(0)):
+        for tok in tokenizer.lcut(text[a:b], HMM=False):
             bounds.add(pos)
             pos += len(tok)
         bounds.add(pos)

@@ -161,15 +161,14 @@ class PatternSet(list[PatternFamily]):
             for ch in needs:
                 by_char.setdefault(ch, []).append(i)
         self.by_char = {ch: tuple(ids) for ch, ids in by_char.items()}
+        self.keys = frozenset(self.by_char)
 
-    def for_chars(self, chars: Iterable[str]) -> list[PatternFamily]:
+    def for_chars(self, chars: frozenset[str]) -> list[PatternFamily]:
         """The families that may match a text made of ``chars``, in file order."""
         ids = set(self.always)
-        get = self.by_char.get
-        for ch in chars:
-            found = get(ch)
-            if found:
-                ids.update(found)
+        by_char = self.by_char
+        for ch in self.keys.intersection(chars):
+            ids.update(by_char[ch])
         return [self[i] for i in sorted(ids)]
 
 
@@ -361,12 +360,22 @@ def build_start_table(words: Iterable[str]) -> tuple[re.Pattern[str], dict[str, 
     for word in words:
         if word:
             by_first.setdefault(word[0], []).append(word)
-    table: dict[str, re.Pattern[str]] = {}
-    for ch, group in by_first.items():
-        sub = build_trie_pattern(group).pattern
-        table[ch] = re.compile(sub[len("(?=(") : -len("))")])
     starts = re.compile("[" + "".join(re.escape(ch) for ch in sorted(by_first)) + "]")
-    return starts, table
+    return starts, _LazyTrieTable(by_first)
+
+
+class _LazyTrieTable(dict[str, re.Pattern[str]]):
+    """First character -> its sub-trie, compiled the first time a message needs it: the lexicon has about
+    two thousand first characters, and compiling them all would slow every start-up."""
+
+    def __init__(self, by_first: dict[str, list[str]]) -> None:
+        super().__init__()
+        self._groups = by_first
+
+    def __missing__(self, ch: str) -> re.Pattern[str]:
+        sub = build_trie_pattern(self._groups[ch]).pattern
+        compiled = self[ch] = re.compile(sub[len("(?=(") : -len("))")])
+        return compiled
 
 
 # --------------------------------------------------------------------------------------------------------
