@@ -58,7 +58,7 @@ from handlers.evidence import (
     vote_things,
 )
 from handlers.frames import Frames, Scopes, read_frames, scope_clauses, scopes_for
-from handlers.hits import Hit, apply_patterns, roles_of, scan_keywords
+from handlers.hits import Hit, apply_patterns, clause_breaks, roles_of, scan_keywords
 from handlers.model import DEFAULT_MODEL, TextModel, load_model
 from handlers.places import find_location, has_place
 from handlers.rules import (
@@ -370,15 +370,16 @@ class Classifier:
             return Classification("chatter", None, None, None, 0.99, ())
 
         rules = self._rules
-        hits = scan_keywords(norm, rules.entries, rules.starts_re, rules.start_table)
-        hits = apply_patterns(norm, hits, rules.evidence_patterns)
+        seps = clause_breaks(norm)
+        hits = scan_keywords(norm, rules.entries, rules.starts_re, rules.start_table, seps)
+        hits = apply_patterns(norm, hits, rules.evidence_patterns, seps)
         if not roles_of(hits) & EVIDENCE_GATE and not rules.tips.conduct_re.search(norm):
             location = self._find_location(norm, hits)
             if trace is not None:
                 trace["hits"] = hits
             return Classification("chatter", None, None, location, 0.95, (), reason="没有隐患证据")
         # frame, severity and scope families only matter once there is evidence to weigh
-        hits = apply_patterns(norm, hits, rules.modifier_patterns)
+        hits = apply_patterns(norm, hits, rules.modifier_patterns, seps)
         crowd = rules.severity.crowd_re.search(norm)
         return self._decide(norm, chat, hits, roles_of(hits), crowd is not None, trace)
 

@@ -44,17 +44,11 @@ class Hit:
 
 
 _SEP_RUN = re.compile("[" + re.escape(CLAUSE_SEP) + "]+")
-_last_breaks: list[tuple[str, list[int]]] = [("", [])]
 
 
 def clause_breaks(text: str) -> list[int]:
     """Return the offsets that close a clause: the first separator of each run ("。。。 " closes one)."""
-    last_text, last = _last_breaks[0]
-    if text != last_text:
-        # the keyword scan and both pattern passes ask for the same message's breaks: compute them once
-        last = [m.start() for m in _SEP_RUN.finditer(text)]
-        _last_breaks[0] = (text, last)
-    return last
+    return [m.start() for m in _SEP_RUN.finditer(text)]
 
 
 def clause_at(text: str, pos: int) -> int:
@@ -75,10 +69,16 @@ def roles_of(hits: Iterable[Hit]) -> set[str]:
 
 
 def scan_keywords(
-    text: str, entries: dict[str, Entry], starts_re: re.Pattern[str], start_table: dict[str, re.Pattern[str]]
+    text: str,
+    entries: dict[str, Entry],
+    starts_re: re.Pattern[str],
+    start_table: dict[str, re.Pattern[str]],
+    seps: list[int] | None = None,
 ) -> list[Hit]:
-    """Return the keyword hits: longest per position, none inside a longer one or overlapping an ignore."""
-    seps = clause_breaks(text)
+    """Return the keyword hits: longest per position, none inside a longer one or overlapping an ignore.
+
+    ``seps`` are the message's :func:`clause_breaks` when the caller already has them."""
+    seps = clause_breaks(text) if seps is None else seps
     raw: list[tuple[str, int, int]] = []
     max_end = 0
     for sm in starts_re.finditer(text):
@@ -102,13 +102,15 @@ def scan_keywords(
     return hits
 
 
-def apply_patterns(text: str, hits: list[Hit], patterns: list[PatternFamily]) -> list[Hit]:
+def apply_patterns(
+    text: str, hits: list[Hit], patterns: list[PatternFamily], seps: list[int] | None = None
+) -> list[Hit]:
     """Add the hits of pattern families (sensory evidence, damage shapes, missing protection, people
     exposed, conduct, frames); a named group "s" marks the part of the match that is the hit
     ("井盖|没了" → the state only), and an ``ignore`` family hides the hits it overlaps."""
     if not patterns:
         return hits
-    seps = clause_breaks(text)
+    seps = clause_breaks(text) if seps is None else seps
     extra = False
     masked: list[tuple[int, int]] = []
     chars = frozenset(text)
