@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,7 +18,10 @@ from bot.cli_model import model
 from bot.cli_schedule import report, schedule
 from bot.config import KNOWN_PLATFORMS
 from bot.logs import setup_logging
-from storage.models import GROUP_KINDS, OPEN_STATUSES, ROLES, Report
+from storage.constants import GROUP_KINDS, OPEN_STATUSES, ROLES
+
+if TYPE_CHECKING:
+    from storage.models import Report
 
 PLATFORM_CHOICES = click.Choice(list(KNOWN_PLATFORMS))
 

@@ -6,12 +6,14 @@ Attached to the main command group in ``bot/cli.py`` with ``main.add_command(cor
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bot.cli_common import load_settings, open_db
-from storage.models import Correction
+
+if TYPE_CHECKING:
+    from storage.models import Correction
 
 
 def correction_json(row: Correction) -> dict[str, Any]:

@@ -22,16 +22,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-REPORT_STATUSES = ("reported", "rectifying", "rectified", "closed", "rejected", "duplicate")
-OPEN_STATUSES = ("reported", "rectifying")
-GROUP_KINDS = ("village", "station", "enterprise", "leadership")
-ROLES = ("official", "admin")
-OUTBOX_STATUSES = ("queued", "sent", "failed", "blocked")
-BROADCAST_STATUSES = ("pending", "confirmed", "finished")
-REVIEW_STATUSES = ("pending", "filed", "ignored", "expired")
-CORRECTION_CHATS = ("group", "private")
-CORRECTION_INTENTS = ("hazard", "tip", "chatter")
-CORRECTION_SOURCES = ("review_file", "review_ignore", "reply_file", "false_alarm", "private_confirm")
+from storage.constants import (  # noqa: F401 - re-exported for the models' users
+    BROADCAST_STATUSES,
+    CORRECTION_CHATS,
+    CORRECTION_INTENTS,
+    CORRECTION_SOURCES,
+    GROUP_KINDS,
+    OPEN_STATUSES,
+    OUTBOX_STATUSES,
+    REPORT_STATUSES,
+    REVIEW_STATUSES,
+    ROLES,
+)
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,14 @@
+"""The ledger's fixed vocabularies (statuses, group kinds, roles…), importable without loading SQLAlchemy."""
+
+from __future__ import annotations
+
+REPORT_STATUSES = ("reported", "rectifying", "rectified", "closed", "rejected", "duplicate")
+OPEN_STATUSES = ("reported", "rectifying")
+GROUP_KINDS = ("village", "station", "enterprise", "leadership")
+ROLES = ("official", "admin")
+OUTBOX_STATUSES = ("queued", "sent", "failed", "blocked")
+BROADCAST_STATUSES = ("pending", "confirmed", "finished")
+REVIEW_STATUSES = ("pending", "filed", "ignored", "expired")
+CORRECTION_CHATS = ("group", "private")
+CORRECTION_INTENTS = ("hazard", "tip", "chatter")
+CORRECTION_SOURCES = ("review_file", "review_ignore", "reply_file", "false_alarm", "private_confirm")
