@@ -210,7 +210,15 @@ def test_generic_place_words_are_not_locations(clf: Classifier, text: str) -> No
 def test_to_json_shape(clf: Classifier) -> None:
     data = clf.classify("王家沟村东头老窑洞裂了好宽的缝").to_json()
     assert set(data) == {
-        "intent", "category", "severity", "location", "confidence", "evidence", "review", "reason", "urgent"
+        "intent",
+        "category",
+        "severity",
+        "location",
+        "confidence",
+        "evidence",
+        "review",
+        "reason",
+        "urgent",
     }
     assert isinstance(data["evidence"], list)
     json.dumps(data, ensure_ascii=False)
@@ -594,3 +602,221 @@ def test_round11_vocabulary_and_severity(clf: Classifier) -> None:
     # a laugh about a sting is not a report; stung people are
     assert clf.classify("哈哈哈蜇了一下").intent == "chatter"
     assert clf.classify("林子里那窝马蜂又蛰了两个放羊的").intent == "hazard"
+
+
+# ---- meaning over strings: a state root in all its forms -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "王家沟村消防通道被堵",
+        "消防通道堵了",
+        "消防通道堵住了",
+        "消防通道堵死了",
+        "消防通道给杂物堵上了",
+        "消防通道让车堵着",
+        "消防通道堵得严严实实",
+        "物业把每层楼的消防通道门都锁住了",
+        "安全出口被人锁了",
+        "楼道被电动车占了",
+    ],
+)
+def test_a_state_root_matches_its_passive_aspect_and_resultative_forms(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.category) == ("hazard", "fire"), c
+
+
+def test_morphology_forms_are_generated_from_the_rules_file() -> None:
+    from handlers.rules import DEFAULT_RULES, morphology_forms, read_rules
+
+    forms, passive_regex = morphology_forms(read_rules(DEFAULT_RULES))
+    assert {"被堵", "堵了", "堵住", "堵死", "堵上", "被裂", "塌了", "漏了"} <= set(forms)
+    assert forms["塌了"] is True and forms["堵住"] is False  # 塌 is a strong root, 堵 is not
+    assert "倒了" not in forms  # excluded: 倒了 is as often "poured" as "fell over"
+    assert passive_regex and "堵" in passive_regex
+
+
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        ("危房存在安全隐患", "building"),
+        ("小区存在安全隐患", "other"),
+        ("后山着火了", "fire"),
+        ("井下透水了", "mining"),
+        ("娃娃溺水了", "water"),
+    ],
+)
+def test_standalone_strong_signals_are_evidence_on_their_own(
+    clf: Classifier, text: str, category: str
+) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.category) == ("hazard", category)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "排查安全隐患，请各村做好登记",  # notice
+        "村里没有什么安全隐患",  # negation
+        "据报道外省一处危房倒塌",  # news from elsewhere
+        "小时候那次后山着火了，记得可清楚",  # the past
+    ],
+)
+def test_frames_scope_standalone_signals_away(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).intent == "chatter"
+
+
+@pytest.mark.parametrize("text", ["非法集资", "违规招标", "无证施工噪音扰民", "村干部优亲厚友，低保造假"])
+def test_conduct_without_a_safety_dimension_is_no_tip(clf: Classifier, text: str) -> None:
+    assert clf.classify(text, "private").intent == "chatter"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "后沟那个煤窑晚上偷偷开采",
+        "老板私自把燃气报警器拔了，别说是我说的",
+        "有个事想反映一下，能不能不写我名字",
+    ],
+)
+def test_conduct_with_a_safety_dimension_or_a_request_for_anonymity_is_a_tip(
+    clf: Classifier, text: str
+) -> None:
+    assert clf.classify(text, "private").intent == "tip"
+
+
+@pytest.mark.parametrize("text", ["路灯不亮", "河水发黑", "小区附近河道发黑发臭", "工地夜里施工，噪音很大"])
+def test_civic_complaints_without_a_safety_dimension_are_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert c.intent == "chatter" and not c.review
+    assert "民生" in c.reason or "没有" in c.reason
+
+
+def test_a_civic_word_does_not_hide_a_real_hazard(clf: Classifier) -> None:
+    assert clf.classify("路灯杆被车撞断了，电线掉在地上").intent == "hazard"
+
+
+# ---- emergencies happening now ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "山上的火往村里烧过来了，快来人",
+        "瓦斯报警器一直在响，班长说没事接着干",
+        "井下透水了人没上来",
+        "娃娃掉水库里了快来人",
+        "塌了 人被埋在里面了",
+        "工地脚手架倒了 压着两个工人",
+        "赶紧打120 老李从房顶上摔下来了",
+        "学校食堂好多娃娃吃了饭肚子疼 吐了好几个",
+        "烟花厂炸了 好大一声 窗户都震碎了",
+        "大桥上一辆大货车翻下去了",
+        "化工厂那边一股刺鼻的味道往村里飘 好多人咳嗽",
+    ],
+)
+def test_an_emergency_now_is_filed_as_major_and_urgent(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+    assert c.reason.startswith("紧急情况")
+
+
+@pytest.mark.parametrize(
+    "text", ["救命哈哈哈哈", "快来人啊", "我要报警了", "我掉进河里了亲！", "小心我扔个火星给你"]
+)
+def test_a_cry_for_help_without_danger_is_no_emergency(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert c.intent == "chatter" and not c.urgent
+
+
+def test_an_emergency_in_a_group_is_a_hazard_even_when_it_reports_conduct(clf: Classifier) -> None:
+    c = clf.classify("矿上瓦斯报警了，老板还让接着干", "group")
+    assert (c.intent, c.urgent) == ("hazard", True)
+
+
+# ---- review, reasons and the model's second opinion ----------------------------------------------------
+
+
+def test_weak_unframed_evidence_goes_to_review_with_a_suspected_category(clf: Classifier) -> None:
+    c = clf.classify("5号杆又歪了些")
+    assert c.review and c.intent == "chatter"
+    assert c.reason.startswith("待干部确认")
+    assert c.to_json()["review"] is True
+
+
+def test_every_verdict_says_why(clf: Classifier) -> None:
+    assert clf.classify("王家沟村东头老窑洞裂了好宽的缝").reason.startswith("隐患证据")
+    assert clf.classify("收到").reason == "没有隐患证据"
+    assert clf.classify("请各村排查窑洞裂缝隐患").reason.startswith("框架")
+
+
+class _FixedModel:
+    """A stand-in model with fixed scores, to test how the classifier uses a second opinion."""
+
+    auto_threshold = 0.9
+    review_threshold = 0.5
+
+    def __init__(self, score: float) -> None:
+        self._score = score
+
+    def score(self, text: str) -> float:
+        return self._score
+
+    def category(self, text: str) -> tuple[str, float]:
+        return "building", 0.8
+
+    def major(self, text: str) -> float:
+        return 0.1
+
+
+@pytest.mark.parametrize(
+    "score, intent, review", [(0.95, "hazard", False), (0.7, "chatter", True), (0.2, "chatter", False)]
+)
+def test_the_model_files_alone_only_above_its_auto_threshold(
+    clf: Classifier, score: float, intent: str, review: bool
+) -> None:
+    saved = clf.model
+    clf.model = _FixedModel(score)  # type: ignore[assignment]
+    try:
+        c = clf.classify("那个窑顶好像有道印子")
+    finally:
+        clf.model = saved
+    assert (c.intent, c.review, c.model_score) == (intent, review, score)
+    if intent == "hazard":
+        assert c.category == "building" and c.reason.startswith("统计模型")
+
+
+def test_a_frame_keeps_the_model_from_filing_alone(clf: Classifier) -> None:
+    saved = clf.model
+    clf.model = _FixedModel(0.95)  # type: ignore[assignment]
+    try:
+        c = clf.classify("请各村排查窑洞裂缝隐患")
+    finally:
+        clf.model = saved
+    assert c.intent == "chatter"  # a notice: at most an official gets to look at it
+
+
+def test_a_call_for_help_the_model_agrees_with_is_an_emergency(clf: Classifier) -> None:
+    saved = clf.model
+    clf.model = _FixedModel(0.6)  # type: ignore[assignment]
+    try:
+        c = clf.classify("快来人 那边不对劲")
+    finally:
+        clf.model = saved
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True)
+
+
+def test_the_rules_alone_work_without_a_model() -> None:
+    rules_only = Classifier.load(use_model=False)
+    assert rules_only.model is None
+    assert rules_only.classify("消防通道被堵").intent == "hazard"
+    assert rules_only.classify("收到").model_score is None
+
+
+def test_explain_names_the_rule_of_every_hit(clf: Classifier) -> None:
+    e = clf.explain("消防通道让车堵着")
+    rules = {h["word"]: h["rule"] for h in e["hits"]}
+    assert rules["消防通道"] == "things.fire"
+    assert e["classification"]["intent"] == "hazard"
+    assert e["tokens"] and e["normalized"] == "消防通道让车堵着"

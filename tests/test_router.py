@@ -268,3 +268,35 @@ def test_private_dedup_record_cannot_be_lined_up_with_the_tip(
         assert row.report_id is None
         assert (row.created_at.minute, row.created_at.second) == (0, 0)
         assert get_report(s, rid).created_at.minute == 0
+
+
+def test_an_emergency_is_answered_with_the_safety_advice_first(router: Router, core: Core) -> None:
+    reply = _only_reply(router.dispatch(group_msg("山上的火往村里烧过来了，快来人")))
+    first, rest = reply.split("\n", 1)
+    assert first == core.texts("advice.fire")
+    assert "重大隐患" in rest
+    report = get_report_by_reply(core, rest)
+    assert (report.severity, report.category) == ("major", "fire")
+
+
+def test_an_emergency_is_never_flood_limited(router: Router, core: Core) -> None:
+    for i in range(core.profile.reports_per_hour):
+        router.dispatch(group_msg(f"第{i}个路口的电线杆歪了快倒了", sender="busy"))
+    assert "暂停登记" in _only_reply(router.dispatch(group_msg("村口电线断了掉在地上", sender="busy")))
+    reply = _only_reply(router.dispatch(group_msg("井下透水了人没上来", sender="busy")))
+    assert reply.startswith(core.texts("advice.mining"))
+
+
+def test_a_private_emergency_gets_the_advice_and_a_receipt(router: Router, core: Core) -> None:
+    reply = _only_reply(router.dispatch(private_msg("娃娃掉水库里了快来人")))
+    assert reply.startswith(core.texts("advice.water"))
+    assert "回执码" in reply
+
+
+def get_report_by_reply(core: Core, reply: str) -> Report:
+    """The report whose number a reply names."""
+    with core.sessions() as session:
+        report = get_report(session, _report_id(reply))
+        assert report is not None
+        session.expunge(report)
+        return report
