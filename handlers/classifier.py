@@ -108,6 +108,22 @@ _ANON_ENTRY = Entry(frozenset({"anon"}), None, 1.0)
 _ILLEGAL_ENTRY = Entry(frozenset({"illegal"}), None, 1.0)
 
 
+def _literal_inside_emergencies(hits: list[Hit]) -> list[Hit]:
+    """Drop figure-of-speech hits inside an emergency's own words: in "烟花厂炸了" 炸了 is literal."""
+    spans = [(h.start, h.end) for h in hits if "urgent" in h.entry.roles and "event" in h.entry.roles]
+    if not spans:
+        return hits
+    return [
+        h
+        for h in hits
+        if not (
+            "figurative" in h.entry.roles
+            and not h.entry.roles & EVIDENCE_GATE
+            and any(a <= h.start and h.end <= b for a, b in spans)
+        )
+    ]
+
+
 class _CachedSegmenter:
     """jieba's ``lcut`` remembering the last message it segmented, so one message is segmented once."""
 
@@ -395,6 +411,7 @@ class Classifier:
         """Decide a message that has evidence to weigh: gather and pair the evidence, read the scopes and
         frames, then decide the intent, category, severity and confidence."""
         rules = self._rules
+        hits = _literal_inside_emergencies(hits)
         of_clause = scope_clauses(text, hits, rules.contrast_open)
         location, hits = self._locate(text, hits)
         scopes = scopes_for(text, hits, of_clause, rules.frames)
@@ -497,7 +514,14 @@ class Classifier:
     def _urgent(self, hits: Sequence[Hit], scopes: Scopes, score: float, frames: Frames) -> bool:
         """True for an emergency happening now: an urgency marker (快来人, 人没上来, 一直在响) or an emergency
         pattern, alive, with evidence, and not a notice, forwarded news, a negation or a childhood story."""
-        if score <= 0 or frames.notice or frames.negated or frames.past_strong:
+        if (
+            score <= 0
+            or frames.notice
+            or frames.negated
+            or frames.past_strong
+            or frames.past
+            or frames.figurative
+        ):
             return False
         if frames.news and not frames.local_news:
             return False

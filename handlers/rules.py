@@ -98,6 +98,7 @@ LIST_ROLES: dict[str, tuple[str, str]] = {
     "exposure": ("severity", "exposure"),
     "leak": ("severity", "leak_signs"),
     "urgent": ("emergency", "markers"),
+    "emergency_event": ("emergency", "events"),
     "reporting": ("frames", "reporting"),
     "non_safety": ("non_safety", "words"),
     "safety_dim": ("non_safety", "safety"),
@@ -510,6 +511,9 @@ def _compile_lexicon(rules: Mapping[str, Any], places: frozenset[str]) -> dict[s
     _add_specific_and_state_words(lexicon, rules)
     _add_signals(lexicon, rules)
     _add_morphology(lexicon, rules)
+    for roles, _ in lexicon.values():
+        if "emergency_event" in roles:
+            roles |= {"event", "urgent", "major"}  # "着火了": evidence, an emergency and major on its own
     _inherit_roles(lexicon)
     entries: dict[str, Entry] = {}
     for word, (roles, cats) in lexicon.items():

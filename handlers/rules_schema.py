@@ -260,7 +260,7 @@ SCHEMA = Table(
                 "crowd_pattern": REGEX,
             }
         ),
-        "emergency": optional(Table({"markers": WORDS})),
+        "emergency": optional(Table({"markers": WORDS, "events": WORDS})),
         "non_safety": optional(Table({"words": WORDS, "safety": WORDS})),
         "formal": Table({"markers": WORDS, "terms": WORDS, "weak_terms": WORDS}),
         "ignore": Table({"words": WORDS}),
