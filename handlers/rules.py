@@ -308,16 +308,17 @@ def compile_regex(pattern: str, where: str, label: str = "") -> re.Pattern[str]:
 
 def load_nouns(paths: Iterable[Path], tags: frozenset[str], exclude: frozenset[str]) -> frozenset[str]:
     """Read "word freq pos" dictionaries and return the words whose part of speech is in ``tags``."""
+    if not tags:
+        return frozenset()
+    # one regex pass over each file instead of splitting its ~350,000 lines in Python (start-up time)
+    line_re = re.compile(
+        r"^(\S+)[ \t]+\S+[ \t]+(?:" + "|".join(map(re.escape, sorted(tags))) + r")[ \t]*\r?$", re.MULTILINE
+    )
     nouns: set[str] = set()
     for path in paths:
-        if not path.exists():
-            continue
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                parts = line.split()
-                if len(parts) >= 3 and parts[2] in tags and parts[0] not in exclude:
-                    nouns.add(parts[0])
-    return frozenset(nouns)
+        if path.exists():
+            nouns.update(line_re.findall(path.read_text(encoding="utf-8")))
+    return frozenset(nouns - exclude)
 
 
 # --------------------------------------------------------------------------------------------------------
