@@ -1,0 +1,69 @@
+"""Floors on the corpora in ``tests/corpora/``: the training split the rules and the model were tuned on, and the
+frozen split nobody tunes on (its floors only stop regressions; see tests/corpora/README.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from handlers.classifier import Classifier
+from handlers.evaluation import GoldRow, rows_from_jsonl, tally
+
+CORPORA = Path(__file__).resolve().parent / "corpora"
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    """The shipped classifier with the shipped model, loaded once."""
+    return Classifier.load()
+
+
+def _rows(split: str, *names: str) -> list[GoldRow]:
+    rows: list[GoldRow] = []
+    for path in sorted((CORPORA / split).glob("*.jsonl")):
+        if not names or path.stem in names:
+            rows += rows_from_jsonl(path.read_text(encoding="utf-8").splitlines())
+    assert rows, f"no corpus under {CORPORA / split}"
+    return rows
+
+
+def _metrics(clf: Classifier, rows: list[GoldRow]) -> dict[str, float | int]:
+    return tally(rows, [clf.classify(r.text, r.chat) for r in rows]).metrics()
+
+
+def test_both_splits_are_there_and_apart() -> None:
+    train = {r.text for r in _rows("train")}
+    frozen = {r.text for r in _rows("frozen")}
+    assert len(train) >= 600 and len(frozen) >= 600
+    assert not train & frozen
+
+
+def test_frozen_split_floors(clf: Classifier) -> None:
+    m = _metrics(clf, _rows("frozen"))
+    assert m["detect_precision"] >= 0.94, m
+    assert m["detect_recall"] >= 0.76, m
+    assert m["reach"] >= 0.90, m
+    assert m["chatter_reach"] <= 0.12, m
+    assert m["category_accuracy"] >= 0.82, m
+
+
+def test_frozen_real_citizen_and_inspector_texts(clf: Classifier) -> None:
+    m = _metrics(clf, _rows("frozen", "board_titles", "hotline", "inspection"))
+    assert m["detect_f1"] >= 0.85, m
+    assert m["reach"] >= 0.90, m
+    assert m["chatter_reach"] <= 0.15, m
+
+
+def test_frozen_emergencies(clf: Classifier) -> None:
+    m = _metrics(clf, _rows("frozen", "emergencies"))
+    assert m["detect_recall"] >= 0.88, m
+    assert m["reach"] >= 0.93, m
+    assert m["emergency_recall"] >= 0.75, m
+
+
+def test_training_split_floors(clf: Classifier) -> None:
+    m = _metrics(clf, _rows("train"))
+    assert m["detect_precision"] >= 0.97, m
+    assert m["detect_recall"] >= 0.88, m
+    assert m["emergency_recall"] >= 0.9, m
