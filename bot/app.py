@@ -25,7 +25,6 @@ from handlers.context import Core
 from handlers.profile import Profile, load_profile
 from handlers.router import Router
 from handlers.texts import Texts
-from scheduler.jobs import FACTORIES
 from storage.db import make_engine, make_session_factory, upgrade
 
 log = logging.getLogger(__name__)
@@ -127,7 +126,6 @@ async def serve(
 async def run_bot(settings: Settings) -> None:
     """``anquan run``: start every configured adapter and stop cleanly on SIGTERM or SIGINT."""
     db = await asyncio.to_thread(open_database, settings)
-    FACTORIES.register(settings.db_url, db.sessions)  # calendar jobs share the bot's engine
     core = await asyncio.to_thread(build_core, settings, db)
     router = Router(core)
     bridge = Bridge(router)
@@ -136,7 +134,7 @@ async def run_bot(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    scheduler = start_scheduler(settings, calendar=settings.calendar or core.profile.calendar)
+    scheduler = start_scheduler(settings, db.sessions, calendar=settings.calendar or core.profile.calendar)
     log.info("anquan started", extra={"platforms": ",".join(settings.platforms)})
     try:
         await serve(adapters, bridge, stop, sessions=db.sessions)

@@ -1,12 +1,11 @@
 """APScheduler 3.x wiring: the campaign calendar and the deadline checks run inside the bot's event loop.
 
-- ``AsyncIOScheduler`` in the township's time zone, jobs persisted by ``SQLAlchemyJobStore`` in the bot's own
-  database (table ``apscheduler_jobs``, created by the job store on start; job arguments are pickled, so they
-  are plain strings only).
-- Fixed job ids with ``replace_existing=True``, ``coalesce=True`` and ``misfire_grace_time`` in hours (the
-  calendar's ``catch_up_hours``): a bot that was down at 08:30 and is back at 11:00 runs the missed run once.
-  On start the stored next run time is kept (replacing a job would otherwise reset it to the next future time
-  and silently drop the missed run); the calendar tick also runs at once, queuing today's missed pushes.
+- ``AsyncIOScheduler`` in the township's time zone with the in-memory job store only: nothing about the jobs is
+  stored in any database, so nothing is ever unpickled from one. The two jobs are re-added at every start with
+  fixed ids; they get the bot's session factory, calendar and time zone from a ``JobContext`` (never a URL).
+- Missed runs are caught up through the calendar and the outbox's dedup keys, not through stored run times:
+  at start the calendar tick runs at once and queues today's pushes whose time passed within the calendar's
+  ``catch_up_hours``; the deadline checks run at once if today's run time passed within that window.
 - Job functions are the synchronous ``scheduler.jobs.run_*``: the default AsyncIO executor runs them with
   ``loop.run_in_executor`` in a worker thread, so the event loop never waits on the database.
 - Jobs only write outbox rows with unique dedup keys; the delivery loop sends them. Double fires are harmless.
@@ -18,22 +17,20 @@ import asyncio
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from scheduler import jobs
-from scheduler.calendar import Calendar
-from storage.db import make_engine
+from scheduler.calendar import Calendar, load_calendar
 
 log = logging.getLogger(__name__)
 
 CALENDAR_JOB_ID = "anquan.calendar"
 DEADLINES_JOB_ID = "anquan.deadlines"
-JOBS_TABLE = "apscheduler_jobs"
 TICK_MINUTES = 5
 
 
@@ -45,14 +42,13 @@ def calendar_path(settings: Settings, override: str | Path | None = None) -> str
 
 def load_settings_calendar(settings: Settings, override: str | Path | None = None) -> Calendar:
     """Load and validate the installation's calendar (raises ``scheduler.calendar.CalendarError``)."""
-    return jobs.cached_calendar(calendar_path(settings, override))
+    return load_calendar(calendar_path(settings, override))
 
 
 def build_scheduler(settings: Settings, calendar: Calendar) -> AsyncIOScheduler:
-    """A scheduler with the SQLAlchemy job store on ``settings.db_url`` and the job defaults; not started."""
-    store = SQLAlchemyJobStore(engine=make_engine(settings.db_url), tablename=JOBS_TABLE)
+    """A scheduler with only the in-memory job store and the job defaults; not started."""
     return AsyncIOScheduler(
-        jobstores={"default": store},
+        jobstores={"default": MemoryJobStore()},
         job_defaults={
             "coalesce": True,
             "misfire_grace_time": calendar.catch_up_hours * 3600,
@@ -62,68 +58,49 @@ def build_scheduler(settings: Settings, calendar: Calendar) -> AsyncIOScheduler:
     )
 
 
-def _next_run(scheduler: AsyncIOScheduler, job_id: str) -> datetime | None:
-    job = scheduler.get_job(job_id)
-    return job.next_run_time if job is not None else None
-
-
-def _add(
-    scheduler: AsyncIOScheduler,
-    job_id: str,
-    func: Any,
-    trigger: CronTrigger,
-    kwargs: dict[str, Any],
-    next_run_time: datetime | None,
-) -> None:
-    options: dict[str, Any] = {}
-    if next_run_time is not None:
-        options["next_run_time"] = next_run_time
-    scheduler.add_job(func, trigger, id=job_id, name=job_id, kwargs=kwargs, replace_existing=True, **options)
-
-
 def start_scheduler(
-    settings: Settings, *, calendar: str | Path | None = None, tick_minutes: int = TICK_MINUTES
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    *,
+    calendar: str | Path | None = None,
+    tick_minutes: int = TICK_MINUTES,
 ) -> AsyncIOScheduler:
-    """Validate the calendar, start the scheduler in the running event loop and register the two jobs.
+    """Validate the calendar, start the scheduler in the running event loop and add the two jobs.
 
-    Call from inside the event loop (``run_bot``). ``calendar`` overrides the calendar file. Raises
-    ``CalendarError`` when the calendar file is invalid.
+    Call from inside the event loop (``run_bot``); the jobs use ``sessions``, the bot's own session factory.
+    ``calendar`` overrides the calendar file. Raises ``CalendarError`` when the calendar file is invalid.
     """
-    path = calendar_path(settings, calendar)
-    loaded = jobs.cached_calendar(path)
+    loaded = load_settings_calendar(settings, calendar)
     tz = settings.tz
+    context = jobs.JobContext(sessions=sessions, calendar=loaded, tz=tz)
     scheduler = build_scheduler(settings, loaded)
-    scheduler.start(paused=True)  # paused: read what the store kept before replacing the jobs
-    kwargs = {"db_url": settings.db_url, "timezone": settings.timezone, "calendar_path": path}
+    scheduler.start()
     now = datetime.now(tz)
-
-    stored = _next_run(scheduler, CALENDAR_JOB_ID)
-    _add(
-        scheduler,
-        CALENDAR_JOB_ID,
+    scheduler.add_job(
         jobs.run_calendar,
         CronTrigger(minute=f"*/{tick_minutes}", timezone=tz),
-        kwargs,
-        min(stored, now) if stored else now,
+        args=(context,),
+        id=CALENDAR_JOB_ID,
+        name=CALENDAR_JOB_ID,
+        next_run_time=now,  # catch up today's missed pushes at once
     )
     at = loaded.deadlines.at
-    _add(
-        scheduler,
-        DEADLINES_JOB_ID,
+    catch_up = jobs.missed_today(at, now, tz, loaded.catch_up_hours)
+    scheduler.add_job(
         jobs.run_deadlines,
         CronTrigger(hour=at.hour, minute=at.minute, timezone=tz),
-        kwargs,
-        _next_run(scheduler, DEADLINES_JOB_ID),
+        args=(context,),
+        id=DEADLINES_JOB_ID,
+        name=DEADLINES_JOB_ID,
+        **({"next_run_time": now} if catch_up else {}),
     )
-    scheduler.resume()
     log.info("scheduler started", extra={"jobs": f"{CALENDAR_JOB_ID},{DEADLINES_JOB_ID}"})
     return scheduler
 
 
 async def stop_scheduler(scheduler: AsyncIOScheduler) -> None:
-    """Stop the scheduler (jobs already running in worker threads finish) and release the job engines."""
+    """Stop the scheduler; jobs already running in worker threads finish on their own."""
     if scheduler.running:
         scheduler.shutdown(wait=False)
         await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next iteration
-    jobs.FACTORIES.dispose()
     log.info("scheduler stopped")

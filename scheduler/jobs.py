@@ -1,8 +1,8 @@
-"""Job functions for APScheduler: importable, module-level, plain arguments, idempotent; they never send.
+"""Job functions the scheduler runs in the bot's own process: idempotent, and they never send.
 
-Each ``run_*`` function opens its own transaction on ``db_url`` (engines are made on first use and cached per
-process in ``FACTORIES``; nothing is connected at import time) and writes outbox rows whose unique dedup key is
-``<event>:<date>:<group id>``. A second run (a restart, a misfire catch-up, a second instance) writes nothing new.
+Every ``run_*`` function takes a ``JobContext`` handed over by the running app (its session factory, calendar and
+time zone; never a database URL), opens its own transaction and writes outbox rows whose unique dedup key is
+``<event>:<date>:<group id>``. A second run (a restart, a catch-up, a second instance) writes nothing new.
 
 The ``enqueue_*`` functions hold the logic; they take a session and never commit, so tests call them directly.
 """
@@ -10,18 +10,16 @@ The ``enqueue_*`` functions hold the logic; they take a session and never commit
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import replace
-from datetime import UTC, date, datetime
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import deadlines as deadline_logic
-from scheduler.calendar import Calendar, Push, load_calendar
+from scheduler.calendar import Calendar, Push
 from scheduler.monthly_report import (
     MonthlyReport,
     build_monthly_report,
@@ -30,7 +28,6 @@ from scheduler.monthly_report import (
     previous_month,
     render_text,
 )
-from storage.db import make_engine, make_session_factory
 from storage.groups import list_groups
 from storage.models import OPEN_STATUSES, Group, OutboxMessage, Report
 from storage.outbox import enqueue_to_group
@@ -38,54 +35,31 @@ from storage.outbox import enqueue_to_group
 log = logging.getLogger(__name__)
 
 
-class SessionFactories:
-    """Session factories by database URL, made on first use and kept for the life of the process."""
+@dataclass(frozen=True)
+class JobContext:
+    """What the jobs need from the running app: its session factory, the loaded calendar and the time zone."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._factories: dict[str, sessionmaker[Session]] = {}
-        self._engines: list[Engine] = []
-
-    def get(self, db_url: str) -> sessionmaker[Session]:
-        """The session factory for ``db_url``; the engine is created the first time it is asked for."""
-        with self._lock:
-            factory = self._factories.get(db_url)
-            if factory is None:
-                engine = make_engine(db_url)
-                self._engines.append(engine)
-                factory = self._factories[db_url] = make_session_factory(engine)
-            return factory
-
-    def register(self, db_url: str, sessions: sessionmaker[Session]) -> None:
-        """Let jobs for ``db_url`` use an existing factory (the bot's own) instead of a second engine."""
-        with self._lock:
-            self._factories[db_url] = sessions
-
-    def dispose(self) -> None:
-        """Forget every factory and dispose of the engines made here (registered ones belong to their owner)."""
-        with self._lock:
-            for engine in self._engines:
-                engine.dispose()
-            self._engines.clear()
-            self._factories.clear()
+    sessions: sessionmaker[Session] = field(repr=False)
+    calendar: Calendar = field(repr=False)
+    tz: ZoneInfo
 
 
-FACTORIES = SessionFactories()
+def missed_today(at: time, now: datetime, tz: ZoneInfo, catch_up_hours: int) -> bool:
+    """Whether a daily run at ``at`` has passed today (local date) within the last ``catch_up_hours``.
+
+    A bot started at 11:00 catches up the 08:30 run; one started at 02:00 does not run yesterday's at night.
+    """
+    local = now.astimezone(tz)
+    due = datetime.combine(local.date(), at, tzinfo=tz)
+    return due <= local < due + timedelta(hours=catch_up_hours)
 
 
-@lru_cache(maxsize=8)
-def cached_calendar(path: str | None) -> Calendar:
-    """The calendar file at ``path`` (bundled when None), loaded and validated once per process."""
-    return load_calendar(path)
-
-
-def _now(now_iso: str | None) -> datetime:
-    if not now_iso:
+def _now(now: datetime | None) -> datetime:
+    if now is None:
         return datetime.now(UTC)
-    moment = datetime.fromisoformat(now_iso)
-    if moment.tzinfo is None:
-        raise ValueError(f"now_iso needs a UTC offset: {now_iso!r}")
-    return moment
+    if now.tzinfo is None:
+        raise ValueError(f"now needs a time zone: {now!r}")
+    return now
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -217,59 +191,40 @@ def push_for(calendar: Calendar, builder: str, day: date, tz: ZoneInfo) -> Push:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The jobs APScheduler stores and runs (plain arguments only)
+# The jobs the scheduler runs (and manual runs)
 
 
-def run_calendar(
-    db_url: str, timezone: str = "Asia/Shanghai", calendar_path: str | None = None, now_iso: str | None = None
-) -> int:
+def run_calendar(context: JobContext, now: datetime | None = None) -> int:
     """Job: queue the calendar's pushes due so far today (idempotent); the number of new outbox rows."""
-    tz, calendar, now = ZoneInfo(timezone), cached_calendar(calendar_path), _now(now_iso)
-    with FACTORIES.get(db_url).begin() as session:
-        return enqueue_calendar(session, calendar, now, tz)
+    with context.sessions.begin() as session:
+        return enqueue_calendar(session, context.calendar, _now(now), context.tz)
 
 
-def run_deadlines(
-    db_url: str, timezone: str = "Asia/Shanghai", calendar_path: str | None = None, now_iso: str | None = None
-) -> deadline_logic.DeadlineRun:
+def run_deadlines(context: JobContext, now: datetime | None = None) -> deadline_logic.DeadlineRun:
     """Job: list overdue hazards (挂牌督办) and notify the leadership; remind villages of coming deadlines."""
-    tz, calendar, now = ZoneInfo(timezone), cached_calendar(calendar_path), _now(now_iso)
-    with FACTORIES.get(db_url).begin() as session:
-        return deadline_logic.run_deadline_checks(session, calendar, now, tz)
+    with context.sessions.begin() as session:
+        return deadline_logic.run_deadline_checks(session, context.calendar, _now(now), context.tz)
 
 
-def run_weekly_digest(
-    db_url: str,
-    day_iso: str,
-    timezone: str = "Asia/Shanghai",
-    calendar_path: str | None = None,
-    now_iso: str | None = None,
-) -> int:
-    """Queue the weekly digest dated ``day_iso`` now, whatever the weekday (same dedup key as the calendar's)."""
-    tz, calendar, now = ZoneInfo(timezone), cached_calendar(calendar_path), _now(now_iso)
-    push = push_for(calendar, "weekly_digest", date.fromisoformat(day_iso), tz)
-    with FACTORIES.get(db_url).begin() as session:
-        return enqueue_push(session, calendar, push, now, tz)
+def run_weekly_digest(context: JobContext, day: date, now: datetime | None = None) -> int:
+    """Queue the weekly digest dated ``day`` now, whatever the weekday (same dedup key as the calendar's)."""
+    push = push_for(context.calendar, "weekly_digest", day, context.tz)
+    with context.sessions.begin() as session:
+        return enqueue_push(session, context.calendar, push, _now(now), context.tz)
 
 
-def run_monthly_report(
-    db_url: str,
-    month: str,
-    timezone: str = "Asia/Shanghai",
-    calendar_path: str | None = None,
-    now_iso: str | None = None,
-) -> int:
+def run_monthly_report(context: JobContext, month: str, now: datetime | None = None) -> int:
     """Queue the progress report for ``month`` (YYYY-MM) to the report entry's targets, once per month.
 
     The push is dated on the report entry's day in the following month, so a manual run and the calendar's
     own run share the dedup key and the leadership never gets the same month twice.
     """
-    tz, calendar, now = ZoneInfo(timezone), cached_calendar(calendar_path), _now(now_iso)
+    calendar, tz = context.calendar, context.tz
     year, mon = parse_month(month)
     first_of_next = date(year + (mon == 12), mon % 12 + 1, 1)
     month_after = date(first_of_next.year + (first_of_next.month == 12), first_of_next.month % 12 + 1, 1)
     push = push_for(calendar, "monthly_report", first_of_next, tz)
     day = next((d for d, _, _ in push.entry.trigger.occurrences(first_of_next, month_after)), first_of_next)
     push = replace(push, at=datetime.combine(day, push.entry.at, tzinfo=tz))
-    with FACTORIES.get(db_url).begin() as session:
-        return enqueue_push(session, calendar, push, now, tz)
+    with context.sessions.begin() as session:
+        return enqueue_push(session, calendar, push, _now(now), tz)

@@ -15,7 +15,7 @@ def test_upgrade_creates_every_table_and_is_repeatable(database: Database) -> No
     tables = set(inspect(database.engine).get_table_names())
     assert {"groups", "officials", "reports", "report_events", "processed_messages", "outbox"} <= tables
     with database.engine.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0004"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0006"
 
 
 def test_sqlite_file_gets_its_folder_and_wal_mode(tmp_path: Path) -> None:
@@ -57,3 +57,17 @@ def test_models_and_migrations_agree(database: Database) -> None:
             },
         )
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_upgrade_drops_the_old_pickled_job_table(database: Database) -> None:
+    """APScheduler's old job table (pickled rows) is dropped by the upgrade on every backend."""
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    command.downgrade(alembic_config(database.engine), "0005")
+    with database.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE apscheduler_jobs (id VARCHAR(191) PRIMARY KEY, job_state TEXT)"))
+        conn.execute(text("INSERT INTO apscheduler_jobs VALUES ('anquan.calendar', 'pickled')"))
+    upgrade(database.engine)
+    assert "apscheduler_jobs" not in inspect(database.engine).get_table_names()

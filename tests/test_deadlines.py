@@ -145,11 +145,10 @@ def test_reminder_falls_back_to_the_filing_group(database: Database, cal: Calend
 def test_daily_job_and_digest(
     database: Database, groups: dict[str, Group], ledger: dict[str, int], cal: Calendar
 ) -> None:
-    url = f"test://deadlines/{id(database)}"
-    jobs.FACTORIES.register(url, database.sessions)
-    result = jobs.run_deadlines(url, "Asia/Shanghai", None, NOW.isoformat())
+    context = jobs.JobContext(sessions=database.sessions, calendar=cal, tz=TZ)
+    result = jobs.run_deadlines(context, NOW)
     assert len(result.listed) == 3 and len(result.reminded) == 2
-    again = jobs.run_deadlines(url, "Asia/Shanghai", None, (NOW + timedelta(minutes=1)).isoformat())
+    again = jobs.run_deadlines(context, NOW + timedelta(minutes=1))
     assert again.listed == []
     with database.sessions() as s:
         digest = weekly_digest(s, cal, NOW)

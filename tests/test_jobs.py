@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -54,6 +54,10 @@ def run(database: Database, cal: Calendar, now: datetime) -> int:
         return jobs.enqueue_calendar(s, cal, now, TZ)
 
 
+def context(database: Database, cal: Calendar) -> jobs.JobContext:
+    return jobs.JobContext(sessions=database.sessions, calendar=cal, tz=TZ)
+
+
 def test_morning_pushes_once_despite_restarts(
     database: Database, groups: dict[str, Group], cal: Calendar
 ) -> None:
@@ -88,12 +92,12 @@ def test_down_at_nine_back_at_eleven(database: Database, groups: dict[str, Group
     assert run(database, cal, local(2026, 6, 2, 2, 0)) == 0
 
 
-def test_run_calendar_with_plain_arguments(database: Database, groups: dict[str, Group]) -> None:
-    url = f"test://{id(database)}"
-    jobs.FACTORIES.register(url, database.sessions)
-    now = local(2026, 5, 12, 9, 1).isoformat()
-    assert jobs.run_calendar(url, "Asia/Shanghai", None, now) == 4  # 2 villages, enterprise, station
-    assert jobs.run_calendar(url, "Asia/Shanghai", None, now) == 0
+def test_run_calendar_with_the_apps_context(
+    database: Database, groups: dict[str, Group], cal: Calendar
+) -> None:
+    now = local(2026, 5, 12, 9, 1)
+    assert jobs.run_calendar(context(database, cal), now) == 4  # 2 villages, enterprise, station
+    assert jobs.run_calendar(context(database, cal), now) == 0
     rows = outbox(database)
     assert {r.event for r in rows} == {"disaster_prevention_day"}
     assert rows[0].dedup_key == f"disaster_prevention_day:2026-05-12:{rows[0].group_id}"
@@ -145,11 +149,9 @@ def test_monthly_report_push_and_manual_run_share_the_key(
 ) -> None:
     with database.sessions.begin() as s:
         file_report(s, village="王家沟村", created_at=datetime(2026, 5, 10, 2, 0, tzinfo=UTC))
-    url = f"test://{id(database)}"
-    jobs.FACTORIES.register(url, database.sessions)
-    now = local(2026, 6, 3, 9, 0).isoformat()
-    assert jobs.run_monthly_report(url, "2026-05", now_iso=now) == 1
-    assert jobs.run_calendar(url, now_iso=now) == 0  # the calendar's own run finds the key taken
+    now = local(2026, 6, 3, 9, 0)
+    assert jobs.run_monthly_report(context(database, cal), "2026-05", now) == 1
+    assert jobs.run_calendar(context(database, cal), now) == 0  # the calendar's own run finds the key taken
     reports = [r for r in outbox(database) if r.event == "monthly_progress_report"]
     assert len(reports) == 1 and reports[0].group_id == groups["lead"].id
     assert reports[0].dedup_key == f"monthly_progress_report:2026-06-03:{groups['lead'].id}"
@@ -169,10 +171,8 @@ def test_weekly_digest(database: Database, groups: dict[str, Group], cal: Calend
         file_report(
             s, village="庙坪村", created_at=now - timedelta(days=3), deadline=now + timedelta(days=20)
         )
-    url = f"test://{id(database)}"
-    jobs.FACTORIES.register(url, database.sessions)
-    assert jobs.run_weekly_digest(url, date(2026, 6, 8).isoformat(), now_iso=now.isoformat()) == 2
-    assert jobs.run_weekly_digest(url, date(2026, 6, 8).isoformat(), now_iso=now.isoformat()) == 0
+    assert jobs.run_weekly_digest(context(database, cal), date(2026, 6, 8), now) == 2
+    assert jobs.run_weekly_digest(context(database, cal), date(2026, 6, 8), now) == 0
     texts = [r.text for r in outbox(database) if r.event == "weekly_digest"]
     assert len(texts) == 2
     assert all("未整改 3 项，其中逾期 1 项、7天内到期 1 项" in t for t in texts)
@@ -186,3 +186,19 @@ def test_inactive_and_unknown_groups_get_nothing(
     with database.sessions() as s:
         n = s.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.group_id == groups["old"].id))
     assert n == 0
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (local(2026, 6, 1, 8, 29), False),  # not yet
+        (local(2026, 6, 1, 8, 30), True),
+        (local(2026, 6, 1, 11, 0), True),  # down at 08:30, back at 11:00: run once now
+        (local(2026, 6, 1, 20, 29), True),
+        (local(2026, 6, 1, 20, 30), False),  # more than 12 hours late
+        (local(2026, 6, 2, 2, 0), False),  # never yesterday's run in the night
+        (datetime(2026, 6, 1, 3, 0, tzinfo=UTC), True),  # 11:00 in the township, whatever the clock's zone
+    ],
+)
+def test_missed_daily_run_is_caught_up_within_the_window(now: datetime, expected: bool) -> None:
+    assert jobs.missed_today(time(8, 30), now, TZ, 12) is expected

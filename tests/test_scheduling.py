@@ -1,32 +1,45 @@
-"""The real AsyncIOScheduler with a SQLAlchemy job store on a SQLite file: fixed jobs, misfires run once."""
+"""The real AsyncIOScheduler with the in-memory job store on a SQLite database: fixed jobs, missed runs caught up once,
+no pickles read from the database and no credentials in job arguments."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import pickle
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import select, text
+from sqlalchemy import PickleType, inspect, select, text
 
 from bot.app import open_database
 from bot.config import Settings
-from bot.scheduling import CALENDAR_JOB_ID, DEADLINES_JOB_ID, build_scheduler, start_scheduler, stop_scheduler
-from scheduler.calendar import DEFAULT_PATH, load_calendar
+from bot.scheduling import CALENDAR_JOB_ID, DEADLINES_JOB_ID, start_scheduler, stop_scheduler
+from scheduler.calendar import DEFAULT_PATH
+from storage.db import make_engine
 from storage.groups import upsert_group
-from storage.models import OutboxMessage, ReportEvent
+from storage.models import Base, OutboxMessage, ReportEvent
 from tests.helpers import file_report
 
 BUNDLED = DEFAULT_PATH.read_text(encoding="utf-8")
 
 
-def calendar_file(tmp_path: Path, entries: str) -> Path:
-    """The bundled calendar's settings and wording with other entries."""
+LATER = (
+    '[[entries]]\nkey = "later"\ntitle = "t"\ntrigger = { date = 2099-01-01 }\n'
+    'targets = ["village"]\ntemplate = "x"\n'
+)
+
+
+def calendar_file(tmp_path: Path, entries: str, deadlines_at: time | None = None) -> Path:
+    """The bundled calendar's settings and wording with other entries (and another deadline run time)."""
     head = BUNDLED[: BUNDLED.index("\n[[entries]]\n") + 1]
     tail = BUNDLED[BUNDLED.index("\n[texts]\n") + 1 :]
+    if deadlines_at is not None:
+        assert head.count('[deadlines]\ntime = "08:30"') == 1
+        head = head.replace('[deadlines]\ntime = "08:30"', f'[deadlines]\ntime = "{deadlines_at:%H:%M}"')
     path = tmp_path / "calendar.toml"
     path.write_text(head + entries + "\n" + tail, encoding="utf-8")
     return path
@@ -65,40 +78,73 @@ class Recorder:
         assert not self.errors, self.errors
 
 
-async def test_fixed_jobs_and_defaults(settings: Settings, tmp_path: Path) -> None:
-    path = calendar_file(
-        tmp_path,
-        '[[entries]]\nkey = "later"\ntitle = "t"\ntrigger = { date = 2099-01-01 }\n'
-        'targets = ["village"]\ntemplate = "x"\n',
+class Bait:
+    """A pickle that creates a directory when it is loaded: what an attacker plants for a job store to read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.mkdir, (str(self.path),))
+
+
+def plant_pickled_jobs(settings: Settings, bait: Path) -> None:
+    """A row in APScheduler 3's own table layout, due long ago, whose job state runs code when unpickled."""
+    engine = make_engine(settings.db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS apscheduler_jobs "
+                "(id VARCHAR(191) PRIMARY KEY, next_run_time FLOAT, job_state BLOB NOT NULL)"
+            )
+        )
+        for job_id in (CALENDAR_JOB_ID, DEADLINES_JOB_ID, "planted"):
+            conn.execute(
+                text("INSERT INTO apscheduler_jobs VALUES (:id, :t, :s)"),
+                {"id": job_id, "t": 0.0, "s": pickle.dumps(Bait(bait))},
+            )
+    engine.dispose()
+
+
+def today_at(now: datetime, delta: timedelta) -> time:
+    """The local time ``delta`` from ``now`` to the minute (as a calendar file says it), kept within today."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    moment = min(max(midnight, now + delta), midnight + timedelta(hours=23, minutes=59))
+    return time(moment.hour, moment.minute)
+
+
+async def test_fixed_jobs_and_defaults(tmp_path: Path) -> None:
+    password = "s3cret-pw"
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"postgresql+psycopg://anquan:{password}@db.example/anquan",
+        timezone="Asia/Shanghai",
     )
-    await asyncio.to_thread(open_database, settings)
-    for _ in range(2):  # a restart replaces the jobs instead of adding more
-        scheduler = start_scheduler(settings, calendar=path)
+    db = open_database(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'bot.db'}"))
+    path = calendar_file(tmp_path, LATER)
+    for _ in range(2):  # a restart adds the same two jobs again, nothing more
+        scheduler = start_scheduler(settings, db.sessions, calendar=path)
         jobs = {j.id: j for j in scheduler.get_jobs()}
         assert set(jobs) == {CALENDAR_JOB_ID, DEADLINES_JOB_ID}
         for job in jobs.values():
             assert job.coalesce is True and job.misfire_grace_time == 12 * 3600 and job.max_instances == 1
             assert job.func_ref in ("scheduler.jobs:run_calendar", "scheduler.jobs:run_deadlines")
-            assert job.kwargs["db_url"] == settings.db_url and job.kwargs["timezone"] == "Asia/Shanghai"
+            assert job.kwargs == {} and len(job.args) == 1
+            assert job.args[0].sessions is db.sessions  # the bot's own engine, not a URL
+            shown = repr(job.args) + repr(job.kwargs) + str(job)
+            assert password not in shown and "db.example" not in shown and "sqlite" not in shown
         assert str(jobs[DEADLINES_JOB_ID].trigger) == "cron[hour='8', minute='30']"
         await stop_scheduler(scheduler)
         assert not scheduler.running
-    db = open_database(settings)
-    with db.engine.connect() as conn:
-        ids = sorted(conn.execute(text("SELECT id FROM apscheduler_jobs")).scalars())
+    assert "apscheduler_jobs" not in inspect(db.engine).get_table_names()
     db.engine.dispose()
-    assert ids == [CALENDAR_JOB_ID, DEADLINES_JOB_ID]
 
 
 async def test_down_at_the_run_time_and_back_later_runs_once(settings: Settings, tmp_path: Path) -> None:
-    """The deadline job was due two hours ago while the bot was down: on start it runs once, not zero or twice."""
-    path = calendar_file(
-        tmp_path,
-        '[[entries]]\nkey = "later"\ntitle = "t"\ntrigger = { date = 2099-01-01 }\n'
-        'targets = ["village"]\ntemplate = "x"\n',
-    )
-    db = await asyncio.to_thread(open_database, settings)
+    """The deadline run was due two hours ago while the bot was down: it runs at start, and a restart adds nothing."""
     now = datetime.now(settings.tz)
+    path = calendar_file(tmp_path, LATER, deadlines_at=today_at(now, -timedelta(hours=2)))
+    db = await asyncio.to_thread(open_database, settings)
     with db.sessions.begin() as s:
         upsert_group(s, "telegram", "-5", kind="leadership")
         file_report(
@@ -111,29 +157,76 @@ async def test_down_at_the_run_time_and_back_later_runs_once(settings: Settings,
             deadline=now - timedelta(days=2),
         )
 
-    scheduler = start_scheduler(settings, calendar=path)  # first life of the bot
-    await stop_scheduler(scheduler)
-
-    # While the bot is down, its 08:30 run passes: the store still holds a run time two hours ago.
-    store_view = build_scheduler(settings, load_calendar(path))
-    store_view.start(paused=True)
-    store_view.modify_job(DEADLINES_JOB_ID, next_run_time=now - timedelta(hours=2))
-    store_view.shutdown(wait=False)
-    await asyncio.sleep(0)
-
-    scheduler = start_scheduler(settings, calendar=path)  # back at "11:00"
-    recorder = Recorder(scheduler)
-    await recorder.wait_for(DEADLINES_JOB_ID)
-    assert recorder.executed[DEADLINES_JOB_ID] == 1 and recorder.missed[DEADLINES_JOB_ID] == 0
-    job = scheduler.get_job(DEADLINES_JOB_ID)
-    assert job is not None and job.next_run_time > datetime.now(settings.tz)
-    await stop_scheduler(scheduler)
+    for _ in range(2):  # back at "11:00", then restarted mid-day
+        scheduler = start_scheduler(settings, db.sessions, calendar=path)
+        recorder = Recorder(scheduler)
+        await recorder.wait_for(DEADLINES_JOB_ID)
+        assert recorder.executed[DEADLINES_JOB_ID] == 1 and recorder.missed[DEADLINES_JOB_ID] == 0
+        job = scheduler.get_job(DEADLINES_JOB_ID)
+        assert job is not None and job.next_run_time > datetime.now(settings.tz)
+        await stop_scheduler(scheduler)
 
     with db.sessions() as s:
         listed = list(s.scalars(select(ReportEvent).where(ReportEvent.action == "listed")))
         notices = list(s.scalars(select(OutboxMessage).where(OutboxMessage.event == "overdue_listed")))
     assert len(listed) == 1 and len(notices) == 1
     db.engine.dispose()
+
+
+async def test_deadline_run_still_ahead_today_waits_for_its_time(settings: Settings, tmp_path: Path) -> None:
+    now = datetime.now(settings.tz)
+    ahead = today_at(now, timedelta(hours=2))
+    if ahead <= now.time():
+        pytest.skip("too close to midnight for a run later today")
+    path = calendar_file(tmp_path, LATER, deadlines_at=ahead)
+    db = await asyncio.to_thread(open_database, settings)
+    scheduler = start_scheduler(settings, db.sessions, calendar=path)
+    recorder = Recorder(scheduler)
+    await recorder.wait_for(CALENDAR_JOB_ID)
+    assert recorder.executed[DEADLINES_JOB_ID] == 0
+    job = scheduler.get_job(DEADLINES_JOB_ID)
+    assert job is not None and job.next_run_time.time() == ahead
+    await stop_scheduler(scheduler)
+    db.engine.dispose()
+
+
+async def test_pickled_rows_in_the_database_are_never_loaded(settings: Settings, tmp_path: Path) -> None:
+    """Rows planted in APScheduler's old table, before an upgrade or while the bot runs, never run as code."""
+    control = tmp_path / "control"
+    pickle.loads(pickle.dumps(Bait(control)))  # the bait is live: loading it runs code
+    assert control.is_dir()
+
+    bait = tmp_path / "pwned"
+    plant_pickled_jobs(settings, bait)  # an old installation's table, or one planted before the upgrade
+    db = await asyncio.to_thread(open_database, settings)
+    assert "apscheduler_jobs" not in inspect(db.engine).get_table_names()  # the migration dropped it
+
+    plant_pickled_jobs(settings, bait)  # planted again while the bot runs
+    path = calendar_file(
+        tmp_path, LATER, deadlines_at=today_at(datetime.now(settings.tz), -timedelta(hours=1))
+    )
+    for _ in range(2):
+        scheduler = start_scheduler(settings, db.sessions, calendar=path)
+        recorder = Recorder(scheduler)
+        await recorder.wait_for(CALENDAR_JOB_ID)
+        await recorder.wait_for(DEADLINES_JOB_ID)
+        assert set(recorder.executed) == {CALENDAR_JOB_ID, DEADLINES_JOB_ID}
+        assert {j.id for j in scheduler.get_jobs()} == {CALENDAR_JOB_ID, DEADLINES_JOB_ID}
+        await stop_scheduler(scheduler)
+    assert not bait.exists()
+    with db.engine.connect() as conn:  # untouched: nothing read it, nothing removed the "failed" rows
+        assert conn.execute(text("SELECT count(*) FROM apscheduler_jobs")).scalar() == 3
+    db.engine.dispose()
+
+
+def test_no_table_stores_pickles() -> None:
+    pickled = [
+        f"{t.name}.{c.name}"
+        for t in Base.metadata.tables.values()
+        for c in t.columns
+        if isinstance(c.type, PickleType)
+    ]
+    assert pickled == []
 
 
 async def test_todays_missed_push_is_sent_once_across_restarts(settings: Settings, tmp_path: Path) -> None:
@@ -152,7 +245,7 @@ async def test_todays_missed_push_is_sent_once_across_restarts(settings: Setting
         village_id = village.id
 
     for _ in range(2):  # started after the push time, then restarted
-        scheduler = start_scheduler(settings, calendar=path)
+        scheduler = start_scheduler(settings, db.sessions, calendar=path)
         recorder = Recorder(scheduler)
         await recorder.wait_for(CALENDAR_JOB_ID)
         assert recorder.executed[CALENDAR_JOB_ID] == 1
@@ -174,5 +267,7 @@ async def test_invalid_calendar_stops_the_start(settings: Settings, tmp_path: Pa
         '[[entries]]\nkey = "bad"\ntitle = "t"\ntrigger = { holiday = "圣诞" }\n'
         'targets = ["village"]\ntemplate = "x"\n',
     )
+    db = open_database(settings)
     with pytest.raises(CalendarError, match="圣诞"):
-        start_scheduler(settings, calendar=path)
+        start_scheduler(settings, db.sessions, calendar=path)
+    db.engine.dispose()
