@@ -8,9 +8,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from handlers import broadcasts, review
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 
 # Private-chat dedup keys only need to outlive a platform's redelivery window.
 PRIVATE_KEY_TTL = timedelta(days=2)
+# Group keys outlive every platform's redelivery window (Telegram keeps updates for 24 hours) with room to spare.
+GROUP_KEY_TTL = timedelta(days=7)
+# A message that hit a passing database conflict (a deadlock, a lock timeout) is tried again this often.
+DISPATCH_ATTEMPTS = 4
+DISPATCH_BACKOFF = 0.05  # seconds, times the attempt number
 
 
 class Router:
@@ -51,30 +57,55 @@ class Router:
         if not msg.text or not msg.text.strip():
             return DispatchResult(outcome="empty")
         key = self.idempotency_key(msg)
-        try:
-            with self.core.sessions.begin() as session:
-                if idempotency.seen(session, key):
-                    return DispatchResult(outcome="redelivered")
-                private = msg.chat_type == "private"
-                # A private key keeps only the hour, like the anonymous report, so the two can't be lined up.
-                at = self.core.clock()
-                idempotency.remember(
-                    session,
-                    key,
-                    private=private,
-                    at=at.replace(minute=0, second=0, microsecond=0) if private else at,
+        for attempt in range(1, DISPATCH_ATTEMPTS + 1):
+            try:
+                handled = self._dispatch_once(msg, key)
+                break
+            except (OperationalError, IntegrityError) as exc:
+                # Never the text, never a private sender: the exception type and where it happened only.
+                log.warning(
+                    "message handling failed, retrying"
+                    if attempt < DISPATCH_ATTEMPTS
+                    else "message handling failed",
+                    extra={
+                        "platform": msg.platform,
+                        "chat": msg.chat_id if msg.chat_type == "group" else "private",
+                        "error": type(exc).__name__,
+                        "attempt": attempt,
+                    },
                 )
-                outcome, reply, report_id = self._handle(session, msg)
-                if report_id is not None and not private:
-                    idempotency.set_report(session, key, report_id)
-        except IntegrityError:
-            # The same message is being handled concurrently (two deliveries racing): the other one wins.
+                if attempt == DISPATCH_ATTEMPTS:
+                    raise
+                time.sleep(DISPATCH_BACKOFF * attempt)
+        if handled is None:
             return DispatchResult(outcome="redelivered")
+        outcome, reply, report_id = handled
         self._log(msg, outcome, report_id)
         replies = (
             [Reply(msg.chat_id, reply, msg.message_id if msg.chat_type == "group" else None)] if reply else []
         )
         return DispatchResult(replies=replies, outcome=outcome, report_id=report_id)
+
+    def _dispatch_once(self, msg: IncomingMessage, key: str) -> tuple[str, str | None, int | None] | None:
+        """One transaction for one message; None when the key is already held (a redelivery)."""
+        private = msg.chat_type == "private"
+        with self.core.sessions.begin() as session:
+            if idempotency.seen(session, key):
+                return None
+            # A private key keeps only the hour, like the anonymous report, so the two can't be lined up.
+            at = self.core.clock()
+            # Only a conflict on this message's own key means "redelivered"; any other error is retried.
+            if not idempotency.claim(
+                session,
+                key,
+                private=private,
+                at=at.replace(minute=0, second=0, microsecond=0) if private else at,
+            ):
+                return None
+            outcome, reply, report_id = self._handle(session, msg)
+            if report_id is not None and not private:
+                idempotency.set_report(session, key, report_id)
+        return outcome, reply, report_id
 
     def _log(self, msg: IncomingMessage, outcome: str, report_id: int | None) -> None:
         # Never the text; never who wrote a private message.
@@ -232,6 +263,7 @@ class Router:
         with self.core.sessions.begin() as session:
             broadcasts.finish(session, self.core.texts, now)
             idempotency.purge_private(session, now - PRIVATE_KEY_TTL)
+            idempotency.purge_group(session, now - GROUP_KEY_TTL)
             review.housekeeping(session, self.core, now)
         self.pending.purge(now)
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.models import GROUP_KINDS, Group
+
+# Titles come from the platform and may be longer than the column (PostgreSQL refuses, SQLite doesn't care).
+TITLE_MAX = 256
 
 
 def get_group(session: Session, platform: str, chat_id: str) -> Group | None:
@@ -25,23 +31,34 @@ def upsert_group(
     unit: str | None = None,
     active: bool | None = None,
 ) -> Group:
-    """Create the group or update the given fields; fields left as None keep their value."""
+    """Create the group or update the given fields in one ``INSERT … ON CONFLICT``; None fields keep their value.
+
+    Two messages from a group the bot has not seen yet may arrive at once: both upserts succeed, one creates.
+    """
     if kind is not None and kind not in GROUP_KINDS:
         raise ValueError(f"unknown group kind {kind!r}; expected one of {', '.join(GROUP_KINDS)}")
-    group = get_group(session, platform, chat_id)
-    if group is None:
-        group = Group(platform=platform, chat_id=chat_id, active=True)
-        session.add(group)
     if title is not None:
-        group.title = title
-    if kind is not None:
-        group.kind = kind
-    if unit is not None:
-        group.unit = unit
-    if active is not None:
-        group.active = active
-    session.flush()
-    return group
+        title = title[:TITLE_MAX]
+    given: dict[str, Any] = {
+        name: value
+        for name, value in (("title", title), ("kind", kind), ("unit", unit), ("active", active))
+        if value is not None
+    }
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Group).values(platform=platform, chat_id=chat_id, **given)
+    keys = ["platform", "chat_id"]
+    if given:
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=given)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    session.execute(stmt)
+    found = session.scalars(
+        select(Group)
+        .where(Group.platform == platform, Group.chat_id == chat_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    return found
 
 
 def list_groups(

@@ -5,14 +5,34 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from storage.models import ProcessedMessage
+from storage.models import ProcessedMessage, utcnow
 
 
 def seen(session: Session, key: str) -> ProcessedMessage | None:
     """The record of a message already handled under ``key``, if any."""
     return session.get(ProcessedMessage, key)
+
+
+def claim(session: Session, key: str, *, private: bool, at: datetime | None = None) -> bool:
+    """Record ``key`` as handled unless it already is; False means another delivery of the message holds it.
+
+    Only a conflict on this very key is swallowed (``ON CONFLICT (key) DO NOTHING``, which waits for a
+    concurrent holder to commit or roll back); any other database error propagates and the caller's
+    transaction is left intact for it to decide.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(ProcessedMessage)
+        .values(key=key, private=private, report_id=None, created_at=at or utcnow())
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(ProcessedMessage.key)
+    )
+    return session.execute(stmt).scalar() is not None
 
 
 def remember(
@@ -31,6 +51,21 @@ def purge_private(session: Session, before: datetime) -> int:
     result = session.execute(
         delete(ProcessedMessage).where(
             ProcessedMessage.private.is_(True), ProcessedMessage.created_at < before
+        )
+    )
+    return result.rowcount or 0
+
+
+def purge_group(session: Session, before: datetime) -> int:
+    """Forget group-chat keys older than ``before`` (past any platform's redelivery window); returns how many.
+
+    Keys that filed a report stay: they are how a later ``/登记`` reply finds the message already filed.
+    """
+    result = session.execute(
+        delete(ProcessedMessage).where(
+            ProcessedMessage.private.is_(False),
+            ProcessedMessage.report_id.is_(None),
+            ProcessedMessage.created_at < before,
         )
     )
     return result.rowcount or 0
