@@ -25,7 +25,15 @@ from handlers.context import Core
 from handlers.profile import Profile, load_profile
 from handlers.router import Router
 from handlers.texts import Texts
-from storage.db import make_engine, make_session_factory, upgrade
+from storage.db import (
+    PRIVATE_DIR,
+    PRIVATE_FILE,
+    make_engine,
+    make_session_factory,
+    restrict_permissions,
+    sqlite_files,
+    upgrade,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +51,28 @@ class Database:
 
 def open_database(settings: Settings) -> Database:
     """Connect and bring the schema up to date (every command and the bot do this at start)."""
+    secure_data_files(settings)
     engine = make_engine(settings.db_url)
     upgrade(engine)
+    secure_data_files(settings)  # the SQLite file and its WAL companions exist now
     return Database(engine, make_session_factory(engine))
+
+
+def secure_data_files(settings: Settings) -> None:
+    """Make the data folder 0700 and the SQLite and key files 0600; wider permissions are tightened with a warning.
+
+    We tighten rather than refuse to start: a copied or restored folder keeps working and the log says what changed.
+    """
+    # Missing ones are left alone: make_engine and Settings.secret create them private.
+    wanted = [(settings.data_dir, PRIVATE_DIR), (settings.data_dir / "secret.key", PRIVATE_FILE)]
+    wanted += [(path, PRIVATE_FILE) for path in sqlite_files(settings.db_url)]
+    for path, mode in wanted:
+        old = restrict_permissions(path, mode)
+        if old is not None:
+            log.warning(
+                "permissions too wide; tightened",
+                extra={"path": str(path), "was": oct(old), "now": oct(mode)},
+            )
 
 
 def build_core(settings: Settings, db: Database, profile: Profile | None = None) -> Core:

@@ -345,7 +345,7 @@ def db_upgrade() -> None:
     """把数据库结构升级到最新版本。"""
     settings = load_settings()
     open_db(settings)
-    click.echo(f"数据库已是最新结构：{settings.db_url}")
+    click.echo(f"数据库已是最新结构：{settings.db_url_display}")
 
 
 main.add_command(schedule)

@@ -8,6 +8,7 @@ import click
 from pydantic import ValidationError
 
 from bot.config import Settings
+from storage.db import scrub_password
 
 if TYPE_CHECKING:
     from bot.app import Database
@@ -28,4 +29,6 @@ def open_db(settings: Settings) -> Database:
     try:
         return open_database(settings)
     except Exception as exc:
-        raise click.ClickException(f"无法打开数据库 {settings.db_url}：{exc}") from exc
+        # Neither the URL nor the driver's message may show the database password.
+        detail = scrub_password(str(exc), settings.db_url)
+        raise click.ClickException(f"无法打开数据库 {settings.db_url_display}：{detail}") from exc

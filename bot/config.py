@@ -1,17 +1,19 @@
 """Configuration from ``ANQUAN_*`` environment variables and an optional TOML file named by ``ANQUAN_CONFIG``.
 
 Environment variables win over the TOML file; both are validated at start with clear errors.
+Tokens and the secret key are ``SecretStr`` and the database password is masked, so no repr, error or log shows them.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -39,10 +41,10 @@ class Settings(BaseSettings):
     rules: Path | None = None
     userdict: Path | None = None
     model: Path | None = None  # a township's retrained statistical model (default: the shipped one)
-    secret_key: str | None = None
+    secret_key: SecretStr | None = None
     log_level: str | None = None
 
-    telegram_token: str | None = None
+    telegram_token: SecretStr | None = None
     telegram_base_url: str = DEFAULT_TELEGRAM_BASE_URL
     telegram_proxy: str | None = None
     telegram_webhook_url: str | None = None
@@ -52,7 +54,7 @@ class Settings(BaseSettings):
     wecom_base_url: str = "https://qyapi.weixin.qq.com"
 
     wechaty_endpoint: str | None = None
-    wechaty_token: str | None = None
+    wechaty_token: SecretStr | None = None
     wechaty_min_interval: float = Field(default=3.0, ge=0)
     wechaty_jitter: float = Field(default=2.0, ge=0)
     wechaty_daily_cap: int = Field(default=500, ge=1)
@@ -108,6 +110,20 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'anquan.db'}"
 
     @property
+    def db_url_display(self) -> str:
+        """The database URL fit for printing and logging: its password, if any, masked."""
+        from storage.db import masked_url
+
+        return masked_url(self.db_url)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The database and proxy URLs may carry a password; the tokens are SecretStr already.
+        from storage.db import masked_url
+
+        for name, value in super().__repr_args__():
+            yield name, (masked_url(value) if name in ("database_url", "telegram_proxy") and value else value)
+
+    @property
     def tz(self) -> ZoneInfo:
         """The township's time zone."""
         return ZoneInfo(self.timezone)
@@ -117,11 +133,11 @@ class Settings(BaseSettings):
 
         It is kept outside the database so that the database alone can never be matched back to a sender.
         """
-        if self.secret_key:
-            return self.secret_key.encode()
+        if self.secret_key and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value().encode()
         path = self.data_dir / "secret.key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))

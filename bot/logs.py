@@ -1,7 +1,8 @@
 """Structured logging set-up: one line per event, ``key=value`` fields, never message text.
 
 Third-party loggers that would leak secrets or senders are turned down: httpx logs request URLs
-(which carry the Telegram token) and wechaty logs every received message with the sender's id and name.
+(which carry the Telegram token), wechaty logs every received message with the sender's id and name, and
+SQLAlchemy's engine log would print statements (its parameters are hidden by ``storage.db.make_engine`` anyway).
 """
 
 from __future__ import annotations
@@ -11,7 +12,18 @@ import sys
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
 # hpack and h2 log gRPC headers (with the puppet token) at DEBUG.
-QUIET_LOGGERS = ("httpx", "httpcore", "telegram", "apscheduler", "grpclib", "hpack", "h2", "jieba", "alembic")
+QUIET_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "telegram",
+    "apscheduler",
+    "grpclib",
+    "hpack",
+    "h2",
+    "jieba",
+    "alembic",
+    "sqlalchemy",
+)
 
 
 class KeyValueFormatter(logging.Formatter):

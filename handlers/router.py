@@ -53,7 +53,20 @@ class Router:
         return review.group_message_key(msg.platform, msg.chat_id, msg.message_id)
 
     def dispatch(self, msg: IncomingMessage) -> DispatchResult:
-        """Handle one message exactly once; a redelivered message returns no replies and changes nothing."""
+        """Handle one message exactly once; a redelivered message returns no replies and changes nothing.
+
+        A private message that fails is logged with the exception's type only, never raised: a database error's
+        text and traceback can carry the tip's text or the sender's id (PostgreSQL's DETAIL quotes the row).
+        """
+        if msg.chat_type != "private":
+            return self._dispatch(msg)
+        try:
+            return self._dispatch(msg)
+        except Exception as exc:
+            log.error("private message failed", extra={"platform": msg.platform, "error": type(exc).__name__})
+            return DispatchResult(outcome="failed")
+
+    def _dispatch(self, msg: IncomingMessage) -> DispatchResult:
         if not msg.text or not msg.text.strip():
             return DispatchResult(outcome="empty")
         key = self.idempotency_key(msg)

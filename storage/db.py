@@ -1,9 +1,16 @@
-"""Engine and session factory for SQLite (default) and PostgreSQL, plus schema upgrades via Alembic."""
+"""Engine and session factory for SQLite (default) and PostgreSQL, plus schema upgrades via Alembic.
+
+Engines never put SQL parameters (a tip's text, a sender's id) into logs or exception text, SQLite overwrites
+deleted content, and its files are private to the bot's user.
+"""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from alembic import command
 from alembic.config import Config
@@ -12,14 +19,21 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite files get their folder created, WAL mode, foreign keys and a busy timeout."""
+    """Create an engine that hides SQL parameters; SQLite gets a private file, WAL, secure_delete and foreign keys."""
+    # A failed statement's log line and exception text would otherwise carry its parameters.
+    kwargs["hide_parameters"] = True
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            db_file = Path(parsed.database)
+            db_file.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+            # Create the file ourselves so it is 0600 from the start; SQLite gives its -wal/-shm the same mode.
+            os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -34,7 +48,50 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows (a withdrawn tip, purged keys) are overwritten with zeros, not left in free pages.
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
+
+
+def masked_url(url: str) -> str:
+    """``url`` fit for printing: the password, if any, replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: show no part of it that might be a secret
+        return "<无法解析的数据库地址>"
+
+
+def scrub_password(text: str, url: str) -> str:
+    """``text`` (say, a driver's error) with the password of ``url`` masked; nothing of it if ``url`` is unparsable."""
+    try:
+        password = make_url(url).password
+    except Exception:
+        return "数据库地址无法解析"
+    if password:
+        raw = str(password)
+        for form in {raw, quote(raw, safe=""), quote_plus(raw, safe="")}:
+            text = text.replace(form, "***")
+    return text
+
+
+def sqlite_files(url: str) -> list[Path]:
+    """The SQLite database file behind ``url`` and its WAL companions that exist (none for other databases)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return []
+    base = Path(parsed.database)
+    return [p for p in (base, Path(f"{base}-wal"), Path(f"{base}-shm")) if p.exists()]
+
+
+def restrict_permissions(path: Path, mode: int) -> int | None:
+    """Take away every permission on ``path`` beyond ``mode``; returns the old mode if it was wider, else None."""
+    if os.name != "posix" or not path.exists():
+        return None
+    old = stat.S_IMODE(path.stat().st_mode)
+    if old & ~mode == 0:
+        return None
+    os.chmod(path, old & mode)
+    return old
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

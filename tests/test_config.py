@@ -50,7 +50,9 @@ def test_toml_file_is_read_and_environment_wins(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("ANQUAN_CONFIG", str(cfg))
     monkeypatch.setenv("ANQUAN_TIMEZONE", "Asia/Shanghai")
     s = Settings()
-    assert (s.platforms, s.telegram_token, s.timezone) == (["telegram"], "from-file", "Asia/Shanghai")
+    assert s.telegram_token is not None
+    token = s.telegram_token.get_secret_value()
+    assert (s.platforms, token, s.timezone) == (["telegram"], "from-file", "Asia/Shanghai")
 
 
 def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

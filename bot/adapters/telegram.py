@@ -322,7 +322,7 @@ class TelegramAdapter(Adapter):
                 "或改用 http:// 代理"
             )
         return cls(
-            settings.telegram_token,
+            settings.telegram_token.get_secret_value(),
             base_url=settings.telegram_base_url or DEFAULT_BASE_URL,
             proxy=proxy,
             webhook_url=settings.telegram_webhook_url or None,

@@ -434,7 +434,7 @@ class WechatyAdapter(Adapter):
             )
         return cls(
             settings.wechaty_endpoint,
-            settings.wechaty_token,
+            settings.wechaty_token.get_secret_value() if settings.wechaty_token else None,
             min_interval=settings.wechaty_min_interval,
             jitter=settings.wechaty_jitter,
             daily_cap=settings.wechaty_daily_cap,
