@@ -6,11 +6,13 @@ import asyncio
 import logging
 import os
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from bot.app import Database, open_database
@@ -20,7 +22,8 @@ from bot.config import Settings
 from bot.logs import KeyValueFormatter
 from handlers.messages import Reply
 from handlers.router import Router
-from storage.db import make_engine
+from storage.db import make_engine, masked_url, scrub_password
+from tests.conftest import PG_URL
 from tests.helpers import group_msg, private_msg
 
 # Distinctive strings: if either shows up in a rendered log line, the promise is broken.
@@ -187,3 +190,37 @@ def test_failing_db_upgrade_never_shows_the_password(monkeypatch: pytest.MonkeyP
     assert result.exit_code != 0
     assert "无法打开数据库" in result.output and "127.0.0.1:1" in result.output
     assert PASSWORD not in result.output
+
+
+def test_db_upgrade_prints_the_url_with_its_password_masked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set ANQUAN_TEST_DATABASE_URL")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        # The test server trusts local connections, so any password is accepted: it must still never be shown.
+        url = (
+            make_url(PG_URL).set(password=PASSWORD).update_query_dict({"options": f"-csearch_path={schema}"})
+        )
+        monkeypatch.setenv("ANQUAN_DATABASE_URL", url.render_as_string(hide_password=False))
+        monkeypatch.setenv("ANQUAN_DATA_DIR", str(tmp_path))
+        monkeypatch.delenv("ANQUAN_CONFIG", raising=False)
+        result = CliRunner().invoke(main, ["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        assert "数据库已是最新结构" in result.output and ":***@" in result.output
+        assert PASSWORD not in result.output
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_driver_messages_lose_the_password_in_every_spelling() -> None:
+    url = "postgresql+psycopg://anquan:p%40ss%2Fw0rd@db/anquan"
+    assert scrub_password("auth failed for p@ss/w0rd and p%40ss%2Fw0rd", url) == "auth failed for *** and ***"
+    assert "p%40ss" not in masked_url(url) and "db/anquan" in masked_url(url)
+    assert "secret" not in masked_url("postgresql://u:secret@[bad")
