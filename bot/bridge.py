@@ -34,14 +34,18 @@ class Bridge:
                 await deliver(reply)
             except RetryLater as exc:
                 # The platform (or our own daily cap) says not now: a group reply waits in the outbox.
-                # A private reply is never stored, since that would keep the sender's chat id.
+                # A private reply is never stored, since that would keep the sender's chat id; a receipt is
+                # held in memory only, for the sender's next private message.
                 if msg.chat_type == "group":
                     await asyncio.to_thread(self.router.defer_reply, msg.platform, reply, exc.retry_after)
                 else:
+                    self.router.undelivered(msg.platform, reply)
                     log.warning(
                         "private reply dropped: platform refused to send", extra={"platform": msg.platform}
                     )
             except Exception as exc:
+                if msg.chat_type == "private":
+                    self.router.undelivered(msg.platform, reply)
                 log.error(
                     "reply could not be delivered",
                     extra={"platform": msg.platform, "chat_type": msg.chat_type, "error": type(exc).__name__},

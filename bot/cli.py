@@ -21,7 +21,9 @@ from bot.logs import setup_logging
 from storage.constants import GROUP_KINDS, OPEN_STATUSES, ROLES
 
 if TYPE_CHECKING:
-    from storage.models import Report
+    from bot.app import Database
+    from bot.config import Settings
+    from storage.models import Report, Tip
 
 PLATFORM_CHOICES = click.Choice(list(KNOWN_PLATFORMS))
 
@@ -135,13 +137,19 @@ def report_json(report: Report) -> dict[str, Any]:
 @main.command()
 @click.option("--status", type=click.Choice(["open", "all"]), default="open", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="每行输出一条 JSON")
-def reports(status: str, as_json: bool) -> None:
-    """隐患台账：默认列出未整改的隐患。"""
+@click.option(
+    "--tips", is_flag=True, help="改为列出匿名举报（单独编号 T+6 位随机数，时间只到小时，不含举报人信息）"
+)
+def reports(status: str, as_json: bool, tips: bool) -> None:
+    """隐患台账：默认列出群里登记、未整改的隐患；--tips 列出匿名举报。"""
     from handlers.texts import Texts
     from storage.reports import list_reports
 
     settings = load_settings()
     db = open_db(settings)
+    if tips:
+        _list_tips(settings, db, status, as_json)
+        return
     with db.sessions() as session:
         rows = list_reports(session, statuses=OPEN_STATUSES if status == "open" else None)
         if as_json:
@@ -157,6 +165,49 @@ def reports(status: str, as_json: bool) -> None:
                 f"#{r.id}\t{texts.label('kinds', r.kind)}\t{texts.label('categories', r.category)}\t"
                 f"{texts.label('severities', r.severity)}\t{texts.label('statuses', r.status)}\t"
                 f"{r.village or r.location or '-'}\t{created}\t{r.text[:40]}"
+            )
+
+
+def tip_json(tip: Tip) -> dict[str, Any]:
+    """The JSON form of an anonymous tip: its random number, times to the hour, never anything about the sender."""
+    from storage.tips import tip_label
+
+    return {
+        "id": tip_label(tip.id),
+        "kind": tip.kind,
+        "category": tip.category,
+        "severity": tip.severity,
+        "status": tip.status,
+        "village": tip.village,
+        "location": tip.location,
+        "text": tip.text,
+        "created_at": tip.created_at.isoformat(),
+        "rectified_at": tip.rectified_at.isoformat() if tip.rectified_at else None,
+        "deadline": tip.deadline.isoformat() if tip.deadline else None,
+        "anonymous": True,
+        "rectification_note": tip.rectification_note,
+    }
+
+
+def _list_tips(settings: Settings, db: Database, status: str, as_json: bool) -> None:
+    from handlers.texts import Texts
+    from storage.tips import list_tips, tip_label
+
+    with db.sessions() as session:
+        rows = list_tips(session, statuses=OPEN_STATUSES if status == "open" else None)
+        if as_json:
+            for t in rows:
+                click.echo(json.dumps(tip_json(t), ensure_ascii=False))
+            return
+        texts = Texts.load(settings.texts)
+        if not rows:
+            click.echo("（没有记录）")
+        for t in rows:
+            created = t.created_at.astimezone(settings.tz).strftime("%Y-%m-%d")
+            click.echo(
+                f"{tip_label(t.id)}\t{texts.label('kinds', t.kind)}\t{texts.label('categories', t.category)}\t"
+                f"{texts.label('severities', t.severity)}\t{texts.label('statuses', t.status)}\t"
+                f"{t.village or t.location or '-'}\t{created}\t{t.text[:40]}"
             )
 
 

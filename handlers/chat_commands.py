@@ -10,12 +10,15 @@ from sqlalchemy.orm import Session
 from handlers import broadcasts, review
 from handlers.commands import Command, CommandRegistry
 from handlers.context import Core, official_actor
+from handlers.intake import RECEIPT_LENGTH, format_receipt
 from handlers.messages import IncomingMessage
 from storage import broadcasts as broadcast_repo
 from storage import groups as group_repo
 from storage import officials as official_repo
 from storage import reports as report_repo
-from storage.models import Group, Official, Report
+from storage import tips as tip_repo
+from storage.models import Group, Official, Report, Tip
+from storage.officials import new_code
 
 LIST_LIMIT = 20
 _ID_RE = re.compile(r"^#?\s*(\d{1,9})\s*(.*)$", re.DOTALL)
@@ -57,8 +60,52 @@ def _report_arg(ctx: CommandContext) -> tuple[Report | None, str, str | None]:
     return report, match.group(2).strip(), None
 
 
+def _tip_arg(ctx: CommandContext) -> tuple[Tip | None, str, str | None] | None:
+    """For a tip number (``T482913``): the tip, the rest and an error reply; None if the argument is no tip number.
+
+    Outside an official's private chat a tip number gets exactly the answer an unknown number gets, so a group
+    can neither probe tip numbers nor see anything about a tip.
+    """
+    parsed = tip_repo.parse_tip_number(ctx.args)
+    if parsed is None:
+        return None
+    number, rest = parsed
+    label = tip_repo.tip_label(number)
+    tip = tip_repo.get_tip(ctx.session, number)
+    if tip is None or ctx.official is None or ctx.msg.chat_type != "private":
+        return None, "", ctx.t("commands.report_not_found", id=label)
+    return tip, rest, None
+
+
+def _change_tip_status(ctx: CommandContext, tip: Tip, note: str) -> str:
+    target, allowed = TRANSITIONS[ctx.command]
+    texts = ctx.core.texts
+    label = tip_repo.tip_label(tip.id)
+    if tip.status not in allowed:
+        return ctx.t(
+            "commands.bad_status_change",
+            id=label,
+            status=texts.label("statuses", tip.status),
+            target=texts.label("statuses", target),
+        )
+    assert ctx.official is not None
+    tip_repo.set_status(
+        ctx.session, tip, target, official_actor(ctx.official), note=note or None, now=ctx.core.clock()
+    )
+    note_text = ctx.t("commands.rectified_note", note=note) if note else ""
+    if target == "rectified":
+        return ctx.t("commands.rectified", id=label, note=note_text)
+    return ctx.t("commands.status_changed", id=label, status=texts.label("statuses", target), note=note_text)
+
+
 def change_status(ctx: CommandContext) -> str:
-    """Official: move a report along its lifecycle (rectified, rectifying, closed, rejected)."""
+    """Official: move a report along its lifecycle (rectified, rectifying, closed, rejected); tips only in private."""
+    tip_arg = _tip_arg(ctx)
+    if tip_arg is not None:
+        tip, tip_note, tip_error = tip_arg
+        if tip_error or tip is None:
+            return tip_error or ""
+        return _change_tip_status(ctx, tip, tip_note)
     report, note, error = _report_arg(ctx)
     if error or report is None:
         return error or ""
@@ -87,15 +134,48 @@ def _place(ctx: CommandContext, report: Report) -> str:
     return report.location or report.village or ctx.t("replies.place_unknown")
 
 
+def _tip_detail(ctx: CommandContext, tip: Tip) -> str:
+    texts, core = ctx.core.texts, ctx.core
+    rectified = (
+        ctx.t(
+            "commands.report_detail_rectified",
+            at=core.local_date(tip.rectified_at),
+            note=tip.rectification_note or "",
+        )
+        if tip.rectified_at
+        else ""
+    )
+    return ctx.t(
+        "commands.tip_detail",
+        id=tip_repo.tip_label(tip.id),
+        kind=texts.label("kinds", tip.kind),
+        category=texts.label("categories", tip.category),
+        severity=texts.label("severities", tip.severity),
+        status=texts.label("statuses", tip.status),
+        place=tip.location or tip.village or ctx.t("replies.place_unknown"),
+        created=core.local_date(tip.created_at),
+        deadline=core.local_date(tip.deadline),
+        rectified=rectified,
+        text=tip.text,
+    )
+
+
 def query(ctx: CommandContext) -> str:
-    """Anyone: one report's details; anonymous tips show their text only to officials in a private chat."""
+    """Anyone: one report's details; tips (``T`` numbers) only for officials in a private chat."""
+    tip_arg = _tip_arg(ctx)
+    if tip_arg is not None:
+        tip, _, tip_error = tip_arg
+        if tip_error or tip is None:
+            return tip_error or ""
+        return _tip_detail(ctx, tip)
     report, _, error = _report_arg(ctx)
     if error or report is None:
         return error or ""
     texts, core = ctx.core.texts, ctx.core
     status = texts.label("statuses", report.status)
     if report.anonymous and (ctx.official is None or ctx.msg.chat_type != "private"):
-        return ctx.t("commands.tip_hidden_in_group", id=report.id, status=status)
+        # Legacy guard (tips live in their own store now): never say that a number is anonymous.
+        return ctx.t("commands.report_not_found", id=report.id)
     if ctx.official is None:
         note = ctx.t("commands.receipt_note", note=report.public_note) if report.public_note else ""
         return ctx.t(
@@ -140,10 +220,12 @@ def open_list(ctx: CommandContext) -> str:
     elif ctx.group is not None and ctx.group.kind == "village":
         village = ctx.group.unit
     rows = report_repo.open_reports(ctx.session, village=village)
-    if ctx.official is None or ctx.msg.chat_type != "private":
+    official_private = ctx.official is not None and ctx.msg.chat_type == "private"
+    if not official_private:
         rows = [r for r in rows if not r.anonymous]
+    tips = tip_repo.open_tips(ctx.session, village=village) if official_private else []
     scope = village or ctx.t("commands.list_scope_all")
-    if not rows:
+    if not rows and not tips:
         return ctx.t("commands.list_empty", scope=scope)
     now = core.clock()
     lines = [ctx.t("commands.list_header", scope=scope, count=len(rows))]
@@ -161,24 +243,48 @@ def open_list(ctx: CommandContext) -> str:
         )
     if len(rows) > LIST_LIMIT:
         lines.append(ctx.t("commands.list_more", count=len(rows) - LIST_LIMIT))
+    for tip in tips[:LIST_LIMIT]:
+        lines.append(
+            ctx.t(
+                "commands.tip_list_item",
+                id=tip_repo.tip_label(tip.id),
+                kind=core.texts.label("kinds", tip.kind),
+                category=core.texts.label("categories", tip.category),
+                place=tip.location or tip.village or ctx.t("replies.place_unknown"),
+                status=core.texts.label("statuses", tip.status),
+            )
+        )
     return "\n".join(lines)
 
 
 def progress(ctx: CommandContext) -> str:
-    """Anyone holding a receipt code: the status of their anonymous report and the officials' public note."""
+    """Anyone holding a receipt code, in a private chat: the status of their tip and the officials' public note.
+
+    Outside a private chat the code is refused, nothing is said about the tip, and the code is voided; its next
+    private use hands out a fresh code and kills the old one for good.
+    """
+    if ctx.msg.chat_type != "private":
+        if ctx.args:
+            tip_repo.void_receipt(ctx.session, ctx.args)
+        return ctx.t("commands.progress_private_only")
     if not ctx.args:
         return ctx.t("commands.need_receipt")
-    report = report_repo.find_by_receipt(ctx.session, ctx.args)
-    if report is None:
+    tip = tip_repo.find_by_receipt(ctx.session, ctx.args)
+    if tip is None:
         return ctx.t("commands.receipt_not_found")
     texts = ctx.core.texts
-    note = ctx.t("commands.receipt_note", note=report.public_note) if report.public_note else ""
-    return ctx.t(
+    reissued = ""
+    if tip.receipt_voided:
+        code = new_code(RECEIPT_LENGTH)
+        tip_repo.reissue_receipt(ctx.session, tip, code)
+        reissued = ctx.t("commands.receipt_reissued", code=format_receipt(code)) + "\n"
+    note = ctx.t("commands.receipt_note", note=tip.public_note) if tip.public_note else ""
+    return reissued + ctx.t(
         "commands.receipt_status",
-        kind=texts.label("kinds", report.kind),
-        id=report.id,
-        status=texts.label("statuses", report.status),
-        created=ctx.core.local_date(report.created_at),
+        kind=texts.label("kinds", tip.kind),
+        id=tip_repo.tip_label(tip.id),
+        status=texts.label("statuses", tip.status),
+        created=ctx.core.local_date(tip.created_at),
         note=note,
     )
 

@@ -1,6 +1,7 @@
 """Filing what villagers and whistleblowers write: group hazards, anonymous private reports, tips.
 
-Anonymous reports keep no sender id, chat id, name or platform, and their receipt code is stored hashed.
+Anonymous reports go to the separate tip store (storage.tips): no sender id, chat id, name or platform, a random
+number, hour-only times, and a receipt code stored hashed. They never take part in duplicate linking.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from handlers.context import Core
 from handlers.messages import IncomingMessage
 from handlers.similarity import describe, same_hazard
 from storage import reports as report_repo
+from storage import tips as tip_repo
 from storage.models import Group, Report
 from storage.officials import new_code
 
@@ -170,17 +172,20 @@ def hazard_reply(core: Core, report: Report, group: Group | None) -> str:
 def file_anonymous_report(
     session: Session, core: Core, msg: IncomingMessage, c: Classification
 ) -> IntakeResult:
-    """File a private hazard or tip with nothing that identifies the sender; answer with a receipt code once."""
+    """File a private hazard or tip in the tip store, with nothing that identifies the sender; reply once with a receipt.
+
+    Tips have their own random numbers and hour-only times, so they leave no gap in the group numbering and
+    cannot be lined up with a platform's message timestamps. ``report_id`` stays None: a tip is not a report.
+    """
     t = core.texts
-    # Coarsen the time to the hour so the ledger cannot be lined up with a platform's message timestamps.
-    now = core.clock().replace(minute=0, second=0, microsecond=0)
+    now = core.clock()
     code = new_code(RECEIPT_LENGTH)
     kind = "tip" if c.intent == "tip" else "hazard"
     severity = c.severity or "general"
-    report = report_repo.create_report(
+    tip = tip_repo.create_tip(
         session,
-        actor="anonymous",
         receipt_code=code,
+        now=now,
         kind=kind,
         category=c.category or "other",
         severity=severity,
@@ -189,30 +194,20 @@ def file_anonymous_report(
         village=core.profile.village_of(c.location),
         confidence=c.confidence,
         evidence=" ".join(c.evidence),
-        anonymous=True,
-        deadline=_deadline(core, severity, now),
-        created_at=now,
-        updated_at=now,
+        deadline=_deadline(core, severity, tip_repo.hour(now)),
     )
     shown = format_receipt(code)
+    number = tip_repo.tip_label(tip.id)
+    no_identity = t("replies.no_identity")
     if kind == "tip":
-        reply = t("replies.tip_filed", id=report.id, code=shown)
-    elif c.urgent:
-        reply = with_advice(
-            core,
-            c,
-            t(
-                "replies.private_hazard_filed",
-                id=report.id,
-                code=shown,
-                category=t.label("categories", report.category),
-            ),
+        return IntakeResult(
+            "anonymous-filed", t("replies.tip_filed", id=number, code=shown, no_identity=no_identity)
         )
-    else:
-        reply = t(
-            "replies.private_hazard_filed",
-            id=report.id,
-            code=shown,
-            category=t.label("categories", report.category),
-        )
-    return IntakeResult("anonymous-filed", reply, report.id)
+    reply = t(
+        "replies.private_hazard_filed",
+        id=number,
+        code=shown,
+        category=t.label("categories", tip.category),
+        no_identity=no_identity,
+    )
+    return IntakeResult("anonymous-filed", with_advice(core, c, reply))

@@ -46,6 +46,8 @@ class Reply:
     chat_id: str
     text: str
     quote_message_id: str | None = None
+    # A private reply carrying a receipt code: if the platform refuses it, the core holds it in memory.
+    receipt: bool = False
 
 
 @dataclass(frozen=True)

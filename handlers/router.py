@@ -20,6 +20,7 @@ from handlers.commands import ParsedCommand, parse_command
 from handlers.context import Core
 from handlers.intake import file_anonymous_report, file_group_report
 from handlers.messages import DispatchResult, IncomingMessage, MembershipChange, Reply
+from handlers.receipts import HeldReceipts, PrivateCounter
 from storage import groups as group_repo
 from storage import idempotency, outbox
 from storage import officials as official_repo
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Private-chat dedup keys only need to outlive a platform's redelivery window.
 PRIVATE_KEY_TTL = timedelta(days=2)
+# Private replies that carry a receipt code: held in memory for another try if the platform refused them.
+RECEIPT_OUTCOMES = frozenset({"anonymous-filed", "command:进度"})
 # Group keys outlive every platform's redelivery window (Telegram keeps updates for 24 hours) with room to spare.
 GROUP_KEY_TTL = timedelta(days=7)
 # A message that hit a passing database conflict (a deadlock, a lock timeout) is tried again this often.
@@ -44,6 +47,9 @@ class Router:
         self.registry = build_registry()
         # Uncertain private messages waiting for their sender's "1": in memory only, never in the database.
         self.pending = review.PendingConfirmations(core.secret)
+        # Receipts the platform refused to deliver, shown again on the sender's next private message.
+        self.held_receipts = HeldReceipts(core.secret)
+        self.private_counter = PrivateCounter()
 
     def idempotency_key(self, msg: IncomingMessage) -> str:
         """A per-message key; for private chats a keyed hash that cannot be matched to a sender without the secret."""
@@ -94,10 +100,24 @@ class Router:
             return DispatchResult(outcome="redelivered")
         outcome, reply, report_id = handled
         self._log(msg, outcome, report_id)
+        private = msg.chat_type == "private"
+        receipt = private and outcome in RECEIPT_OUTCOMES
         replies = (
-            [Reply(msg.chat_id, reply, msg.message_id if msg.chat_type == "group" else None)] if reply else []
+            [Reply(msg.chat_id, reply, msg.message_id if msg.chat_type == "group" else None, receipt=receipt)]
+            if reply
+            else []
         )
+        if private:
+            held = self.held_receipts.take(msg.platform, msg.chat_id, self.core.clock())
+            if held is not None:
+                again = f"{self.core.texts('replies.receipt_again')}\n{held}"
+                replies.insert(0, Reply(msg.chat_id, again, receipt=True))
         return DispatchResult(replies=replies, outcome=outcome, report_id=report_id)
+
+    def undelivered(self, platform: str, reply: Reply) -> None:
+        """The platform refused a private reply: keep it in memory if it carries a receipt code, else forget it."""
+        if reply.receipt:
+            self.held_receipts.hold(platform, reply.chat_id, reply.text, self.core.clock())
 
     def _dispatch_once(self, msg: IncomingMessage, key: str) -> tuple[str, str | None, int | None] | None:
         """One transaction for one message; None when the key is already held (a redelivery)."""
@@ -121,9 +141,9 @@ class Router:
         return outcome, reply, report_id
 
     def _log(self, msg: IncomingMessage, outcome: str, report_id: int | None) -> None:
-        # Never the text; never who wrote a private message.
+        # Never the text; never who wrote a private message, nor when: private chats only feed an hourly count.
         if msg.chat_type == "private":
-            log.info("private message handled", extra={"platform": msg.platform, "outcome": outcome})
+            self.private_counter.add(outcome, self.core.clock())
         else:
             log.info(
                 "group message handled",
@@ -279,6 +299,8 @@ class Router:
             idempotency.purge_group(session, now - GROUP_KEY_TTL)
             review.housekeeping(session, self.core, now)
         self.pending.purge(now)
+        self.held_receipts.purge(now)
+        self.private_counter.flush(now)
 
     def migrate_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
         """A group got a new chat id (Telegram group → supergroup): keep its tags and re-address queued pushes."""

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from scheduler.calendar import Calendar
-from storage.models import OPEN_STATUSES, Report
+from storage.models import OPEN_STATUSES, Report, Tip
 
 NOT_COUNTED = ("rejected", "duplicate")
 DONE = ("rectified", "closed")
@@ -189,6 +189,16 @@ def build_monthly_report(
             c.rectified += is_rectified
             c.open += is_open
             c.overdue += is_overdue
+    # Tips live in their own store: only their monthly totals enter the report, never a village or a number.
+    tips: Iterable[Tip] = session.scalars(
+        select(Tip).where(Tip.kind == "tip", Tip.created_at < end).options(selectinload(Tip.events))
+    )
+    for tip in tips:
+        if start <= tip.created_at < end:
+            report.tips_received += 1
+        when = verified_at(tip)  # type: ignore[arg-type]  # a tip has the same events and statuses
+        if when is not None and start <= when < end:
+            report.tips_verified += 1
     report.by_village = {k: v for k, v in report.by_village.items() if v.any()}
     report.by_category = {k: v for k, v in report.by_category.items() if v.any()}
     if report.filed_total:

@@ -123,9 +123,13 @@ def recent_similar_candidates(
     since: datetime,
     limit: int = 50,
 ) -> list[Report]:
-    """The newest ``limit`` open, non-duplicate hazards of one category in one village (or group) since ``since``."""
+    """The newest ``limit`` open, non-duplicate group hazards of one category in one village (or group) since ``since``.
+
+    Anonymous reports never take part: linking to one would tell a group that someone reported it privately.
+    """
     stmt = select(Report).where(
         Report.kind == "hazard",
+        Report.anonymous.is_(False),
         Report.category == category,
         Report.status.in_(OPEN_STATUSES),
         Report.duplicate_of.is_(None),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -191,7 +192,10 @@ def test_run_console_plays_villager_whistleblower_and_official(env: dict[str, st
         json.loads(line)["id"]: json.loads(line)["status"]
         for line in _run(["reports", "--status", "all", "--json"]).splitlines()
     }
-    assert statuses == {1: "rectified", 2: "reported"}
+    assert statuses == {1: "rectified"}  # the tip is not a group report and takes no group number
+    (tip,) = [json.loads(line) for line in _run(["reports", "--tips", "--json"]).splitlines()]
+    assert re.fullmatch(r"T\d{6}", tip["id"]) and tip["status"] == "reported" and tip["anonymous"] is True
+    assert tip["created_at"].endswith(":00:00+00:00")  # the hour only
 
 
 def test_reports_open_hides_rectified(env: dict[str, str]) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.telegram import RetryPolicy, SendLimiter, TelegramAdapter
@@ -31,7 +31,7 @@ from handlers.router import Router
 from handlers.texts import Texts
 from storage.corrections import list_corrections
 from storage.groups import upsert_group
-from storage.models import Report, ReviewItem
+from storage.models import Report, ReviewItem, Tip
 from storage.officials import add_official
 from storage.review import list_items
 from tests.conftest import Clock, make_core
@@ -142,8 +142,9 @@ async def test_console_private_question_then_1(core: Core, private_review_text: 
     with core.sessions() as s:
         (c,) = list_corrections(s)
         assert (c.chat, c.source, c.decided_by) == ("private", "private_confirm", None)
-        report = s.get(Report, 1)
-        assert report is not None and report.anonymous
+        assert s.get(Report, 1) is None  # the anonymous report takes no group number
+        (tip,) = s.scalars(select(Tip)).all()
+        assert tip.text == private_review_text
 
 
 # --- the Telegram wire --------------------------------------------------------------------------------------

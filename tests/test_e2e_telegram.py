@@ -28,7 +28,7 @@ from handlers.profile import Profile
 from handlers.router import Router
 from handlers.texts import Texts
 from storage import groups as group_repo
-from storage.models import Report
+from storage.models import Report, Tip
 from storage.officials import add_official
 from tests.conftest import Clock, make_core
 from tests.fakes.telegram_api import (
@@ -224,14 +224,16 @@ async def test_private_tip_receipt_then_progress(tg: Harness) -> None:
     assert "回执码" in receipt.text
     assert receipt.reply_to_message_id is None  # private replies do not quote
     code = RECEIPT.search(receipt.text).group(1)  # type: ignore[union-attr]
-    report_id = int(REPORT_ID.search(receipt.text).group(1))  # type: ignore[union-attr]
-    tip = tg.report(report_id)
-    assert tip is not None and tip.kind == "tip"
-    assert str(WHISTLEBLOWER["id"]) not in (tip.reporter_id or "") and tip.reporter_name is None
+    tip_id = int(re.search(r"T(\d{6})", receipt.text).group(1))  # type: ignore[union-attr]
+    with tg.db.sessions() as session:
+        tip = session.get(Tip, tip_id)
+        assert tip is not None and tip.kind == "tip"
+        assert session.get(Report, tip_id) is None  # tips live in their own store
+    assert "#" not in receipt.text  # no group-report number is spent on a tip
 
     await tg.say(chat, WHISTLEBLOWER, f"/进度 {code}")
     status = await tg.next_send(WHISTLEBLOWER["id"], 1)
-    assert f"#{report_id}" in status.text and "待核实" in status.text
+    assert f"T{tip_id}" in status.text and "待核实" in status.text
 
 
 async def test_same_update_delivered_twice_files_one_report(tg: Harness) -> None:

@@ -28,6 +28,7 @@ from storage.models import OutboxMessage, Report, ReviewItem
 from storage.officials import add_official
 from storage.outbox import list_outbox
 from storage.reports import get_report
+from storage.tips import get_tip
 from tests.conftest import Clock
 from tests.helpers import file_report, group_msg, private_msg
 
@@ -423,11 +424,11 @@ def test_private_uncertain_message_is_asked_then_filed_anonymously_on_1(
     clock.now += timedelta(minutes=9)
     filed = _reply(rrouter.dispatch(private_msg("１", sender=sender)))
     assert "回执码：" in filed
-    rid = int(re.search(r"#(\d+)", filed).group(1))  # type: ignore[union-attr]
+    rid = int(re.search(r"T(\d{6})", filed).group(1))  # type: ignore[union-attr]
     with rcore.sessions() as s:
-        report = get_report(s, rid)
-        assert report is not None and report.anonymous and report.text == UNSURE
-        assert (report.reporter_id, report.platform, report.group_id) == (None, None, None)
+        tip = get_tip(s, rid)
+        assert tip is not None and tip.kind == "hazard" and tip.text == UNSURE
+        assert s.scalars(select(Report)).all() == []  # filed in the tip store, not among group reports
         (c,) = list_corrections(s)
         assert (c.text, c.chat, c.intent, c.category, c.source, c.decided_by) == (
             UNSURE,

@@ -11,9 +11,10 @@ from handlers.context import Core
 from handlers.messages import MembershipChange
 from handlers.router import Router
 from storage.groups import get_group
-from storage.models import Report
+from storage.models import Report, Tip
 from storage.officials import add_official
 from storage.reports import get_report
+from storage.tips import get_tip
 from tests.conftest import Clock
 from tests.helpers import group_msg, private_msg
 
@@ -28,6 +29,12 @@ def _only_reply(result) -> str:
 
 def _report_id(reply: str) -> int:
     match = re.search(r"#(\d+)", reply)
+    assert match, reply
+    return int(match.group(1))
+
+
+def _tip_id(reply: str) -> int:
+    match = re.search(r"T(\d{6})", reply)
     assert match, reply
     return int(match.group(1))
 
@@ -95,26 +102,28 @@ def test_private_tip_is_anonymous_with_a_receipt_that_reports_progress(router: R
     reply = _only_reply(router.dispatch(private_msg(TIP, sender="wxid_whistle")))
     code = re.search(r"回执码：([A-Z0-9-]+)", reply).group(1)
     assert len(code.replace("-", "")) >= 17  # >= 80 bits from a 31-letter alphabet
-    rid = _report_id(reply)
+    rid = _tip_id(reply)
     with core.sessions() as s:
-        r = get_report(s, rid)
-        assert (r.kind, r.anonymous, r.platform, r.reporter_id, r.reporter_name, r.group_id) == (
-            "tip",
-            True,
-            None,
-            None,
-            None,
-            None,
-        )
+        tip = get_tip(s, rid)
+        assert (tip.kind, tip.status) == ("tip", "reported")
+        assert s.scalars(select(Report)).all() == []  # tips never enter the group reports' table
         dump = " ".join(
             str(row)
-            for table in ("reports", "report_events", "processed_messages", "groups", "officials")
+            for table in (
+                "reports",
+                "report_events",
+                "tips",
+                "tip_events",
+                "processed_messages",
+                "groups",
+                "officials",
+            )
             for row in s.execute(text(f"select * from {table}"))
         )
         assert "wxid_whistle" not in dump and "匿名者" not in dump
         assert code.replace("-", "") not in dump
     progress = _only_reply(router.dispatch(private_msg(f"/进度 {code.lower()}")))
-    assert f"#{rid}" in progress and "待核实" in progress
+    assert f"T{rid}" in progress and "待核实" in progress
 
 
 def test_tip_in_a_group_is_not_filed_and_points_to_a_private_chat(router: Router, core: Core) -> None:
@@ -129,7 +138,7 @@ def test_private_redelivery_files_once(router: Router, core: Core) -> None:
     assert router.dispatch(msg).replies
     assert router.dispatch(msg).replies == []
     with core.sessions() as s:
-        assert len(s.scalars(select(Report)).all()) == 1
+        assert len(s.scalars(select(Tip)).all()) == 1
 
 
 def test_private_idempotency_key_does_not_contain_the_sender(router: Router) -> None:
@@ -172,12 +181,12 @@ def test_bad_command_arguments_get_a_clear_answer(router: Router, core: Core) ->
 
 
 def test_query_hides_tip_text_from_groups_and_villagers(router: Router, core: Core) -> None:
-    rid = _report_id(_only_reply(router.dispatch(private_msg(TIP))))
+    rid = _tip_id(_only_reply(router.dispatch(private_msg(TIP))))
     with core.sessions.begin() as s:
         add_official(s, "telegram", "boss", "张站长")
-    in_group = _only_reply(router.dispatch(group_msg(f"/查询 {rid}", sender="boss")))
-    assert "偷偷开采" not in in_group and "匿名" in in_group
-    in_private = _only_reply(router.dispatch(private_msg(f"/查询 {rid}", sender="boss")))
+    in_group = _only_reply(router.dispatch(group_msg(f"/查询 T{rid}", sender="boss")))
+    assert "偷偷开采" not in in_group and "匿名" not in in_group and "没有找到" in in_group
+    in_private = _only_reply(router.dispatch(private_msg(f"/查询 T{rid}", sender="boss")))
     assert "偷偷开采" in in_private
 
 
@@ -252,7 +261,8 @@ def test_logs_carry_no_text_and_no_private_sender(router: Router, caplog) -> Non
         router.dispatch(private_msg(TIP, sender="wxid_whistle"))
         router.dispatch(group_msg(HAZARD, sender="villager7"))
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
-    assert "private message handled" in logged
+    assert "private message handled" not in logged  # private chats only feed the hourly counter
+    assert "group message handled" in logged
     assert "wxid_whistle" not in logged and "偷偷开采" not in logged and "窑洞" not in logged
 
 
@@ -262,12 +272,12 @@ def test_private_dedup_record_cannot_be_lined_up_with_the_tip(
     from storage.models import ProcessedMessage
 
     clock.now = clock.now.replace(minute=37, second=12)
-    rid = _report_id(_only_reply(router.dispatch(private_msg(TIP))))
+    rid = _tip_id(_only_reply(router.dispatch(private_msg(TIP))))
     with core.sessions() as s:
         row = s.scalars(select(ProcessedMessage).where(ProcessedMessage.private.is_(True))).one()
         assert row.report_id is None
         assert (row.created_at.minute, row.created_at.second) == (0, 0)
-        assert get_report(s, rid).created_at.minute == 0
+        assert get_tip(s, rid).created_at.minute == 0
 
 
 def test_an_emergency_is_answered_with_the_safety_advice_first(router: Router, core: Core) -> None:

@@ -289,6 +289,9 @@ def build_incoming(
 
 # --- pacing ---------------------------------------------------------------------------------------------
 
+# Sends of each day's cap kept for receipts to tipsters (at most a tenth of the cap).
+RECEIPT_RESERVE = 20
+
 
 class SendPacer:
     """Spaces sends at least ``min_interval`` + U(0, ``jitter``) seconds apart and caps them per local day.
@@ -304,6 +307,7 @@ class SendPacer:
         daily_cap: int,
         tz: tzinfo,
         *,
+        reserve: int = 0,
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] | None = None,
         uniform: Callable[[float, float], float] = random.uniform,
@@ -314,6 +318,8 @@ class SendPacer:
         self.min_interval = min_interval
         self.jitter = jitter
         self.daily_cap = daily_cap
+        # The last ``reserve`` sends of a day are kept for receipts to tipsters, so a busy day cannot eat them.
+        self.reserve = min(max(0, reserve), daily_cap)
         self.tz = tz
         self._monotonic = monotonic
         self._now = now or (lambda: datetime.now(UTC))
@@ -348,12 +354,12 @@ class SendPacer:
     def _today(self) -> str:
         return self._now().astimezone(self.tz).date().isoformat()
 
-    def check_cap(self) -> None:
-        """Raise RetryLater (until local midnight) if today's cap is used up."""
+    def check_cap(self, reserved: bool = False) -> None:
+        """Raise RetryLater (until local midnight) if today's cap is used up; receipts may use the reserve."""
         today = self._today()
         if self._day != today:
             self._day, self._count = today, 0
-        if self._count >= self.daily_cap:
+        if self._count >= (self.daily_cap if reserved else self.daily_cap - self.reserve):
             retry_after = self.seconds_until_midnight()
             if self._warned_day != today:
                 self._warned_day = today
@@ -364,18 +370,18 @@ class SendPacer:
             raise RetryLater(retry_after, f"daily cap of {self.daily_cap} WeChat messages reached")
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, reserved: bool = False) -> AsyncIterator[None]:
         """Hold the one sending slot: wait for our turn, send inside, and the next gap starts when we are done.
 
         Raises RetryLater (before sending) when the daily cap is reached. Timing the gap from the end of a send
         keeps sends spaced on the receiving side even when one send is slow.
         """
         async with self._lock:
-            self.check_cap()
+            self.check_cap(reserved)
             delay = self.wait_time()
             if delay > 0:
                 await self._sleep(delay)
-            self.check_cap()  # the day may have turned while waiting
+            self.check_cap(reserved)  # the day may have turned while waiting
             self._count += 1
             try:
                 yield
@@ -410,7 +416,13 @@ class WechatyAdapter(Adapter):
         self.endpoint = validate_endpoint(endpoint)
         self.token = token or DEFAULT_TOKEN
         self.data_dir = Path(data_dir)
-        self.pacer = SendPacer(min_interval, jitter, daily_cap, tz or ZoneInfo("Asia/Shanghai"))
+        self.pacer = SendPacer(
+            min_interval,
+            jitter,
+            daily_cap,
+            tz or ZoneInfo("Asia/Shanghai"),
+            reserve=min(RECEIPT_RESERVE, daily_cap // 10),
+        )
         self.logged_in = asyncio.Event()
         self.self_id: str | None = None
         self.self_name: str = ""
@@ -620,19 +632,21 @@ class WechatyAdapter(Adapter):
     # --- sending ------------------------------------------------------------------------------------
 
     async def _deliver(self, reply: Reply) -> None:
-        await self.send_text(reply.chat_id, reply.text, reply.quote_message_id)
+        await self.send_text(reply.chat_id, reply.text, reply.quote_message_id, reserved=reply.receipt)
 
     @property
     def ready(self) -> bool:
         """Logged in to WeChat, so pushes can go out."""
         return self.logged_in.is_set()
 
-    async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
-        """Send one text into a room or private chat, paced; WeChat has no quoting through the puppet."""
+    async def send_text(
+        self, chat_id: str, text: str, quote_message_id: str | None = None, *, reserved: bool = False
+    ) -> None:
+        """Send one text into a room or private chat, paced; ``reserved`` (a receipt) may use the cap's reserve."""
         bot = self._bot
         if bot is None or not self.logged_in.is_set():
             raise DeliveryError("wechat is not connected or not logged in")
-        async with self.pacer.slot():
+        async with self.pacer.slot(reserved):
             try:
                 await bot.puppet.message_send_text(conversation_id=chat_id, message=text)
             except Exception as exc:
