@@ -216,7 +216,11 @@ def open_list(ctx: CommandContext) -> str:
     core = ctx.core
     village = None
     if ctx.args:
-        village = core.profile.village_of(ctx.args) or ctx.args.strip()
+        # Only a village we know: whatever else was typed is never repeated back as the bot's own words.
+        village = core.profile.village_of(ctx.args)
+        if village is None:
+            choices = "、".join(v.name for v in core.profile.villages)
+            return ctx.t("commands.list_unknown_village", choices=choices)
     elif ctx.group is not None and ctx.group.kind == "village":
         village = ctx.group.unit
     rows = report_repo.open_reports(ctx.session, village=village)

@@ -1,7 +1,8 @@
 """Command parsing and the command registry, the same for every platform.
 
 Accepts ``/`` and full-width ``／``, with or without a space before the argument (``/整改完成23``), and
-Telegram's ``/done@some_bot 23`` form. Permission is checked by the registry before a handler runs.
+Telegram's ``/done@some_bot 23`` form (the ``@`` name is kept, so the router can ignore commands for other
+bots). Permission is checked by the registry before a handler runs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _COMMAND_RE = re.compile(
-    r"^[/／]\s*(?P<name>[A-Za-z_]+|[\u4e00-\u9fff]+)(?:@[A-Za-z0-9_]+)?(?P<args>.*)$",
+    r"^[/／]\s*(?P<name>[A-Za-z_]+|[\u4e00-\u9fff]+)(?:@(?P<bot>[A-Za-z0-9_]+))?(?P<args>.*)$",
     re.DOTALL,
 )
 
@@ -24,6 +25,14 @@ class ParsedCommand:
 
     name: str
     args: str
+    # The bot the command was addressed to (``/close@that_bot``), if any; not part of what the command is.
+    addressee: str | None = field(default=None, compare=False)
+
+    def for_other_bot(self, own_username: str | None) -> bool:
+        """True when the command names a bot that is not us (case-insensitive); False if we don't know our name."""
+        if self.addressee is None or not own_username:
+            return False
+        return self.addressee.lower() != own_username.lstrip("@").lower()
 
 
 def parse_command(text: str) -> ParsedCommand | None:
@@ -39,7 +48,7 @@ def parse_command(text: str) -> ParsedCommand | None:
         name = name.lower()
     # Full-width digits and spaces in arguments (typed on Chinese keyboards) become ASCII.
     args = unicodedata.normalize("NFKC", match.group("args")).strip()
-    return ParsedCommand(name=name, args=args)
+    return ParsedCommand(name=name, args=args, addressee=match.group("bot"))
 
 
 @dataclass(frozen=True)

@@ -102,11 +102,6 @@ def file_group_report(
     if c.intent == "tip":
         # A tip typed in a group is not filed with the sender's identity: point them to a private chat.
         return IntakeResult("tip-in-group", t("replies.tip_in_group"))
-    recent = report_repo.count_recent_by_reporter(
-        session, msg.platform, msg.sender_id, now - timedelta(hours=1)
-    )
-    if recent >= core.profile.reports_per_hour and not c.urgent:  # an emergency is never refused
-        return IntakeResult("flood-limited", t("replies.flood_limited", hotline=core.profile.hotline))
     fields = {
         "kind": "hazard",
         "category": c.category or "other",
@@ -135,6 +130,13 @@ def file_group_report(
         status = t.label("statuses", original.status)
         reply = t("replies.hazard_duplicate", id=original.id, status=status)
         return IntakeResult("duplicate", with_advice(core, c, reply), original.id)
+    # Checked after duplicate linking: a merged duplicate neither counts nor is refused. An emergency never is.
+    if not (msg.unlimited or c.urgent):
+        recent = report_repo.count_recent_by_reporter(
+            session, msg.platform, msg.sender_id, now - timedelta(hours=1)
+        )
+        if recent >= core.profile.reports_per_hour:
+            return IntakeResult("flood-limited", t("replies.flood_limited", hotline=core.profile.hotline))
     report = report_repo.create_report(
         session, actor=actor, deadline=_deadline(core, fields["severity"], now), **fields
     )

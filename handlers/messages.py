@@ -11,6 +11,15 @@ from typing import Literal
 
 ChatType = Literal["group", "private"]
 
+# Display names longer than this are cut (the storage columns hold 128; a Telegram full name can be 129+).
+NAME_MAX = 128
+
+
+def _cut_name(message: object) -> None:
+    name = getattr(message, "sender_name", "")
+    if len(name) > NAME_MAX:
+        object.__setattr__(message, "sender_name", name[:NAME_MAX])
+
 
 @dataclass(frozen=True)
 class QuotedMessage:
@@ -20,6 +29,10 @@ class QuotedMessage:
     sender_id: str
     sender_name: str
     text: str
+
+    def __post_init__(self) -> None:
+        """Cut an over-long display name so it always fits where it is stored."""
+        _cut_name(self)
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,14 @@ class IncomingMessage:
     sent_at: datetime | None = None
     # The message this one replies to, when the platform says so (group chats only).
     reply_to: QuotedMessage | None = None
+    # The bot's own username on this platform, when commands can be addressed to one bot (``/cmd@name``).
+    bot_username: str | None = None
+    # Set by an adapter whose one local user plays every villager (the console): no flood limits apply.
+    unlimited: bool = False
+
+    def __post_init__(self) -> None:
+        """Cut an over-long display name so it always fits where it is stored."""
+        _cut_name(self)
 
 
 @dataclass(frozen=True)

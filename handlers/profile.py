@@ -43,6 +43,9 @@ class Profile:
     reply_threshold: float = 0.55
     silent_threshold: float = 0.35
     reports_per_hour: int = 6
+    # Private chats: a burst of this many messages per sender, then this many a minute (in memory only).
+    private_burst: int = 20
+    private_per_minute: int = 10
     duplicate_window_days: int = 7
     calendar: Path | None = None
 
@@ -153,5 +156,7 @@ def load_profile(path: Path | None = None) -> Profile:
         reply_threshold=reply,
         silent_threshold=silent,
         reports_per_hour=int(_number(limits, "reports_per_hour", 6, "limits", 1, 1000)),
+        private_burst=int(_number(limits, "private_burst", 20, "limits", 1, 1000)),
+        private_per_minute=int(_number(limits, "private_per_minute", 10, "limits", 1, 1000)),
         duplicate_window_days=int(_number(limits, "duplicate_window_days", 7, "limits", 0, 90)),
     )

@@ -19,6 +19,7 @@ from handlers.chat_commands import CommandContext, build_registry
 from handlers.commands import ParsedCommand, parse_command
 from handlers.context import Core
 from handlers.intake import file_anonymous_report, file_group_report
+from handlers.limits import PrivateLimiter, Verdict
 from handlers.messages import DispatchResult, IncomingMessage, MembershipChange, Reply
 from handlers.receipts import HeldReceipts, PrivateCounter
 from storage import groups as group_repo
@@ -47,6 +48,10 @@ class Router:
         self.registry = build_registry()
         # Uncertain private messages waiting for their sender's "1": in memory only, never in the database.
         self.pending = review.PendingConfirmations(core.secret)
+        # Private flood limit per sender (an HMAC of the sender, in memory only).
+        self.private_limiter = PrivateLimiter(
+            core.secret, burst=core.profile.private_burst, per_minute=core.profile.private_per_minute
+        )
         # Receipts the platform refused to deliver, shown again on the sender's next private message.
         self.held_receipts = HeldReceipts(core.secret)
         self.private_counter = PrivateCounter()
@@ -75,6 +80,10 @@ class Router:
     def _dispatch(self, msg: IncomingMessage) -> DispatchResult:
         if not msg.text or not msg.text.strip():
             return DispatchResult(outcome="empty")
+        if msg.chat_type == "private" and not msg.unlimited:
+            limited = self._private_limit(msg)
+            if limited is not None:
+                return limited
         key = self.idempotency_key(msg)
         for attempt in range(1, DISPATCH_ATTEMPTS + 1):
             try:
@@ -119,6 +128,20 @@ class Router:
         if reply.receipt:
             self.held_receipts.hold(platform, reply.chat_id, reply.text, self.core.clock())
 
+    def _private_limit(self, msg: IncomingMessage) -> DispatchResult | None:
+        """None when the sender may go on; else the one notice per window, or nothing at all (no log either)."""
+        verdict = self.private_limiter.check(msg.platform, msg.sender_id, self.core.clock())
+        if verdict is Verdict.ALLOW:
+            return None
+        if verdict is Verdict.DROP:
+            return DispatchResult(outcome="rate-limited")
+        text = self.core.texts(
+            "replies.private_rate_limited",
+            minutes=self.private_limiter.wait_minutes(),
+            hotline=self.core.profile.hotline,
+        )
+        return DispatchResult(replies=[Reply(msg.chat_id, text)], outcome="rate-limited")
+
     def _dispatch_once(self, msg: IncomingMessage, key: str) -> tuple[str, str | None, int | None] | None:
         """One transaction for one message; None when the key is already held (a redelivery)."""
         private = msg.chat_type == "private"
@@ -158,6 +181,8 @@ class Router:
     def _handle(self, session: Session, msg: IncomingMessage) -> tuple[str, str | None, int | None]:
         group = self._group(session, msg) if msg.chat_type == "group" else None
         command = parse_command(msg.text)
+        if command is not None and command.for_other_bot(msg.bot_username):
+            return "other-bot", None, None  # /close@SomeOtherBot: not ours, whatever the name
         if command is not None:
             return self._command(session, msg, group, command)
         if msg.chat_type == "private":
@@ -299,6 +324,7 @@ class Router:
             idempotency.purge_group(session, now - GROUP_KEY_TTL)
             review.housekeeping(session, self.core, now)
         self.pending.purge(now)
+        self.private_limiter.purge(now)
         self.held_receipts.purge(now)
         self.private_counter.flush(now)
 

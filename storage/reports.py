@@ -145,11 +145,14 @@ def recent_similar_candidates(
 
 
 def count_recent_by_reporter(session: Session, platform: str, reporter_id: str, since: datetime) -> int:
-    """How many reports one group member filed since ``since`` (the flood limit)."""
+    """How many reports one group member filed since ``since`` (the flood limit); merged duplicates don't count."""
     return (
         session.scalar(
             select(func.count(Report.id)).where(
-                Report.platform == platform, Report.reporter_id == reporter_id, Report.created_at >= since
+                Report.platform == platform,
+                Report.reporter_id == reporter_id,
+                Report.created_at >= since,
+                Report.duplicate_of.is_(None),
             )
         )
         or 0

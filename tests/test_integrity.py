@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from telegram import Bot, Update
 
+from bot.adapters.console import ConsoleAdapter
+from bot.adapters.telegram import to_incoming
+from bot.adapters.wechaty import strip_mention
+from bot.bridge import Bridge
+from handlers.context import Core
 from handlers.messages import DispatchResult
 from handlers.router import DISPATCH_ATTEMPTS, GROUP_KEY_TTL, Router
 from storage.groups import upsert_group
 from storage.models import Group, ProcessedMessage, Report
+from storage.officials import add_official
 from tests.conftest import Clock
-from tests.helpers import group_msg
+from tests.fakes.telegram_api import DEFAULT_TOKEN
+from tests.helpers import group_msg, private_msg
 
 HAZARDS = [
     "王家沟村东头那个老窑洞裂缝越来越宽了，怕塌",
@@ -97,3 +110,179 @@ def test_housekeeping_forgets_group_keys_after_the_redelivery_window_but_keeps_f
     with router.core.sessions() as session:
         keys = {row.key: row.report_id for row in session.scalars(select(ProcessedMessage))}
     assert keys == {"g:telegram:-780:hazard": filed.report_id}
+
+
+def test_filed_outcomes_of_the_concurrent_hazards_are_new_reports_not_duplicates(router: Router) -> None:
+    outcomes = [
+        router.dispatch(group_msg(text, sender=f"w{i}", chat="-781")).outcome
+        for i, text in enumerate(HAZARDS)
+    ]
+    assert outcomes == ["filed"] * len(HAZARDS)
+
+
+# --- item 12: commands addressed to another bot ------------------------------------------------------------
+
+
+def _status(router: Router, report_id: int) -> str:
+    with router.core.sessions() as session:
+        report = session.get(Report, report_id)
+        assert report is not None
+        return report.status
+
+
+def test_a_command_for_another_bot_changes_nothing_and_says_nothing(router: Router) -> None:
+    rid = router.dispatch(group_msg(HAZARDS[0], chat="-782")).report_id
+    assert rid is not None
+    with router.core.sessions.begin() as session:
+        add_official(session, "telegram", "boss", "张站长", role="admin")
+    ours = "anquan_bot"
+    for text in (f"/close@SomeOtherBot {rid}", f"/done@SomeOtherBot {rid}", f"/整改完成@other_bot {rid}"):
+        msg = replace(group_msg(text, sender="boss", chat="-782"), bot_username=ours)
+        result = router.dispatch(msg)
+        assert (result.replies, result.outcome) == ([], "other-bot")
+    assert _status(router, rid) == "reported"
+    mine = replace(group_msg(f"/done@AnQuan_Bot {rid}", sender="boss", chat="-782"), bot_username=ours)
+    assert f"#{rid}" in router.dispatch(mine).replies[0].text
+    assert _status(router, rid) == "rectified"
+
+
+def test_the_telegram_adapter_tells_the_core_its_own_username() -> None:
+    update = Update.de_json(_telegram_update(), Bot(DEFAULT_TOKEN))
+    msg = to_incoming(update, bot_username="anquan_bot")
+    assert msg is not None and msg.bot_username == "anquan_bot"
+
+
+# --- item 13: /清单 never echoes -------------------------------------------------------------------------
+
+
+def test_list_with_an_unknown_village_names_the_choices_and_never_echoes(router: Router) -> None:
+    fake = "紧急通知：明天全村停水，请到村委会领补贴"
+    reply = router.dispatch(group_msg(f"/清单 {fake}", chat="-783")).replies[0].text
+    assert "没有这个村" in reply
+    assert fake not in reply and "补贴" not in reply
+    assert all(v.name in reply for v in router.core.profile.villages)
+    known = router.dispatch(group_msg("/清单 庙坪", chat="-783")).replies[0].text
+    assert "庙坪村" in known and "没有这个村" not in known
+
+
+# --- item 15: floods ---------------------------------------------------------------------------------------
+
+
+def test_a_private_flood_files_one_burst_and_says_the_limit_once_per_window(
+    router: Router, clock: Clock
+) -> None:
+    burst = router.core.profile.private_burst
+    results = [router.dispatch(private_msg(HAZARDS[i % len(HAZARDS)], sender="flooder")) for i in range(60)]
+    filed = [r for r in results if r.report_id is not None]
+    told = [r for r in results if r.replies and "太快" in r.replies[0].text]
+    assert len(filed) <= burst
+    assert len(told) == 1
+    assert all(not r.replies for r in results[burst + 1 :])
+    # Another sender is not affected.
+    assert router.dispatch(private_msg(HAZARDS[0], sender="someone-else")).replies
+    # After the window the sender is heard again, and a new flood is told once again.
+    clock.now += timedelta(minutes=1)
+    again = [router.dispatch(private_msg(HAZARDS[1], sender="flooder")) for _ in range(20)]
+    assert again[0].replies and "太快" not in again[0].replies[0].text
+    assert sum(1 for r in again if r.replies and "太快" in r.replies[0].text) == 1
+
+
+def test_wrong_binding_and_receipt_guesses_count_against_the_private_limit(router: Router) -> None:
+    burst = router.core.profile.private_burst
+    answers = [
+        router.dispatch(
+            private_msg(f"/绑定 WRONG{i:04d}" if i % 2 else f"/进度 GUESS{i:04d}", sender="guesser")
+        )
+        for i in range(1000)
+    ]
+    answered = [a for a in answers if a.replies]
+    assert len(answered) == burst + 1  # the burst, then one notice; the other guesses get nothing at all
+    assert "太快" in answered[-1].replies[0].text
+
+
+def test_the_private_limiter_keeps_no_sender_id_and_forgets_idle_senders(
+    router: Router, clock: Clock
+) -> None:
+    router.dispatch(private_msg("你好", sender="wxid_secret_person"))
+    limiter = router.private_limiter
+    assert len(limiter) == 1
+    assert all("wxid_secret_person" not in key for key in limiter._buckets)
+    clock.now += timedelta(hours=1)
+    router.housekeeping()
+    assert len(limiter) == 0
+
+
+def test_merged_duplicates_do_not_count_against_the_group_limit(router: Router) -> None:
+    limit = router.core.profile.reports_per_hour
+    first = router.dispatch(group_msg(HAZARDS[0], sender="busy", chat="-784"))
+    assert first.outcome == "filed"
+    again = [router.dispatch(group_msg(HAZARDS[0], sender="busy", chat="-784")).outcome for _ in range(limit)]
+    assert set(again) == {"duplicate"}
+    fresh = [router.dispatch(group_msg(t, sender="busy", chat="-784")).outcome for t in HAZARDS[1:limit]]
+    assert fresh == ["filed"] * (limit - 1)
+    # (HAZARDS[6] burns "still" — an emergency, never refused; the wall is not.)
+    assert router.dispatch(group_msg(HAZARDS[8], sender="busy", chat="-784")).outcome == "flood-limited"
+
+
+async def test_the_console_villager_is_never_flood_limited(core: Core) -> None:
+    lines = [*HAZARDS[:8], ":私聊", *(["你好"] * 30)]
+    out = io.StringIO()
+    adapter = ConsoleAdapter(
+        core.profile, core.texts, io.StringIO("\n".join(lines) + "\n"), out, interactive=False
+    )
+    await asyncio.wait_for(adapter.run(Bridge(Router(core)), asyncio.Event()), timeout=60)
+    text = out.getvalue()
+    assert "暂停登记" not in text and "太快" not in text
+    with core.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Report)) == 8
+
+
+# --- item 18: smaller ones --------------------------------------------------------------------------------
+
+
+def test_a_long_display_name_is_cut_and_the_report_still_files(router: Router) -> None:
+    msg = replace(group_msg(HAZARDS[3], chat="-785"), sender_name="王" * 300)
+    result = router.dispatch(msg)
+    assert result.outcome == "filed"
+    with router.core.sessions() as session:
+        report = session.get(Report, result.report_id)
+        assert report is not None and report.reporter_name == "王" * 128
+
+
+def test_automatic_channel_forwards_are_not_handed_to_the_core() -> None:
+    forwarded = _telegram_update(is_automatic_forward=True, sender=777000, first_name="Telegram")
+    assert to_incoming(Update.de_json(forwarded, Bot(DEFAULT_TOKEN))) is None
+    from_777000 = _telegram_update(sender=777000, first_name="Telegram")
+    assert to_incoming(Update.de_json(from_777000, Bot(DEFAULT_TOKEN))) is None
+    long_name = _telegram_update(first_name="建" * 100, last_name="军" * 100)
+    msg = to_incoming(Update.de_json(long_name, Bot(DEFAULT_TOKEN)))
+    assert msg is not None and len(msg.sender_name) == 128
+
+
+def test_stripping_the_wechat_mention_is_linear_on_hostile_input() -> None:
+    hostile = [" " * 200_000 + "x", "\u2005" * 200_000 + "@bo", "@" * 200_000]
+    started = time.perf_counter()
+    for text in hostile:
+        strip_mention(text, ["bot", "安全助手"])
+    assert time.perf_counter() - started < 0.5
+    assert strip_mention("@安全助手\u2005村口电线断了", ["安全助手"]) == "村口电线断了"
+    assert strip_mention("村口电线断了 @安全助手", ["安全助手"]) == "村口电线断了"
+
+
+def _telegram_update(
+    *,
+    is_automatic_forward: bool = False,
+    sender: int = 5318862197,
+    first_name: str = "建军",
+    last_name: str = "王",
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "message_id": 412,
+        "from": {"id": sender, "is_bot": False, "first_name": first_name, "last_name": last_name},
+        "chat": {"id": -1001234567890, "title": "王家沟村安全生产群", "type": "supergroup"},
+        "date": 1749520800,
+        "text": "王家沟村东头老窑洞裂了好宽的缝，下雨怕塌",
+    }
+    if is_automatic_forward:
+        message["is_automatic_forward"] = True
+    return {"update_id": 815520301, "message": message}

@@ -195,6 +195,8 @@ class ConsoleAdapter(Adapter):
             text=text,
             chat_title=title,
             reply_to=reply_to if chat_type == "group" else None,
+            # One person plays every villager here: flood limits would lock the next "newcomer" out.
+            unlimited=True,
         )
         self._typed[self._count] = msg
         return msg

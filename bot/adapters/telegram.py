@@ -64,6 +64,8 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.MY_CHAT_MEMBER]
 MAX_TEXT = MessageLimit.MAX_TEXT_LENGTH  # 4096
 _JOINED = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER}
 _GROUP_TYPES = {TgChatType.GROUP, TgChatType.SUPERGROUP}
+# The account Telegram uses for a linked channel's posts forwarded automatically into its discussion group.
+CHANNEL_FORWARDER_ID = 777000
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -71,13 +73,17 @@ Sleep = Callable[[float], Awaitable[None]]
 # --- translation ------------------------------------------------------------------------------------
 
 
-def to_incoming(update: Update) -> IncomingMessage | None:
+def to_incoming(update: Update, bot_username: str | None = None) -> IncomingMessage | None:
     """The core's view of a new text message (or photo caption) in a group or private chat; else None.
 
-    Edited messages, channel posts, messages without text and messages from bots are not for the core.
+    Edited messages, channel posts, messages without text and messages from bots are not for the core; nor are
+    a linked channel's posts that Telegram forwards into the group by itself (sent as user 777000): they are
+    the channel's notices, not a villager's words. ``bot_username`` (ours) lets the core ignore ``/cmd@other``.
     """
     msg = update.message  # only new messages: edited_message / channel_post live in other fields
     if msg is None or msg.from_user is None or msg.from_user.is_bot:
+        return None
+    if msg.is_automatic_forward or msg.from_user.id == CHANNEL_FORWARDER_ID:
         return None
     text = msg.text if msg.text is not None else msg.caption
     if not text or not text.strip():
@@ -105,6 +111,7 @@ def to_incoming(update: Update) -> IncomingMessage | None:
         chat_title=title,
         sent_at=msg.date,
         reply_to=reply_to,
+        bot_username=bot_username,
     )
 
 
@@ -441,7 +448,7 @@ class TelegramAdapter(Adapter):
     # --- receiving ----------------------------------------------------------------------------------
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        msg = to_incoming(update)
+        msg = to_incoming(update, bot_username=context.bot.username)
         if msg is None or self._bridge is None:
             return
         task = self._bridge.submit(msg, self.deliver)
