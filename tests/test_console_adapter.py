@@ -11,6 +11,7 @@ from handlers.context import Core
 from handlers.router import Router
 from storage.officials import add_official
 from storage.reports import list_reports
+from storage.tips import list_tips
 
 
 async def _chat(core: Core, lines: list[str], *, interactive: bool = False) -> str:
@@ -45,8 +46,10 @@ async def test_switches_change_who_speaks_and_where(core: Core) -> None:
     assert "隐患 #1 已标记为已整改" in out
     with core.sessions() as s:
         reports = list_reports(s)
+        assert len(reports) == 1  # the private tip is in the tip store, not among the group reports
         assert reports[0].village == "庙坪村" and reports[0].status == "rectified"
-        assert reports[1].anonymous and reports[1].reporter_id is None
+        (tip,) = list_tips(s)
+        assert tip.kind == "tip" and "偷偷开采" in tip.text
 
 
 async def test_unknown_switches_and_villages_are_explained(core: Core) -> None:
