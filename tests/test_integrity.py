@@ -30,6 +30,7 @@ from storage.officials import add_official
 from tests.conftest import Clock
 from tests.fakes.telegram_api import DEFAULT_TOKEN
 from tests.helpers import group_msg, private_msg
+from tests.test_e2e_telegram import OFFICIAL, REPORT_ID, VILLAGE_GROUP, VILLAGER, Harness, tg  # noqa: F401 (the tg fixture)
 
 HAZARDS = [
     "王家沟村东头那个老窑洞裂缝越来越宽了，怕塌",
@@ -286,3 +287,20 @@ def _telegram_update(
     if is_automatic_forward:
         message["is_automatic_forward"] = True
     return {"update_id": 815520301, "message": message}
+
+
+async def test_over_the_bot_api_a_command_for_another_bot_gets_no_answer(tg: Harness) -> None:  # noqa: F811
+    mid, _ = await tg.say(VILLAGE_GROUP, VILLAGER, HAZARDS[0])
+    report_id = int(REPORT_ID.search((await tg.reply_to(mid)).text).group(1))  # type: ignore[union-attr]
+    other, _ = await tg.say(VILLAGE_GROUP, OFFICIAL, f"/close@SomeOtherBot {report_id}")
+    ours, _ = await tg.say(VILLAGE_GROUP, OFFICIAL, "/清单@anquan_test_bot")
+    assert f"#{report_id}" in (await tg.reply_to(ours)).text
+    assert not any(s.reply_to_message_id == other for s in tg.api.sent)
+    assert tg.report(report_id).status == "reported"  # type: ignore[union-attr]
+
+
+def test_the_classifier_mention_pattern_stays_fast_on_hostile_input(router: Router) -> None:
+    started = time.perf_counter()
+    for text in ("@" * 200_000, "@a" + " " * 200_000 + "x", "＠" * 100_000 + "\u2005" * 100_000):
+        router.core.classifier.normalize(text)
+    assert time.perf_counter() - started < 0.5
