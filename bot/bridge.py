@@ -35,17 +35,16 @@ class Bridge:
             except RetryLater as exc:
                 # The platform (or our own daily cap) says not now: a group reply waits in the outbox.
                 # A private reply is never stored, since that would keep the sender's chat id; a receipt is
-                # held in memory only, for the sender's next private message.
+                # held in memory only, for the sender's next private message. Private failures are counted in
+                # the router's hourly private line, never logged one by one (a log time would date the tip).
                 if msg.chat_type == "group":
                     await asyncio.to_thread(self.router.defer_reply, msg.platform, reply, exc.retry_after)
                 else:
                     self.router.undelivered(msg.platform, reply)
-                    log.warning(
-                        "private reply dropped: platform refused to send", extra={"platform": msg.platform}
-                    )
             except Exception as exc:
                 if msg.chat_type == "private":
                     self.router.undelivered(msg.platform, reply)
+                    continue
                 log.error(
                     "reply could not be delivered",
                     extra={"platform": msg.platform, "chat_type": msg.chat_type, "error": type(exc).__name__},

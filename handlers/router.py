@@ -124,9 +124,11 @@ class Router:
         return DispatchResult(replies=replies, outcome=outcome, report_id=report_id)
 
     def undelivered(self, platform: str, reply: Reply) -> None:
-        """The platform refused a private reply: keep it in memory if it carries a receipt code, else forget it."""
+        """The platform refused a private reply: count it, and keep it in memory if it carries a receipt code."""
+        now = self.core.clock()
+        self.private_counter.add("reply-undelivered", now)
         if reply.receipt:
-            self.held_receipts.hold(platform, reply.chat_id, reply.text, self.core.clock())
+            self.held_receipts.hold(platform, reply.chat_id, reply.text, now)
 
     def _private_limit(self, msg: IncomingMessage) -> DispatchResult | None:
         """None when the sender may go on; else the one notice per window, or nothing at all (no log either)."""

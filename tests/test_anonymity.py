@@ -329,3 +329,20 @@ def test_private_messages_only_feed_an_hourly_count(
     assert record["total"] == 2 and record["hour"].endswith("02:00:00+00:00")
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert "wxid_x" not in logged and "wxid_y" not in logged and "偷偷开采" not in logged
+
+
+async def test_a_refused_private_reply_is_counted_not_logged(
+    router: Router, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    bridge = Bridge(router)
+
+    async def refuse(reply: Reply) -> None:
+        raise ChatUnreachable("403")
+
+    with caplog.at_level(logging.DEBUG):
+        await bridge.process(private_msg(TIP, sender="wxid_q"), refuse)
+        assert [r for r in caplog.records if r.name.startswith(("handlers", "bot"))] == []
+        clock.now += timedelta(hours=1)
+        router.housekeeping()
+    (line,) = [r for r in caplog.records if r.getMessage() == "private messages in the past hour"]
+    assert line.__dict__["outcomes"] == {"anonymous-filed": 1, "reply-undelivered": 1}
