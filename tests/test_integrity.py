@@ -17,10 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from telegram import Bot, Update
 
+from bot.adapters import build_adapter
+from bot.adapters.console import OFFICIAL_ID as CONSOLE_OFFICIAL_ID
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.telegram import to_incoming
 from bot.adapters.wechaty import strip_mention
 from bot.bridge import Bridge
+from bot.config import Settings
 from handlers.context import Core
 from handlers.messages import DispatchResult
 from handlers.router import DISPATCH_ATTEMPTS, GROUP_KEY_TTL, Router
@@ -304,3 +307,13 @@ def test_the_classifier_mention_pattern_stays_fast_on_hostile_input(router: Rout
     for text in ("@" * 200_000, "@a" + " " * 200_000 + "x", "＠" * 100_000 + "\u2005" * 100_000):
         router.core.classifier.normalize(text)
     assert time.perf_counter() - started < 0.5
+
+
+def test_the_console_admin_exists_only_on_the_console(router: Router) -> None:
+    build_adapter("console", Settings(), router.core)
+    rid = router.dispatch(group_msg(HAZARDS[9], chat="-786")).report_id
+    assert rid is not None
+    for platform in ("telegram", "wechaty"):
+        msg = group_msg(f"/整改完成 {rid}", sender=CONSOLE_OFFICIAL_ID, chat="-786", platform=platform)
+        assert router.dispatch(msg).outcome == "refused"
+    assert _status(router, rid) == "reported"
