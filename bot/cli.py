@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -142,7 +142,6 @@ def report_json(report: Report) -> dict[str, Any]:
 )
 def reports(status: str, as_json: bool, tips: bool) -> None:
     """隐患台账：默认列出群里登记、未整改的隐患；--tips 列出匿名举报。"""
-    from handlers.texts import Texts
     from storage.reports import list_reports
 
     settings = load_settings()
@@ -152,20 +151,33 @@ def reports(status: str, as_json: bool, tips: bool) -> None:
         return
     with db.sessions() as session:
         rows = list_reports(session, statuses=OPEN_STATUSES if status == "open" else None)
-        if as_json:
-            for r in rows:
-                click.echo(json.dumps(report_json(r), ensure_ascii=False))
-            return
-        texts = Texts.load(settings.texts)
-        if not rows:
-            click.echo("（没有记录）")
-        for r in rows:
-            created = r.created_at.astimezone(settings.tz).strftime("%Y-%m-%d")
-            click.echo(
-                f"#{r.id}\t{texts.label('kinds', r.kind)}\t{texts.label('categories', r.category)}\t"
-                f"{texts.label('severities', r.severity)}\t{texts.label('statuses', r.status)}\t"
-                f"{r.village or r.location or '-'}\t{created}\t{r.text[:40]}"
-            )
+        _print_ledger(settings, rows, as_json, report_json, lambda r: f"#{r.id}")
+
+
+def _print_ledger(
+    settings: Settings,
+    rows: Sequence[Any],
+    as_json: bool,
+    to_json: Callable[[Any], dict[str, Any]],
+    number: Callable[[Any], str],
+) -> None:
+    """Print ledger rows (reports or tips) as JSON Lines or as one tab-separated line each."""
+    from handlers.texts import Texts
+
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(to_json(row), ensure_ascii=False))
+        return
+    texts = Texts.load(settings.texts)
+    if not rows:
+        click.echo("（没有记录）")
+    for row in rows:
+        created = row.created_at.astimezone(settings.tz).strftime("%Y-%m-%d")
+        click.echo(
+            f"{number(row)}\t{texts.label('kinds', row.kind)}\t{texts.label('categories', row.category)}\t"
+            f"{texts.label('severities', row.severity)}\t{texts.label('statuses', row.status)}\t"
+            f"{row.village or row.location or '-'}\t{created}\t{row.text[:40]}"
+        )
 
 
 def tip_json(tip: Tip) -> dict[str, Any]:
@@ -190,25 +202,11 @@ def tip_json(tip: Tip) -> dict[str, Any]:
 
 
 def _list_tips(settings: Settings, db: Database, status: str, as_json: bool) -> None:
-    from handlers.texts import Texts
     from storage.tips import list_tips, tip_label
 
     with db.sessions() as session:
         rows = list_tips(session, statuses=OPEN_STATUSES if status == "open" else None)
-        if as_json:
-            for t in rows:
-                click.echo(json.dumps(tip_json(t), ensure_ascii=False))
-            return
-        texts = Texts.load(settings.texts)
-        if not rows:
-            click.echo("（没有记录）")
-        for t in rows:
-            created = t.created_at.astimezone(settings.tz).strftime("%Y-%m-%d")
-            click.echo(
-                f"{tip_label(t.id)}\t{texts.label('kinds', t.kind)}\t{texts.label('categories', t.category)}\t"
-                f"{texts.label('severities', t.severity)}\t{texts.label('statuses', t.status)}\t"
-                f"{t.village or t.location or '-'}\t{created}\t{t.text[:40]}"
-            )
+        _print_ledger(settings, rows, as_json, tip_json, lambda t: tip_label(t.id))
 
 
 @main.group()
