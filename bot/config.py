@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     wechaty_min_interval: float = Field(default=3.0, ge=0)
     wechaty_jitter: float = Field(default=2.0, ge=0)
     wechaty_daily_cap: int = Field(default=500, ge=1)
+    # Transport to the gateway: TLS verified against this CA file (PEM; turns TLS on), or against the system's
+    # CAs with wechaty_tls; the name expected in the gateway's certificate when it is not the endpoint's host;
+    # wechaty_insecure allows plaintext to a non-loopback address (a private network), with a warning.
+    wechaty_tls: bool = False
+    wechaty_tls_ca: Path | None = None
+    wechaty_tls_server_name: str | None = None
+    wechaty_insecure: bool = False
 
     @classmethod
     def settings_customise_sources(
@@ -93,6 +100,29 @@ class Settings(BaseSettings):
     def _check_data_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"ANQUAN_{(info.field_name or '').upper()} 指向的文件不存在：{value}")
+        return value
+
+    @field_validator("wechaty_tls_ca", mode="before")
+    @classmethod
+    def _check_wechaty_tls_ca(cls, value: Any) -> Path | None:
+        if value is None or not str(value).strip():
+            return None
+        value = Path(str(value).strip())
+        if not value.is_file():
+            raise ValueError(f"ANQUAN_WECHATY_TLS_CA 指向的 CA 证书文件不存在：{value}")
+        return value
+
+    @field_validator("wechaty_tls_server_name")
+    @classmethod
+    def _check_wechaty_tls_server_name(cls, value: str | None) -> str | None:
+        value = (value or "").strip().rstrip(".")
+        if not value:
+            return None
+        if any(c.isspace() or c in "/:@" for c in value):
+            raise ValueError(
+                f"ANQUAN_WECHATY_TLS_SERVER_NAME 应是网关证书里的域名或 IP（如 wechaty-gateway.internal），"
+                f"当前是 {value!r}"
+            )
         return value
 
     @field_validator("timezone")

@@ -181,3 +181,44 @@ def test_the_bot_segments_with_the_townships_userdict(
     userdict.write_text(BUNDLED_USERDICT + "石磙子 2000 n\n", encoding="utf-8")
     core = build_core(Settings(userdict=userdict), sqlite_database)
     assert "石磙子" in core.classifier.explain(text)["tokens"]
+
+
+def test_wechaty_transport_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("ANQUAN_CONFIG", raising=False)
+    defaults = Settings(data_dir=tmp_path)
+    assert (defaults.wechaty_tls, defaults.wechaty_tls_ca, defaults.wechaty_tls_server_name) == (
+        False,
+        None,
+        None,
+    )
+    assert defaults.wechaty_insecure is False
+    ca = tmp_path / "gateway-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("ANQUAN_WECHATY_TLS_CA", str(ca))
+    monkeypatch.setenv("ANQUAN_WECHATY_TLS_SERVER_NAME", " wechaty-gateway.internal. ")
+    monkeypatch.setenv("ANQUAN_WECHATY_TLS", "true")
+    monkeypatch.setenv("ANQUAN_WECHATY_INSECURE", "1")
+    s = Settings(data_dir=tmp_path)
+    assert (s.wechaty_tls, s.wechaty_tls_ca, s.wechaty_tls_server_name) == (
+        True,
+        ca,
+        "wechaty-gateway.internal",
+    )
+    assert s.wechaty_insecure is True
+    monkeypatch.setenv("ANQUAN_WECHATY_TLS_CA", "")
+    monkeypatch.setenv("ANQUAN_WECHATY_TLS_SERVER_NAME", "")
+    s = Settings(data_dir=tmp_path)
+    assert (s.wechaty_tls_ca, s.wechaty_tls_server_name) == (None, None)
+
+
+def test_a_missing_wechaty_ca_file_or_a_bad_server_name_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("ANQUAN_CONFIG", raising=False)
+    monkeypatch.setenv("ANQUAN_WECHATY_TLS_CA", str(tmp_path / "missing-ca.pem"))
+    with pytest.raises(ValidationError, match="ANQUAN_WECHATY_TLS_CA 指向的 CA 证书文件不存在"):
+        Settings(data_dir=tmp_path)
+    monkeypatch.delenv("ANQUAN_WECHATY_TLS_CA")
+    monkeypatch.setenv("ANQUAN_WECHATY_TLS_SERVER_NAME", "https://gw.example.cn:8788")
+    with pytest.raises(ValidationError, match="ANQUAN_WECHATY_TLS_SERVER_NAME"):
+        Settings(data_dir=tmp_path)

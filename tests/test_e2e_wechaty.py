@@ -6,6 +6,10 @@ Scenario: a room hazard is filed and answered with its number in the room; chatt
 understands, and the whistleblower's contact id and name end up in no table and no log; the bot's own and
 non-text messages are ignored; a log-out alerts the leadership group on another platform; sends are paced; a
 dropped event stream makes ``run`` raise, and the next ``run`` works again.
+
+Over TLS (a throw-away CA and server certificate made at test time): a room hazard and a private tip round-trip
+with every gRPC call encrypted and carrying the token; a wrong CA, a wrong server name or a gateway without TLS
+stop the adapter with a clear Chinese error before any call is made, and no message is handled.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import itertools
 import logging
 import re
+import secrets
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +28,13 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.wechaty import WechatyAdapter, check_environment, load_wechaty
+from bot.adapters.wechaty import (
+    GatewayTLS,
+    GatewayTLSError,
+    WechatyAdapter,
+    check_environment,
+    load_wechaty,
+)
 
 try:
     check_environment()
@@ -38,6 +49,7 @@ from sqlalchemy import inspect, select, text  # noqa: E402
 
 from bot.app import Database, supervise  # noqa: E402
 from bot.bridge import Bridge  # noqa: E402
+from bot.config import Settings  # noqa: E402
 from handlers.classifier import Classifier  # noqa: E402
 from handlers.messages import IncomingMessage  # noqa: E402
 from handlers.profile import Profile  # noqa: E402
@@ -48,7 +60,7 @@ from storage.models import OutboxMessage  # noqa: E402
 from storage.officials import add_official  # noqa: E402
 from storage.reports import get_report  # noqa: E402
 from tests.conftest import Clock, make_core  # noqa: E402
-from tests.fakes.puppet_service import FakePuppetService  # noqa: E402
+from tests.fakes.puppet_service import FakePuppetService, GatewayPKI, make_test_pki  # noqa: E402
 
 pytestmark = pytest.mark.wechat
 
@@ -61,6 +73,9 @@ VILLAGER_ID, VILLAGER_NAME = "wxid_villager_wang", "王老汉"
 OFFICIAL_ID, OFFICIAL_NAME = "wxid_official_zhang", "张站长"
 TIPSTER_ID, TIPSTER_NAME = "wxid_whistle_8812", "后沟李二娃"
 WAIT = 10.0
+TOKEN = secrets.token_urlsafe(
+    24
+)  # the adapter refuses placeholder tokens: a real random one, as in production
 
 
 class RecordingBridge(Bridge):
@@ -133,17 +148,12 @@ StartBot = Callable[..., Awaitable[WeChat]]
 
 @pytest.fixture
 async def start_bot(
+    bridge: RecordingBridge,
     sqlite_database: Database,
-    classifier: Classifier,
-    texts: Texts,
-    profile: Profile,
-    clock: Clock,
     tmp_path: Path,
 ) -> AsyncIterator[StartBot]:
     """Start the fake gateway and the bot on it (logged in); everything is shut down in the right order after."""
     fake = FakePuppetService()
-    await fake.start()
-    bridge = RecordingBridge(Router(make_core(sqlite_database, classifier, texts, profile, clock)))
     started: list[WeChat] = []
 
     async def start(
@@ -153,10 +163,17 @@ async def start_bot(
         daily_cap: int = 100,
         adapter: WechatyAdapter | None = None,
         supervised: bool = False,
+        serve_tls: GatewayPKI | None = None,
+        make_adapter: Callable[[str], WechatyAdapter] | None = None,
     ) -> WeChat:
+        """Start the gateway (first call; over TLS with ``serve_tls``) and a bot on it, and log it in."""
+        if not fake.port:
+            await fake.start(ssl=serve_tls.server_context() if serve_tls else None)
+        if make_adapter is not None:
+            adapter = make_adapter(fake.endpoint)
         adapter = adapter or WechatyAdapter(
             fake.endpoint,
-            "fake-token",
+            TOKEN,
             min_interval=min_interval,
             jitter=jitter,
             daily_cap=daily_cap,
@@ -184,6 +201,12 @@ async def start_bot(
         wechat.stop.set()
         await asyncio.wait_for(asyncio.gather(wechat.task, return_exceptions=True), WAIT)
     await fake.close()
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> GatewayPKI:
+    """A throw-away CA and a certificate it signed for the gateway's name (not for 127.0.0.1)."""
+    return make_test_pki(tmp_path / "pki")
 
 
 async def test_room_hazard_is_answered_with_its_number_and_chatter_gets_silence(start_bot: StartBot) -> None:
@@ -355,3 +378,121 @@ async def test_stop_answers_messages_already_received_before_closing(start_bot: 
     room = wechat.fake.sent_to(ROOM)
     assert len(room) == 2 and "#" in room[1]
     assert wechat.fake.calls[-1] == "Stop"
+
+
+# --- TLS to the gateway ---------------------------------------------------------------------------------------
+
+
+async def test_over_tls_a_hazard_and_a_tip_round_trip_with_every_call_encrypted(
+    start_bot: StartBot, pki: GatewayPKI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    def from_settings(endpoint: str) -> WechatyAdapter:
+        # What an operator configures: the gateway's CA file and the name in its certificate.
+        return WechatyAdapter.from_settings(
+            Settings(
+                data_dir=tmp_path,
+                wechaty_endpoint=endpoint,
+                wechaty_token=TOKEN,
+                wechaty_tls_ca=pki.ca_cert,
+                wechaty_tls_server_name=pki.server_name,
+                wechaty_min_interval=0,
+                wechaty_jitter=0,
+            )
+        )
+
+    started = time.perf_counter()
+    wechat = await start_bot(serve_tls=pki, make_adapter=from_settings)
+    login_ms = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    replies = await wechat.room_says(HAZARD)
+    round_trip_ms = (time.perf_counter() - started) * 1000
+    assert len(replies) == 1 and "#" in replies[0]
+    receipt = await wechat.private_says(TIP)
+    assert len(receipt) == 1 and "回执码" in receipt[0]
+
+    seen = wechat.fake.requests_seen
+    assert seen and all(over_tls for _, over_tls in seen), "every gRPC call came over TLS"
+    assert {authorization for authorization, _ in seen} == {f"Wechaty {TOKEN}"}
+    assert TOKEN not in caplog.text, "the token never reaches a log"
+    print(f"TLS: login {login_ms:.0f} ms, room message to reply {round_trip_ms:.0f} ms")
+
+
+@pytest.fixture
+async def tls_gateway(pki: GatewayPKI) -> AsyncIterator[FakePuppetService]:
+    """The fake gateway over TLS, with a room message already waiting for whoever connects."""
+    fake = FakePuppetService()
+    await fake.start(ssl=pki.server_context())
+    fake.push_room_text(ROOM, ROOM_TOPIC, VILLAGER_ID, VILLAGER_NAME, HAZARD)
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+def bridge(
+    sqlite_database: Database, classifier: Classifier, texts: Texts, profile: Profile, clock: Clock
+) -> RecordingBridge:
+    """The real core behind a bridge that notes what it handled."""
+    return RecordingBridge(Router(make_core(sqlite_database, classifier, texts, profile, clock)))
+
+
+async def _run_until_refused(adapter: WechatyAdapter, bridge: RecordingBridge) -> BaseException:
+    with pytest.raises(ConnectionError) as refused:
+        await asyncio.wait_for(adapter.run(bridge, asyncio.Event()), WAIT)
+    await bridge.drain()
+    return refused.value
+
+
+async def test_a_wrong_ca_stops_the_adapter_with_a_clear_error_and_nothing_is_handled(
+    tls_gateway: FakePuppetService,
+    tmp_path: Path,
+    bridge: RecordingBridge,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    other = make_test_pki(tmp_path / "other", prefix="other-")  # a CA that did not sign the gateway's cert
+    adapter = WechatyAdapter(
+        tls_gateway.endpoint,
+        TOKEN,
+        data_dir=tmp_path,
+        tls=GatewayTLS(other.ca_cert, "wechaty-gateway.test"),
+    )
+    error = await _run_until_refused(adapter, bridge)
+    assert isinstance(error, GatewayTLSError)
+    assert "证书校验失败" in str(error) and "ANQUAN_WECHATY_TLS_CA" in str(error)
+    assert any("证书校验失败" in str(r.__dict__.get("hint", "")) for r in caplog.records), (
+        "explained in the log"
+    )
+    assert tls_gateway.requests_seen == [] and tls_gateway.calls == [], "no gRPC call reached the gateway"
+    assert bridge.handled == [] and tls_gateway.sent == []
+
+
+async def test_a_certificate_for_another_name_is_refused_and_the_error_names_the_server_name_setting(
+    tls_gateway: FakePuppetService,
+    tmp_path: Path,
+    bridge: RecordingBridge,
+    pki: GatewayPKI,
+) -> None:
+    adapter = WechatyAdapter(tls_gateway.endpoint, TOKEN, data_dir=tmp_path, tls=GatewayTLS(pki.ca_cert))
+    error = await _run_until_refused(adapter, bridge)
+    assert isinstance(error, GatewayTLSError)
+    assert "ANQUAN_WECHATY_TLS_SERVER_NAME" in str(error) and "127.0.0.1" in str(error)
+    assert tls_gateway.calls == [] and bridge.handled == []
+
+
+async def test_tls_to_a_gateway_without_tls_fails_with_a_clear_error(
+    tmp_path: Path,
+    bridge: RecordingBridge,
+    pki: GatewayPKI,
+) -> None:
+    plain = FakePuppetService()
+    await plain.start()
+    try:
+        adapter = WechatyAdapter(
+            plain.endpoint, TOKEN, data_dir=tmp_path, tls=GatewayTLS(pki.ca_cert, pki.server_name)
+        )
+        error = await _run_until_refused(adapter, bridge)
+    finally:
+        await plain.close()
+    assert isinstance(error, GatewayTLSError) and "TLS" in str(error)
+    assert plain.calls == [] and bridge.handled == []

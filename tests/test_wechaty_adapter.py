@@ -1,6 +1,7 @@
-"""Tests for bot.adapters.wechaty without a gateway: translation, mention stripping, pacing, configuration errors.
+"""Tests for bot.adapters.wechaty without a gateway: translation, mention stripping, pacing, configuration errors,
+and the transport rules: a real token, plaintext only to loopback, TLS settings.
 
-The end-to-end behaviour over gRPC is in test_e2e_wechaty.py.
+The end-to-end behaviour over gRPC (and over TLS) is in test_e2e_wechaty.py.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import secrets
+import ssl
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -23,6 +26,7 @@ from bot.config import Settings
 BOT = "克虎镇安全助手"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parents[1]
+TOKEN = secrets.token_urlsafe(24)
 
 
 # --- translation ----------------------------------------------------------------------------------------
@@ -215,7 +219,16 @@ def test_pacer_rejects_negative_settings() -> None:
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANQUAN_CONFIG", "ANQUAN_WECHATY_ENDPOINT", "ANQUAN_WECHATY_TOKEN", "ANQUAN_PLATFORMS"):
+    for name in (
+        "ANQUAN_CONFIG",
+        "ANQUAN_WECHATY_ENDPOINT",
+        "ANQUAN_WECHATY_TOKEN",
+        "ANQUAN_PLATFORMS",
+        "ANQUAN_WECHATY_TLS",
+        "ANQUAN_WECHATY_TLS_CA",
+        "ANQUAN_WECHATY_TLS_SERVER_NAME",
+        "ANQUAN_WECHATY_INSECURE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -240,14 +253,15 @@ def test_from_settings_takes_endpoint_token_and_pacing(clean_env: None, tmp_path
     adapter = wx.WechatyAdapter.from_settings(
         _settings(
             tmp_path,
-            wechaty_endpoint="10.0.0.5:8788",
-            wechaty_token="puppet_token",
+            wechaty_endpoint="127.0.0.1:8788",
+            wechaty_token=TOKEN,
             wechaty_min_interval=4.0,
             wechaty_jitter=1.5,
             wechaty_daily_cap=300,
         )
     )
-    assert (adapter.endpoint, adapter.token, adapter.platform) == ("10.0.0.5:8788", "puppet_token", "wechaty")
+    assert (adapter.endpoint, adapter.token, adapter.platform) == ("127.0.0.1:8788", TOKEN, "wechaty")
+    assert adapter.tls is None
     assert (adapter.pacer.min_interval, adapter.pacer.jitter, adapter.pacer.daily_cap) == (4.0, 1.5, 300)
     assert adapter.data_dir == tmp_path
 
@@ -294,7 +308,7 @@ def test_importing_the_adapter_does_not_import_the_sdk() -> None:
 
 
 async def test_send_without_a_connection_is_a_delivery_error() -> None:
-    adapter = wx.WechatyAdapter("127.0.0.1:1", "t", min_interval=0, jitter=0)
+    adapter = wx.WechatyAdapter("127.0.0.1:1", TOKEN, min_interval=0, jitter=0)
     with pytest.raises(DeliveryError):
         await adapter.send_text("123@chatroom", "hi")
 
@@ -319,3 +333,159 @@ async def test_the_gap_starts_when_a_slow_send_ends() -> None:
     t.mono += 0.25
     await pacer.acquire()
     assert t.slept == [pytest.approx(0.75)]
+
+
+# --- the token ------------------------------------------------------------------------------------------------
+
+
+@needs_extra
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        "",
+        "   ",
+        "anquan-insecure-token",  # the old built-in fallback
+        "token",
+        "changeme",
+        "CHANGEME",
+        "网关的token",  # the README's old example value
+        "puppet_padlocal_xxxxxxxxxxxxxxxx",  # the providers' documented example
+        "<your gateway token here>",
+        "my-example-token-1234",
+        "aaaaaaaaaaaaaaaaaaaaaaaa",
+        "short-but-real1",  # 15 characters: guessable
+        "a token with spaces 12345",
+        "令牌令牌令牌令牌令牌令牌令牌令牌",
+    ],
+)
+def test_no_token_or_a_placeholder_token_refuses_to_start(
+    clean_env: None, tmp_path: Path, token: str | None
+) -> None:
+    with pytest.raises(ValueError, match="ANQUAN_WECHATY_TOKEN") as refused:
+        wx.WechatyAdapter.from_settings(
+            _settings(tmp_path, wechaty_endpoint="127.0.0.1:8788", wechaty_token=token)
+        )
+    if token and len(token.strip()) > len("changeme"):  # short ones are words the message may use
+        assert token.strip() not in str(refused.value), "the error never repeats the token"
+
+
+def test_a_random_token_is_accepted() -> None:
+    for token in (TOKEN, "insecure_40fc7334-9d1e-4b0a-8f3c-2e6a7b5d9c11", secrets.token_hex(8)):
+        assert wx.check_token(f" {token} ") == token
+
+
+def test_the_adapter_itself_refuses_a_missing_token() -> None:
+    with pytest.raises(ValueError, match="未设置 ANQUAN_WECHATY_TOKEN"):
+        wx.WechatyAdapter("127.0.0.1:8788", None)
+
+
+# --- plaintext only to loopback ---------------------------------------------------------------------------------
+
+
+@needs_extra
+@pytest.mark.parametrize(
+    "endpoint", ["10.0.0.5:8788", "192.168.1.20:8788", "gateway:8788", "0.0.0.0:8788", "[2001:db8::5]:8788"]
+)
+def test_plaintext_to_a_non_loopback_gateway_refuses_to_start_and_names_the_options(
+    clean_env: None, tmp_path: Path, endpoint: str
+) -> None:
+    with pytest.raises(ValueError, match="拒绝用明文") as refused:
+        wx.WechatyAdapter.from_settings(_settings(tmp_path, wechaty_endpoint=endpoint, wechaty_token=TOKEN))
+    message = str(refused.value)
+    for option in ("127.0.0.1", "SSH", "WireGuard", "ANQUAN_WECHATY_TLS_CA", "ANQUAN_WECHATY_INSECURE"):
+        assert option in message, option
+
+
+@needs_extra
+@pytest.mark.parametrize("endpoint", ["127.0.0.1:8788", "127.8.0.9:8788", "localhost:8788", "[::1]:8788"])
+def test_plaintext_to_loopback_is_allowed(clean_env: None, tmp_path: Path, endpoint: str) -> None:
+    adapter = wx.WechatyAdapter.from_settings(
+        _settings(tmp_path, wechaty_endpoint=endpoint, wechaty_token=TOKEN)
+    )
+    assert adapter.tls is None
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.255.0.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("::ffff:127.0.0.1", True),
+        ("LOCALHOST", True),
+        ("10.0.0.1", False),
+        ("0.0.0.0", False),
+        ("localhost.example.com", False),
+        ("127.0.0.1.nip.io", False),
+        ("::ffff:10.0.0.1", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert wx.is_loopback(host) is loopback
+
+
+def test_split_endpoint_unwraps_ipv6() -> None:
+    assert wx.split_endpoint("[::1]:8788") == ("::1", 8788)
+    assert wx.split_endpoint("grpc://gw.example.cn:443") == ("gw.example.cn", 443)
+
+
+@needs_extra
+def test_the_insecure_escape_hatch_allows_plaintext_with_a_warning(
+    clean_env: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.adapters.wechaty"):
+        adapter = wx.WechatyAdapter.from_settings(
+            _settings(tmp_path, wechaty_endpoint="10.8.0.2:8788", wechaty_token=TOKEN, wechaty_insecure=True)
+        )
+    assert adapter.tls is None
+    warned = [r for r in caplog.records if "ANQUAN_WECHATY_INSECURE" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    assert TOKEN not in caplog.text
+
+
+# --- TLS settings -------------------------------------------------------------------------------------------------
+
+
+@needs_extra
+def test_a_ca_file_turns_tls_on_for_a_remote_gateway(clean_env: None, tmp_path: Path) -> None:
+    from tests.fakes.puppet_service import make_test_pki
+
+    pki = make_test_pki(tmp_path / "pki")
+    adapter = wx.WechatyAdapter.from_settings(
+        _settings(
+            tmp_path,
+            wechaty_endpoint="203.0.113.7:8788",
+            wechaty_token=TOKEN,
+            wechaty_tls_ca=pki.ca_cert,
+            wechaty_tls_server_name="wechaty-gateway.test",
+        )
+    )
+    assert adapter.tls == wx.GatewayTLS(pki.ca_cert, "wechaty-gateway.test")
+    assert adapter.server_name == "wechaty-gateway.test"
+    context = adapter._ssl_context
+    assert (
+        context is not None and context.check_hostname and context.minimum_version >= ssl.TLSVersion.TLSv1_2
+    )
+    assert [c["subject"] for c in context.get_ca_certs()] == [((("commonName", "anquan test gateway CA"),),)]
+
+
+@needs_extra
+def test_tls_with_the_system_cas_needs_no_ca_file(clean_env: None, tmp_path: Path) -> None:
+    adapter = wx.WechatyAdapter.from_settings(
+        _settings(
+            tmp_path, wechaty_endpoint="wechat-gw.example.cn:443", wechaty_token=TOKEN, wechaty_tls=True
+        )
+    )
+    assert adapter.tls == wx.GatewayTLS(None, None) and adapter.server_name == "wechat-gw.example.cn"
+
+
+@needs_extra
+def test_a_ca_file_that_is_not_a_certificate_is_a_clear_error(clean_env: None, tmp_path: Path) -> None:
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("这不是证书\n")
+    with pytest.raises(ValueError, match="ANQUAN_WECHATY_TLS_CA"):
+        wx.WechatyAdapter.from_settings(
+            _settings(tmp_path, wechaty_endpoint="10.0.0.5:8788", wechaty_token=TOKEN, wechaty_tls_ca=bogus)
+        )

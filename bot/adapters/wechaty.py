@@ -24,9 +24,11 @@ import asyncio
 import contextlib
 import importlib.metadata
 import importlib.util
+import ipaddress
 import logging
 import os
 import random
+import ssl
 import sys
 import time
 import warnings
@@ -47,8 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLATFORM = "wechaty"
-# The client sends the token as the :authority header even with an endpoint; a gateway without auth ignores it.
-DEFAULT_TOKEN = "anquan-insecure-token"
 CONNECT_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
 DRAIN_TIMEOUT_ON_FAILURE = 15.0
@@ -422,9 +422,15 @@ class WechatyAdapter(Adapter):
         daily_cap: int = 500,
         tz: tzinfo | None = None,
         data_dir: Path = Path("data"),
+        tls: GatewayTLS | None = None,
+        insecure: bool = False,
     ) -> None:
         self.endpoint = validate_endpoint(endpoint)
-        self.token = token or DEFAULT_TOKEN
+        self.token = check_token(token)
+        self.tls = tls
+        # Built now, so that an unreadable CA file stops the start with a clear error.
+        self._ssl_context = tls.context() if tls is not None else None
+        check_transport(self.endpoint, tls, insecure)
         self.data_dir = Path(data_dir)
         self.pacer = SendPacer(
             min_interval,
@@ -443,16 +449,24 @@ class WechatyAdapter(Adapter):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WechatyAdapter:
-        """Build the adapter from ``ANQUAN_WECHATY_*`` settings; clear errors for what cannot work."""
+        """Build the adapter from ``ANQUAN_WECHATY_*`` settings; clear errors for what cannot work.
+
+        Refused: no token or a placeholder one, and plaintext to a gateway that is not on loopback (unless
+        ``ANQUAN_WECHATY_INSECURE``). TLS is on with ``ANQUAN_WECHATY_TLS_CA`` or ``ANQUAN_WECHATY_TLS``.
+        """
         check_environment()
         if not settings.wechaty_endpoint:
             raise ValueError(
                 "未配置微信 puppet 服务地址：请设置 ANQUAN_WECHATY_ENDPOINT（host:port，例如 127.0.0.1:8788），"
                 "并用 ANQUAN_WECHATY_TOKEN 设置它的 token。"
             )
-        if not settings.wechaty_token:
+        tls = None
+        if settings.wechaty_tls or settings.wechaty_tls_ca is not None:
+            tls = GatewayTLS(settings.wechaty_tls_ca, settings.wechaty_tls_server_name)
+        elif settings.wechaty_tls_server_name:
             log.warning(
-                "ANQUAN_WECHATY_TOKEN is not set; using a placeholder token", extra={"platform": PLATFORM}
+                "ANQUAN_WECHATY_TLS_SERVER_NAME is ignored without TLS (set ANQUAN_WECHATY_TLS_CA)",
+                extra={"platform": PLATFORM},
             )
         return cls(
             settings.wechaty_endpoint,
@@ -462,7 +476,16 @@ class WechatyAdapter(Adapter):
             daily_cap=settings.wechaty_daily_cap,
             tz=settings.tz,
             data_dir=settings.data_dir,
+            tls=tls,
+            insecure=settings.wechaty_insecure,
         )
+
+    @property
+    def server_name(self) -> str:
+        """The name the gateway's certificate must carry: the TLS server name, or the endpoint's host."""
+        if self.tls is not None and self.tls.server_name:
+            return self.tls.server_name
+        return split_endpoint(self.endpoint)[0]
 
     # --- running ------------------------------------------------------------------------------------
 
@@ -508,28 +531,80 @@ class WechatyAdapter(Adapter):
                 await asyncio.wait_for(bridge.drain(), None if stop.is_set() else DRAIN_TIMEOUT_ON_FAILURE)
             await self._close(bot)
         if not stop.is_set():
+            if isinstance(failure, ssl.SSLError):
+                raise self._tls_failed(failure) from failure
             log.error(
                 "wechat event stream ended",
                 extra={"platform": PLATFORM, "error": type(failure).__name__ if failure else None},
             )
             raise ConnectionError("微信 puppet 服务的事件流中断") from failure
 
+    def _tls_failed(self, exc: BaseException) -> GatewayTLSError:
+        error = tls_error(exc, self.endpoint, self.server_name)
+        # The supervisor logs only the exception's type: the explanation goes to the log here.
+        log.error(
+            "wechat gateway TLS failed",
+            extra={"platform": PLATFORM, "error": type(exc).__name__, "hint": str(error)},
+        )
+        return error
+
     async def _check_reachable(self) -> None:
         # The SDK checks the port with a blocking telnet (3 s); fail fast here without blocking the loop.
-        host, _, port = self.endpoint.rpartition(":")
+        # With TLS this is a full handshake, so a wrong CA or name stops us before any gRPC call is made.
+        host, port = split_endpoint(self.endpoint)
+        context = self._ssl_context
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), CONNECT_TIMEOUT)
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(
+                    host, port, ssl=context, server_hostname=self.server_name if context else None
+                ),
+                CONNECT_TIMEOUT,
+            )
+        except ssl.SSLError as exc:
+            raise self._tls_failed(exc) from exc
         except (OSError, TimeoutError) as exc:
+            if context is not None and isinstance(exc, (ConnectionResetError, TimeoutError)):
+                raise self._tls_failed(exc) from exc  # a plaintext gateway drops or ignores the handshake
             raise ConnectionError(f"连不上微信 puppet 服务 {self.endpoint}") from exc
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
 
+    def _open_channel(self, puppet: Any) -> None:
+        """Replaces the SDK's ``PuppetService._init_puppet``: our own grpclib channel, with TLS when configured.
+
+        The SDK (wechaty-puppet-service 0.8.10) builds ``Channel(host, port)`` with no way to pass TLS settings,
+        sends the token only as the ``:authority`` header, and pings the port with a blocking telnet first (we
+        already checked it). Here the token also goes as ``authorization: Wechaty <token>`` metadata, which is
+        what current gateways check (they fall back to ``:authority`` for old clients).
+        """
+        from grpclib.client import Channel
+        from grpclib.config import Configuration
+        from grpclib.events import SendRequest, listen
+        from wechaty_grpc.wechaty import PuppetStub
+
+        host, port = split_endpoint(self.endpoint)
+        config = None
+        if self._ssl_context is not None and self.tls is not None and self.tls.server_name:
+            config = Configuration(ssl_target_name_override=self.tls.server_name)
+        channel = Channel(host, port, ssl=self._ssl_context, config=config)
+        channel._authority = self.token
+        authorization = f"Wechaty {self.token}"
+
+        async def add_authorization(event: SendRequest) -> None:
+            event.metadata["authorization"] = authorization
+
+        listen(channel, SendRequest, add_authorization)
+        puppet.channel = channel
+        puppet._puppet_stub = PuppetStub(channel)
+
     async def _listen(self, bot: Any) -> None:
         # What Wechaty.start() does, minus its error handling: on a network error it sleeps 60 s and restarts
         # by itself, on a puppet error it stops the whole event loop. Here errors propagate to run().
         await bot.init_puppet()
-        await bot.init_puppet_event_bridge(bot.puppet)
+        puppet = bot.puppet
+        puppet._init_puppet = lambda: self._open_channel(puppet)  # TLS and authorization (see _open_channel)
+        await bot.init_puppet_event_bridge(puppet)
         # Log-in and log-out straight from the puppet: Wechaty emits "login" only once per bot, so a log-in
         # after a log-out on the same connection would go unnoticed.
         bot.puppet.on("login", self._on_login)
@@ -685,3 +760,170 @@ def validate_endpoint(endpoint: str) -> str:
             f"ANQUAN_WECHATY_ENDPOINT 应为 host:port（例如 127.0.0.1:8788），当前是 {endpoint!r}"
         )
     return value
+
+
+# --- the gateway transport: token and TLS -------------------------------------------------------------------
+
+# The token is the only credential between the bot and a gateway that controls a WeChat account.
+MIN_TOKEN_CHARS = 16
+# Values that are obviously not a real secret: the old built-in fallback, documented examples, common stand-ins.
+PLACEHOLDER_TOKENS = frozenset(
+    {
+        "anquan-insecure-token",
+        "token",
+        "changeme",
+        "secret",
+        "password",
+        "test",
+        "dummy",
+        "default",
+        "none",
+        "null",
+        "fake-token",
+        "puppet_token",
+        "网关的token",
+        "__wechaty_puppet_servcie_token__",
+        "__wechaty_puppet_service_token__",
+    }
+)
+PLACEHOLDER_MARKERS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "your-token",
+    "your_token",
+    "yourtoken",
+    "placeholder",
+    "example",
+    "xxxx",
+    "<",
+    ">",
+    "...",
+)
+LOOPBACK_NAMES = ("localhost", "localhost.")
+
+# Operator-facing errors (Chinese, like the rest of this module's configuration errors).
+TOKEN_MISSING = (
+    "未设置 ANQUAN_WECHATY_TOKEN：微信 puppet 服务的 token 是连接网关的唯一凭据，不能省略。"
+    "请把它设为网关启动时用的 token（wechaty gateway --token …），"
+    "可用 python3 -c 'import secrets; print(secrets.token_urlsafe(24))' 生成一个随机值。"
+)
+TOKEN_PLACEHOLDER = (
+    "ANQUAN_WECHATY_TOKEN 是占位值或文档里的示例值，不能使用：请在网关和机器人两边换成同一个随机 token"
+    "（python3 -c 'import secrets; print(secrets.token_urlsafe(24))'）。"
+)
+TOKEN_SHORT = (
+    "ANQUAN_WECHATY_TOKEN 太短（至少 {min} 个字符），容易被猜中：请在网关和机器人两边换成同一个随机 token"
+    "（python3 -c 'import secrets; print(secrets.token_urlsafe(24))'）。"
+)
+TOKEN_CHARS = "ANQUAN_WECHATY_TOKEN 只能包含 ASCII 可见字符（字母、数字、- _ . 等），不能有空格或中文。"
+PLAINTEXT_REFUSED = (
+    "拒绝用明文连接微信 puppet 服务 {endpoint}：它不是本机回环地址，token 和群消息、私聊举报都会明文经过网络。"
+    "三选一：(1) 网关和机器人在同一台机器上，ANQUAN_WECHATY_ENDPOINT 用 127.0.0.1:端口；"
+    "(2) 用 SSH 端口转发或 WireGuard 隧道，让隧道在本机回环地址上结束（如 ssh -N -L 8788:127.0.0.1:8788 网关机器），"
+    "再连 127.0.0.1:8788；(3) 网关开 TLS，设置 ANQUAN_WECHATY_TLS_CA=签发网关证书的 CA 文件"
+    "（必要时加 ANQUAN_WECHATY_TLS_SERVER_NAME=证书里的名字），或网关用公共证书时设 ANQUAN_WECHATY_TLS=true。"
+    "确属可信内网（如 WireGuard 对端地址、Docker 内部网络）时，可设 ANQUAN_WECHATY_INSECURE=true 放行明文。"
+)
+TLS_CA_UNREADABLE = "ANQUAN_WECHATY_TLS_CA 指向的文件读不出 PEM 格式的 CA 证书：{path}（{reason}）"
+TLS_VERIFY_FAILED = (
+    "微信 puppet 服务 {endpoint} 的 TLS 证书校验失败（{reason}）："
+    "请确认 ANQUAN_WECHATY_TLS_CA 是签发网关证书的那个 CA，证书未过期，"
+    "且证书里的名字与 {name} 一致（不一致时用 ANQUAN_WECHATY_TLS_SERVER_NAME 指定证书里的名字）。"
+    "没有建立连接，也没有收发任何消息。"
+)
+TLS_HANDSHAKE_FAILED = (
+    "与微信 puppet 服务 {endpoint} 的 TLS 握手失败（{reason}）：请确认网关已开启 TLS 且端口正确。"
+    "没有建立连接，也没有收发任何消息。"
+)
+
+
+def check_token(token: str | None) -> str:
+    """The gateway token, or a ValueError (in Chinese, naming ANQUAN_WECHATY_TOKEN) when it cannot be a secret."""
+    value = (token or "").strip()
+    if not value:
+        raise ValueError(TOKEN_MISSING)
+    lowered = value.lower()
+    if lowered in PLACEHOLDER_TOKENS or any(marker in lowered for marker in PLACEHOLDER_MARKERS):
+        raise ValueError(TOKEN_PLACEHOLDER)
+    if len(set(lowered)) <= 2:  # "aaaaaaaaaaaaaaaa", "0000…", "abababab…"
+        raise ValueError(TOKEN_PLACEHOLDER)
+    if not value.isascii() or not value.isprintable() or any(c.isspace() for c in value):
+        raise ValueError(TOKEN_CHARS)
+    if len(value) < MIN_TOKEN_CHARS:
+        raise ValueError(TOKEN_SHORT.format(min=MIN_TOKEN_CHARS))
+    return value
+
+
+def split_endpoint(endpoint: str) -> tuple[str, int]:
+    """``(host, port)`` of a ``host:port`` endpoint; an IPv6 host loses its brackets (``[::1]:8788``)."""
+    host, _, port = validate_endpoint(endpoint).rpartition(":")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ::1 (also IPv4-mapped): traffic that never leaves the machine."""
+    name = host.strip().lower().removeprefix("[").removesuffix("]")
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+@dataclass(frozen=True)
+class GatewayTLS:
+    """TLS to the gateway: verify it against ``ca_file`` (or the system's CAs) and the name ``server_name``."""
+
+    ca_file: Path | None = None
+    server_name: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        """A client context: certificate and host name checked, TLS 1.2 or later, HTTP/2 by ALPN (as gRPC needs).
+
+        With ``ca_file`` only that CA is trusted (a self-signed gateway CA), not the system's store.
+        """
+        try:
+            ctx = ssl.create_default_context(
+                ssl.Purpose.SERVER_AUTH, cafile=str(self.ca_file) if self.ca_file else None
+            )
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or type(exc).__name__
+            raise ValueError(TLS_CA_UNREADABLE.format(path=self.ca_file, reason=reason)) from exc
+        if self.ca_file is not None and not ctx.get_ca_certs():
+            raise ValueError(TLS_CA_UNREADABLE.format(path=self.ca_file, reason="no CA certificate"))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_alpn_protocols(["h2"])
+        return ctx
+
+
+def check_transport(endpoint: str, tls: GatewayTLS | None, insecure: bool) -> None:
+    """Refuse plaintext gRPC to anything but loopback, unless explicitly allowed (``insecure``, warned about)."""
+    if tls is not None:
+        return
+    host, _ = split_endpoint(endpoint)
+    if is_loopback(host):
+        return
+    if not insecure:
+        raise ValueError(PLAINTEXT_REFUSED.format(endpoint=endpoint))
+    log.warning(
+        "plaintext gRPC to a non-loopback wechat gateway, allowed by ANQUAN_WECHATY_INSECURE",
+        extra={"platform": PLATFORM, "endpoint": endpoint},
+    )
+
+
+class GatewayTLSError(ConnectionError):
+    """The gateway's TLS handshake or certificate check failed: a configuration problem, explained in Chinese."""
+
+
+def tls_error(exc: BaseException, endpoint: str, name: str) -> GatewayTLSError:
+    """A clear error for a failed TLS connection to the gateway (certificate rejected, or no TLS at all)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or exc.reason or "certificate verify failed"
+        return GatewayTLSError(TLS_VERIFY_FAILED.format(endpoint=endpoint, reason=reason, name=name))
+    reason = getattr(exc, "reason", None) or type(exc).__name__
+    return GatewayTLSError(TLS_HANDSHAKE_FAILED.format(endpoint=endpoint, reason=reason))

@@ -9,21 +9,32 @@ messages have type 7 (the TypeScript puppet's enum), ``MessageSendTextResponse.i
 message's payload is served afterwards, message ids are unique within the process, and the event stream is
 ended from this side (``end_stream``) to simulate a dropped connection. Routes the client calls that the tests
 do not care about answer an empty response.
+
+``start(ssl=...)`` serves over TLS; ``make_test_pki`` writes a throw-away CA and a server certificate for it
+(with the ``cryptography`` package when it is installed, else the ``openssl`` command). Every call's
+``authorization`` metadata, and whether it came over TLS, is recorded in ``requests_seen``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import importlib.util
 import itertools
 import json
 import re
+import shutil
+import ssl as ssl_module
+import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from grpclib.const import Cardinality, Handler
+from grpclib.events import RecvRequest, listen
 from grpclib.server import Server, Stream
 from wechaty_grpc.wechaty import PuppetStub
 from wechaty_grpc.wechaty import puppet as pb
@@ -68,16 +79,25 @@ class FakePuppetService:
         self.self_name: str = ""
         self.port: int = 0
         self.streams_opened = 0
+        # (authorization metadata, over TLS?) of every call the client made
+        self.requests_seen: list[tuple[str, bool]] = []
         self._events: asyncio.Queue[pb.EventResponse | None] = asyncio.Queue()
         self._stream_open = asyncio.Event()
         self._server: Server | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Listen on 127.0.0.1 on an ephemeral port (``self.port``)."""
+    async def start(self, ssl: ssl_module.SSLContext | None = None) -> None:
+        """Listen on 127.0.0.1 on an ephemeral port (``self.port``); over TLS with a server ``ssl`` context."""
         self._server = Server([self])
-        await self._server.start("127.0.0.1", 0)
+
+        async def record_request(event: RecvRequest) -> None:
+            transport = event.peer._transport  # grpclib keeps it private; this is a test fake
+            over_tls = transport.get_extra_info("ssl_object") is not None
+            self.requests_seen.append((str(event.metadata.get("authorization", "")), over_tls))
+
+        listen(self._server, RecvRequest, record_request)
+        await self._server.start("127.0.0.1", 0, ssl=ssl)
         sockets = self._server._server.sockets  # type: ignore[union-attr]
         self.port = sockets[0].getsockname()[1]
 
@@ -317,3 +337,124 @@ def _stub_source() -> str:
     import inspect
 
     return inspect.getsource(PuppetStub)
+
+
+# --- a throw-away PKI for TLS tests ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GatewayPKI:
+    """Files of a test CA and a server certificate it signed (for ``server_name`` and 127.0.0.1)."""
+
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    server_name: str
+
+    def server_context(self) -> ssl_module.SSLContext:
+        """A TLS server context for grpclib: this certificate, TLS 1.2+, HTTP/2 by ALPN."""
+        ctx = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(str(self.server_cert), str(self.server_key))
+        ctx.minimum_version = ssl_module.TLSVersion.TLSv1_2
+        ctx.set_alpn_protocols(["h2"])
+        return ctx
+
+
+def make_test_pki(directory: Path, server_name: str = "wechaty-gateway.test", prefix: str = "") -> GatewayPKI:
+    """Write a self-signed CA and a server certificate for ``server_name`` into ``directory``.
+
+    The server certificate names only ``server_name`` (not the loopback IP), so that connecting to 127.0.0.1
+    works only with the TLS server name set. Uses ``cryptography`` when installed, else the ``openssl`` command.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    pki = GatewayPKI(
+        ca_cert=directory / f"{prefix}ca.pem",
+        server_cert=directory / f"{prefix}server.pem",
+        server_key=directory / f"{prefix}server.key",
+        server_name=server_name,
+    )
+    if importlib.util.find_spec("cryptography") is not None:
+        _pki_with_cryptography(pki)
+    elif shutil.which("openssl"):
+        _pki_with_openssl(pki, directory / f"{prefix}ca.key")
+    else:
+        import pytest
+
+        pytest.skip("neither the cryptography package nor the openssl command is available")
+    return pki
+
+
+def _pki_with_cryptography(pki: GatewayPKI) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "anquan test gateway CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, pki.server_name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(pki.server_name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pki.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    pki.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pki.server_key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def _pki_with_openssl(pki: GatewayPKI, ca_key: Path) -> None:
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    csr = pki.server_cert.with_suffix(".csr")
+    ext = pki.server_cert.with_suffix(".ext")
+    ext.write_text(
+        f"subjectAltName=DNS:{pki.server_name}\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n"
+    )
+    run(
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", str(ca_key), "-out", str(pki.ca_cert), "-days", "1", "-subj", "/CN=anquan test gateway CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )  # fmt: skip
+    run(
+        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", str(pki.server_key), "-out", str(csr), "-subj", f"/CN={pki.server_name}",
+    )  # fmt: skip
+    run(
+        "x509", "-req", "-in", str(csr), "-CA", str(pki.ca_cert), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-out", str(pki.server_cert), "-days", "1", "-sha256", "-extfile", str(ext),
+    )  # fmt: skip
