@@ -15,10 +15,11 @@ from bot.cli_corrections import corrections
 from bot.cli_eval import eval_command, load_classifier
 from bot.cli_explain import explain
 from bot.cli_model import model
+from bot.cli_officials import audit_command, groups, officials
 from bot.cli_schedule import report, schedule
 from bot.config import KNOWN_PLATFORMS
 from bot.logs import setup_logging
-from storage.constants import GROUP_KINDS, OPEN_STATUSES, ROLES
+from storage.constants import OPEN_STATUSES
 
 if TYPE_CHECKING:
     from bot.app import Database
@@ -209,97 +210,6 @@ def _list_tips(settings: Settings, db: Database, status: str, as_json: bool) -> 
         _print_ledger(settings, rows, as_json, tip_json, lambda t: tip_label(t.id))
 
 
-@main.group()
-def officials() -> None:
-    """管理干部账号（按平台账号识别，不按昵称）。"""
-
-
-@officials.command("add")
-@click.option("--platform", type=PLATFORM_CHOICES, required=True)
-@click.option("--user-id", required=True, help="平台上的用户 ID（不是昵称）")
-@click.option("--name", required=True)
-@click.option("--role", type=click.Choice(ROLES), default="official", show_default=True)
-@click.option("--unit", default=None, help="所在单位，如 王家沟村、应急管理站")
-def officials_add(platform: str, user_id: str, name: str, role: str, unit: str | None) -> None:
-    """登记一名干部。"""
-    from storage.officials import add_official
-
-    db = open_db(load_settings())
-    with db.sessions.begin() as session:
-        official = add_official(session, platform, user_id, name, role, unit)
-        click.echo(f"已登记干部 {official.name}（{official.platform}:{official.user_id}，{official.role}）")
-
-
-@officials.command("invite")
-@click.option("--name", required=True)
-@click.option("--role", type=click.Choice(ROLES), default="official", show_default=True)
-@click.option("--unit", default=None)
-@click.option("--days", type=click.IntRange(1, 90), default=7, show_default=True, help="有效天数")
-def officials_invite(name: str, role: str, unit: str | None, days: int) -> None:
-    """生成一次性绑定码：干部私聊机器人发 /绑定 <码> 即完成绑定。"""
-    from datetime import timedelta
-
-    from storage.officials import create_binding_code
-
-    db = open_db(load_settings())
-    with db.sessions.begin() as session:
-        code = create_binding_code(session, name, role, unit, valid_for=timedelta(days=days))
-    click.echo(f"绑定码：{code}（{days} 天内有效，只能用一次）")
-    click.echo(f"请 {name} 私聊机器人发送：/绑定 {code}")
-
-
-@officials.command("list")
-def officials_list() -> None:
-    """列出所有干部。"""
-    from storage.officials import list_officials
-
-    db = open_db(load_settings())
-    with db.sessions() as session:
-        rows = list_officials(session)
-        if not rows:
-            click.echo("（还没有登记干部）")
-        for o in rows:
-            click.echo(f"{o.id}\t{o.platform}\t{o.user_id}\t{o.name}\t{o.role}\t{o.unit or '-'}")
-
-
-@main.group()
-def groups() -> None:
-    """管理机器人所在的群。"""
-
-
-@groups.command("add")
-@click.option("--platform", type=PLATFORM_CHOICES, required=True)
-@click.option("--chat-id", required=True)
-@click.option("--kind", type=click.Choice(GROUP_KINDS), required=True)
-@click.option("--unit", default=None, help="所属单位，如 王家沟村")
-@click.option("--title", default=None)
-def groups_add(platform: str, chat_id: str, kind: str, unit: str | None, title: str | None) -> None:
-    """登记（或更新）一个群。"""
-    from storage.groups import upsert_group
-
-    db = open_db(load_settings())
-    with db.sessions.begin() as session:
-        g = upsert_group(session, platform, chat_id, title=title, kind=kind, unit=unit, active=True)
-        click.echo(f"已登记群 {g.platform}:{g.chat_id}（{g.kind}，{g.unit or '-'}）")
-
-
-@groups.command("list")
-def groups_list() -> None:
-    """列出所有群。"""
-    from storage.groups import list_groups
-
-    db = open_db(load_settings())
-    with db.sessions() as session:
-        rows = list_groups(session)
-        if not rows:
-            click.echo("（还没有群）")
-        for g in rows:
-            state = "在用" if g.active else "已停用"
-            click.echo(
-                f"{g.id}\t{g.platform}\t{g.chat_id}\t{g.kind or '未登记'}\t{g.unit or '-'}\t{g.title or '-'}\t{state}"
-            )
-
-
 @main.command()
 @click.option(
     "--target",
@@ -351,6 +261,7 @@ def broadcast(targets: tuple[str, ...], text: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def outbox(status: str | None, limit: int, as_json: bool) -> None:
     """发件箱：推送（广播、提醒、通知）的送达状态，最新的在前。"""
+    from storage.groups import shown_chat_id
     from storage.outbox import list_outbox
 
     settings = load_settings()
@@ -365,7 +276,7 @@ def outbox(status: str | None, limit: int, as_json: bool) -> None:
                             "id": r.id,
                             "event": r.event,
                             "platform": r.platform,
-                            "chat_id": r.chat_id,
+                            "chat_id": shown_chat_id(r.platform, r.chat_id),
                             "status": r.status,
                             "attempts": r.attempts,
                             "last_error": r.last_error,
@@ -378,7 +289,7 @@ def outbox(status: str | None, limit: int, as_json: bool) -> None:
             else:
                 sent = r.sent_at.astimezone(settings.tz).strftime("%m-%d %H:%M") if r.sent_at else "-"
                 click.echo(
-                    f"{r.id}\t{r.event}\t{r.platform}:{r.chat_id}\t{r.status}\t{r.attempts}\t{sent}\t{r.last_error or ''}"
+                    f"{r.id}\t{r.event}\t{r.platform}:{shown_chat_id(r.platform, r.chat_id)}\t{r.status}\t{r.attempts}\t{sent}\t{r.last_error or ''}"
                 )
         if not rows and not as_json:
             click.echo("（发件箱是空的）")
@@ -403,3 +314,6 @@ main.add_command(eval_command)
 main.add_command(explain)
 main.add_command(model)
 main.add_command(corrections)
+main.add_command(officials)
+main.add_command(groups)
+main.add_command(audit_command)

@@ -92,7 +92,8 @@ def expand_text(content: str, library: dict[str, str]) -> str:
 
 
 def _group_label(group: Group) -> str:
-    return group.unit or group.title or group.chat_id
+    # Never the chat id: a WeCom group's chat id is its robot key, a credential.
+    return group.unit or group_repo.group_label(group)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,9 @@ def finish(session: Session, texts: Texts, now: datetime) -> int:
             names = []
             for row in failed:
                 group = session.get(Group, row.group_id) if row.group_id else None
-                names.append(_group_label(group) if group else row.chat_id)
+                names.append(
+                    _group_label(group) if group else group_repo.shown_chat_id(row.platform, row.chat_id)
+                )
             failures = texts("broadcast.receipt_failures", groups="、".join(names))
         if broadcast.reply_platform and broadcast.reply_chat_id:
             outbox.enqueue(

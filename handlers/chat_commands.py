@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from handlers import broadcasts, review
+from handlers import binding, broadcasts, permissions, review
 from handlers.commands import Command, CommandRegistry
 from handlers.context import Core, official_actor
 from handlers.intake import RECEIPT_LENGTH, format_receipt
 from handlers.messages import IncomingMessage
+from storage import audit
 from storage import broadcasts as broadcast_repo
 from storage import groups as group_repo
 from storage import officials as official_repo
@@ -48,6 +49,13 @@ class CommandContext:
         """Shortcut for the wording lookup."""
         return self.core.texts(key, **values)
 
+    def refuse(self, refusal: permissions.Refusal) -> str:
+        """The Chinese answer for a permission refusal."""
+        values = dict(refusal.values)
+        if "kind" in values:
+            values["kind"] = self.core.texts.label("group_kinds", str(values["kind"]))
+        return self.t(refusal.key, **values)
+
 
 def _report_arg(ctx: CommandContext) -> tuple[Report | None, str, str | None]:
     """The report named by the first argument, the rest of the arguments, and an error reply if any."""
@@ -71,8 +79,12 @@ def _tip_arg(ctx: CommandContext) -> tuple[Tip | None, str, str | None] | None:
         return None
     number, rest = parsed
     label = tip_repo.tip_label(number)
+    if ctx.official is None or ctx.msg.chat_type != "private":
+        return None, "", ctx.t("commands.report_not_found", id=label)
+    if not permissions.may_read_tips(ctx.official):
+        return None, "", ctx.t("permissions.tips_only")
     tip = tip_repo.get_tip(ctx.session, number)
-    if tip is None or ctx.official is None or ctx.msg.chat_type != "private":
+    if tip is None:
         return None, "", ctx.t("commands.report_not_found", id=label)
     return tip, rest, None
 
@@ -109,6 +121,10 @@ def change_status(ctx: CommandContext) -> str:
     report, note, error = _report_arg(ctx)
     if error or report is None:
         return error or ""
+    assert ctx.official is not None  # the registry checked the permission
+    refusal = permissions.report_scope(ctx.official, report.village, report.id)
+    if refusal is not None:
+        return ctx.refuse(refusal)
     target, allowed = TRANSITIONS[ctx.command]
     texts = ctx.core.texts
     if report.status not in allowed:
@@ -118,7 +134,6 @@ def change_status(ctx: CommandContext) -> str:
             status=texts.label("statuses", report.status),
             target=texts.label("statuses", target),
         )
-    assert ctx.official is not None  # the registry checked the permission
     report_repo.set_status(
         ctx.session, report, target, official_actor(ctx.official), note=note or None, now=ctx.core.clock()
     )
@@ -173,10 +188,11 @@ def query(ctx: CommandContext) -> str:
         return error or ""
     texts, core = ctx.core.texts, ctx.core
     status = texts.label("statuses", report.status)
-    if report.anonymous and (ctx.official is None or ctx.msg.chat_type != "private"):
+    if report.anonymous and not (permissions.may_read_tips(ctx.official) and ctx.msg.chat_type == "private"):
         # Legacy guard (tips live in their own store now): never say that a number is anonymous.
         return ctx.t("commands.report_not_found", id=report.id)
-    if ctx.official is None:
+    if not permissions.may_act_on_village(ctx.official, report.village):
+        # Villagers, and village officials asking about another village, see the public card.
         note = ctx.t("commands.receipt_note", note=report.public_note) if report.public_note else ""
         return ctx.t(
             "commands.report_detail_public",
@@ -223,11 +239,13 @@ def open_list(ctx: CommandContext) -> str:
             return ctx.t("commands.list_unknown_village", choices=choices)
     elif ctx.group is not None and ctx.group.kind == "village":
         village = ctx.group.unit
+    elif ctx.official is not None and ctx.official.role == "village":
+        village = ctx.official.unit  # a village official's own list by default
     rows = report_repo.open_reports(ctx.session, village=village)
-    official_private = ctx.official is not None and ctx.msg.chat_type == "private"
-    if not official_private:
+    tip_reader = permissions.may_read_tips(ctx.official) and ctx.msg.chat_type == "private"
+    if not tip_reader:
         rows = [r for r in rows if not r.anonymous]
-    tips = tip_repo.open_tips(ctx.session, village=village) if official_private else []
+    tips = tip_repo.open_tips(ctx.session, village=village) if tip_reader else []
     scope = village or ctx.t("commands.list_scope_all")
     if not rows and not tips:
         return ctx.t("commands.list_empty", scope=scope)
@@ -294,17 +312,37 @@ def progress(ctx: CommandContext) -> str:
 
 
 def bind(ctx: CommandContext) -> str:
-    """Anyone with a binding code, in a private chat: become the official the code was issued for."""
+    """Anyone with a binding code, in a private chat: become the official the code was issued for.
+
+    A code typed anywhere else is voided on the spot and the admins are told, so nobody else can take it.
+    """
     if ctx.msg.chat_type != "private":
+        codes = [ctx.args, *binding.candidates(ctx.args)] if ctx.args else []
+        if binding.void_leaked(ctx.session, ctx.core, codes, ctx.group):
+            return ctx.t("commands.bind_voided_in_group")
         return ctx.t("commands.bind_private_only")
     if not ctx.args:
         return ctx.t("commands.need_bind_code")
+    now = ctx.core.clock()
     official = official_repo.redeem_binding_code(
-        ctx.session, ctx.args, ctx.msg.platform, ctx.msg.sender_id, now=ctx.core.clock()
+        ctx.session, ctx.core.secret, ctx.args, ctx.msg.platform, ctx.msg.sender_id, now=now
     )
     if official is None:
         return ctx.t("commands.bind_failed")
-    return ctx.t("commands.bind_ok", name=official.name, unit=official.unit or ctx.core.profile.town)
+    audit.record(
+        ctx.session,
+        official_actor(official),
+        "code.redeemed",
+        f"official:{official.id}",
+        f"role={official.role} unit={official.unit or '-'} tips={official.tips}",
+        now=now,
+    )
+    return ctx.t(
+        "commands.bind_ok",
+        name=official.name,
+        unit=official.unit or ctx.core.profile.town,
+        role=ctx.core.texts.label("roles", official.role),
+    )
 
 
 def register_group(ctx: CommandContext) -> str:
@@ -317,7 +355,20 @@ def register_group(ctx: CommandContext) -> str:
     if unit is None:
         choices = "、".join(u.name for u in ctx.core.profile.units[:12])
         return ctx.t("commands.unknown_unit", unit=ctx.args, choices=choices)
+    assert ctx.official is not None  # the registry checked the permission
+    refusal = permissions.tag_scope(ctx.official, unit.kind, unit.name, ctx.group)
+    if refusal is not None:
+        return ctx.refuse(refusal)
+    old = f"{ctx.group.kind or '-'}/{ctx.group.unit or '-'}"
     group_repo.upsert_group(ctx.session, ctx.msg.platform, ctx.msg.chat_id, kind=unit.kind, unit=unit.name)
+    audit.record(
+        ctx.session,
+        official_actor(ctx.official),
+        "group.tagged",
+        f"group:{ctx.group.id}",
+        f"{old} -> {unit.kind}/{unit.name}",
+        now=ctx.core.clock(),
+    )
     return ctx.t(
         "commands.group_registered", unit=unit.name, kind=ctx.core.texts.label("group_kinds", unit.kind)
     )
@@ -331,6 +382,11 @@ def broadcast(ctx: CommandContext) -> str:
         return ctx.t("broadcast.usage", library=library)
     assert ctx.official is not None
     try:
+        refusal = permissions.broadcast_scope(
+            ctx.official, broadcasts.resolve_targets(ctx.session, ctx.core.profile, [target])
+        )
+        if refusal is not None:
+            return ctx.refuse(refusal)
         preview = broadcasts.create_preview(
             ctx.session,
             ctx.core.profile,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from handlers import permissions
 from handlers.classifier import Classification
 from handlers.commands import parse_command
 from handlers.context import Core, official_actor
@@ -98,7 +99,7 @@ def notice_targets(session: Session, group: Group, stations: list[Group]) -> lis
     if group.unit:
         targets += [
             Target(o.platform, o.user_id)
-            for o in official_repo.list_officials(session)
+            for o in official_repo.list_officials(session, active_only=True)
             if o.unit == group.unit
         ]
     targets += [Target(s.platform, s.chat_id, s.id) for s in stations]
@@ -188,6 +189,10 @@ def _item_arg(ctx: CommandContext) -> tuple[ReviewItem | None, str | None]:
         return None, ctx.t("review.item_not_found", id=match.group(1))
     if item.status != "pending":
         return None, _decided(ctx, item)
+    assert ctx.official is not None  # the registry checked the permission
+    refusal = permissions.group_scope(ctx.official, ctx.session.get(Group, item.group_id))
+    if refusal is not None:
+        return None, ctx.refuse(refusal)
     return item, None
 
 
@@ -285,6 +290,10 @@ def file_reply(ctx: CommandContext) -> str:
     assert quoted is not None
     if ctx.group is None or ctx.msg.chat_type != "group":
         return ctx.t("review.reply_group_only")
+    assert ctx.official is not None  # the registry checked the permission
+    refusal = permissions.group_scope(ctx.official, ctx.group)
+    if refusal is not None:
+        return ctx.refuse(refusal)
     if parse_command(quoted.text) is not None:
         return ctx.t("review.reply_is_command")
     platform, chat_id = ctx.msg.platform, ctx.msg.chat_id
@@ -356,6 +365,10 @@ def not_a_hazard_command(ctx: CommandContext) -> str:
     if report is None:
         return ctx.t("commands.report_not_found", id=match.group(1))
     texts = ctx.core.texts
+    assert ctx.official is not None  # the registry checked the permission
+    refusal = permissions.report_scope(ctx.official, report.village, report.id)
+    if refusal is not None:
+        return ctx.refuse(refusal)
     if report.status not in FALSE_ALARM_FROM:
         return ctx.t(
             "commands.bad_status_change",

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from handlers import broadcasts, review
+from handlers import binding, broadcasts, review
 from handlers.chat_commands import CommandContext, build_registry
 from handlers.commands import ParsedCommand, parse_command
 from handlers.context import Core
@@ -22,10 +22,10 @@ from handlers.intake import file_anonymous_report, file_group_report
 from handlers.limits import PrivateLimiter, Verdict
 from handlers.messages import DispatchResult, IncomingMessage, MembershipChange, Reply
 from handlers.receipts import HeldReceipts, PrivateCounter
+from storage import audit, idempotency, outbox
 from storage import groups as group_repo
-from storage import idempotency, outbox
 from storage import officials as official_repo
-from storage.models import Group
+from storage.models import SELF_TAG_KINDS, Group
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,11 @@ class Router:
 
     def _handle(self, session: Session, msg: IncomingMessage) -> tuple[str, str | None, int | None]:
         group = self._group(session, msg) if msg.chat_type == "group" else None
+        if group is not None:
+            # A binding code seen in a group is dead at once, whoever typed it and however.
+            codes = binding.candidates(msg.text)
+            if codes and binding.void_leaked(session, self.core, codes, group):
+                return "code-voided", self.core.texts("commands.bind_voided_in_group"), None
         command = parse_command(msg.text)
         if command is not None and command.for_other_bot(msg.bot_username):
             return "other-bot", None, None  # /close@SomeOtherBot: not ours, whatever the name
@@ -249,11 +254,22 @@ class Router:
         kind = unit = None
         if group is None or group.kind is None:
             found = self.core.profile.find_unit(title)
-            if found is not None:
+            # A title is typed by anyone: it may suggest a village, never leadership, station or enterprise.
+            if found is not None and found.kind in SELF_TAG_KINDS:
                 kind, unit = found.kind, found.name
-        return group_repo.upsert_group(
+        recorded = group_repo.upsert_group(
             session, platform, chat_id, title=title, kind=kind, unit=unit, active=True
         )
+        if kind is not None:
+            audit.record(
+                session,
+                "title",
+                "group.tagged",
+                f"group:{recorded.id}",
+                f"-/- -> {kind}/{unit}",
+                now=self.core.clock(),
+            )
+        return recorded
 
     def membership(self, change: MembershipChange) -> None:
         """Record that the bot joined (tagging the group from its title) or left a group."""

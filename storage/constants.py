@@ -5,7 +5,11 @@ from __future__ import annotations
 REPORT_STATUSES = ("reported", "rectifying", "rectified", "closed", "rejected", "duplicate")
 OPEN_STATUSES = ("reported", "rectifying")
 GROUP_KINDS = ("village", "station", "enterprise", "leadership")
-ROLES = ("official", "admin")
+# admin: the town safety office (everything, tips included); station: town-wide hazards, no tips unless granted;
+# village: only its own village's hazards and groups.
+ROLES = ("admin", "station", "village")
+# Kinds a group may get from its title alone; the others are granted by an admin.
+SELF_TAG_KINDS = ("village",)
 OUTBOX_STATUSES = ("queued", "sent", "failed", "blocked")
 BROADCAST_STATUSES = ("pending", "confirmed", "finished")
 REVIEW_STATUSES = ("pending", "filed", "ignored", "expired")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,3 +72,15 @@ def list_groups(
     if active_only:
         stmt = stmt.where(Group.active.is_(True))
     return list(session.scalars(stmt))
+
+
+def group_label(group: Group) -> str:
+    """How a group is named to people: its title or unit, never its chat id (a WeCom chat id is a robot's key)."""
+    return group.title or group.unit or f"群{group.id}"
+
+
+def shown_chat_id(platform: str, chat_id: str) -> str:
+    """A chat id fit for printing and logs: a WeCom robot key (a credential) becomes a short fingerprint."""
+    if platform != "wecom":
+        return chat_id
+    return "key#" + hashlib.sha256(chat_id.encode()).hexdigest()[:8]

@@ -33,6 +33,7 @@ from storage.constants import (  # noqa: F401 - re-exported for the models' user
     REPORT_STATUSES,
     REVIEW_STATUSES,
     ROLES,
+    SELF_TAG_KINDS,
 )
 
 
@@ -88,8 +89,12 @@ class Official(Base):
     platform: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(128))
-    role: Mapped[str] = mapped_column(String(16), default="official")
+    role: Mapped[str] = mapped_column(String(16), default="station")
     unit: Mapped[str | None] = mapped_column(String(128))
+    # May read tips, follow them up and close them (admins always may).
+    tips: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A disabled official is an ordinary user until enabled again; the row and its history stay.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -101,12 +106,28 @@ class BindingCode(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(128))
-    role: Mapped[str] = mapped_column(String(16), default="official")
+    role: Mapped[str] = mapped_column(String(16), default="station")
     unit: Mapped[str | None] = mapped_column(String(128))
+    tips: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the code was revoked, or seen outside a private chat; such a code never binds.
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     official_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who changed officials, binding codes or group tags, and when: the trail of powers granted and taken."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(160))
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(160))
+    detail: Mapped[str | None] = mapped_column(Text)
 
 
 class Report(Base):

@@ -1,24 +1,48 @@
-"""Repository functions for officials and their one-time binding codes. They never commit."""
+"""Repository functions for officials and their one-time binding codes. They never commit.
+
+Binding codes are stored only as an HMAC keyed with the installation's secret (kept outside the database), so an
+official with a copy of the database can neither read nor brute-force a pending code. A code is redeemed with one
+conditional UPDATE: of two people typing the same code at once, exactly one becomes an official.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import ROLES, BindingCode, Official, utcnow
 
 # Unambiguous characters for codes people type on a phone (no 0/O, 1/I/L).
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+BIND_CODE_LENGTH = 12  # 31^12: about 59 bits, and the stored form is keyed, so a database copy can't guess it
+MAX_CODE_DAYS = 7
+# What a binding code looks like inside any text: 12 code letters, optionally grouped in fours by dashes/spaces.
+_GROUP = f"[{CODE_ALPHABET}]{{4}}"
+CODE_IN_TEXT_RE = re.compile(
+    rf"(?<![0-9A-Z]){_GROUP}[-\s]?{_GROUP}[-\s]?{_GROUP}(?![0-9A-Z])", re.IGNORECASE | re.ASCII
+)
+
+
+def normalise_code(code: str) -> str:
+    """A code as typed, in its canonical form: upper case, without spaces or dashes."""
+    return code.strip().upper().replace("-", "").replace(" ", "")
 
 
 def hash_code(code: str) -> str:
-    """The stored form of a binding or receipt code (normalised to upper case, no spaces or dashes)."""
-    normal = code.strip().upper().replace("-", "").replace(" ", "")
-    return hashlib.sha256(normal.encode()).hexdigest()
+    """The stored form of a receipt code (normalised, SHA-256); receipt codes are long enough not to need a key."""
+    return hashlib.sha256(normalise_code(code).encode()).hexdigest()
+
+
+def binding_hash(secret: bytes, code: str) -> str:
+    """The stored form of a binding code: an HMAC keyed with the secret kept outside the database."""
+    return hmac.new(secret, b"bind:" + normalise_code(code).encode(), hashlib.sha256).hexdigest()
 
 
 def new_code(length: int) -> str:
@@ -26,63 +50,216 @@ def new_code(length: int) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
 
+def format_binding_code(code: str) -> str:
+    """A binding code in fours for typing by hand: ABCD-EFGH-JKMN."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def check_role(role: str) -> None:
+    """Raise ValueError for a role that does not exist."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+
+
 def get_official(session: Session, platform: str, user_id: str) -> Official | None:
-    """The official with this platform account, or None for everyone else."""
+    """The active official with this platform account, or None for everyone else (disabled officials included)."""
+    return session.scalar(
+        select(Official).where(
+            Official.platform == platform, Official.user_id == user_id, Official.active.is_(True)
+        )
+    )
+
+
+def find_official(session: Session, platform: str, user_id: str) -> Official | None:
+    """The official with this platform account, active or disabled."""
     return session.scalar(select(Official).where(Official.platform == platform, Official.user_id == user_id))
 
 
+@dataclass(frozen=True)
+class Change:
+    """What ``add_official`` did: the official, whether it was new, and the fields that changed (old → new)."""
+
+    official: Official
+    created: bool
+    changed: dict[str, tuple[object, object]]
+
+
 def add_official(
-    session: Session, platform: str, user_id: str, name: str, role: str = "official", unit: str | None = None
-) -> Official:
-    """Register (or update) an official by platform account."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-    official = get_official(session, platform, user_id)
+    session: Session,
+    platform: str,
+    user_id: str,
+    name: str | None = None,
+    role: str | None = None,
+    unit: str | None = None,
+    *,
+    tips: bool | None = None,
+) -> Change:
+    """Register an official, or update one: fields given as None keep their value.
+
+    A new official needs a name; their role defaults to ``station`` (town-wide hazards, no tips).
+    """
+    if role is not None:
+        check_role(role)
+    official = find_official(session, platform, user_id)
     if official is None:
-        official = Official(platform=platform, user_id=user_id, name=name, role=role, unit=unit)
+        if not name:
+            raise ValueError("a new official needs a name")
+        official = Official(
+            platform=platform, user_id=user_id, name=name, role=role or "station", unit=unit, tips=bool(tips)
+        )
+        official.active = True
         session.add(official)
-    else:
-        official.name, official.role, official.unit = name, role, unit
+        session.flush()
+        return Change(official, True, {})
+    changed: dict[str, tuple[object, object]] = {}
+    for field, value in (("name", name), ("role", role), ("unit", unit), ("tips", tips)):
+        if value is not None and getattr(official, field) != value:
+            changed[field] = (getattr(official, field), value)
+            setattr(official, field, value)
     session.flush()
-    return official
+    return Change(official, False, changed)
 
 
-def list_officials(session: Session) -> list[Official]:
-    """All officials, in registration order."""
-    return list(session.scalars(select(Official).order_by(Official.id)))
+def set_active(session: Session, official: Official, active: bool) -> bool:
+    """Disable or enable an official; True if that changed anything."""
+    if official.active == active:
+        return False
+    official.active = active
+    session.flush()
+    return True
+
+
+def remove_official(session: Session, official: Official) -> None:
+    """Delete an official; the codes they redeemed stay, no longer pointing at them."""
+    session.execute(
+        update(BindingCode).where(BindingCode.official_id == official.id).values(official_id=None)
+    )
+    session.delete(official)
+    session.flush()
+
+
+def list_officials(session: Session, *, active_only: bool = False) -> list[Official]:
+    """All officials (or only the active ones), in registration order."""
+    stmt = select(Official).order_by(Official.id)
+    if active_only:
+        stmt = stmt.where(Official.active.is_(True))
+    return list(session.scalars(stmt))
 
 
 def create_binding_code(
     session: Session,
+    secret: bytes,
     name: str,
-    role: str = "official",
+    role: str,
     unit: str | None = None,
     *,
-    valid_for: timedelta = timedelta(days=7),
+    tips: bool = False,
+    valid_for: timedelta = timedelta(days=MAX_CODE_DAYS),
     now: datetime | None = None,
-) -> str:
-    """Issue a one-time code for ``/绑定``; only its hash is stored, the code is returned once."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-    code = new_code(8)
+) -> tuple[str, BindingCode]:
+    """Issue a one-time code for ``/绑定`` valid at most seven days; only its keyed hash is stored.
+
+    Returns the code (shown once, never again) and its row.
+    """
+    check_role(role)
+    if valid_for > timedelta(days=MAX_CODE_DAYS) or valid_for <= timedelta(0):
+        raise ValueError(f"a binding code is valid for 1 to {MAX_CODE_DAYS} days")
+    code = new_code(BIND_CODE_LENGTH)
     now = now or utcnow()
-    session.add(
-        BindingCode(code_hash=hash_code(code), name=name, role=role, unit=unit, expires_at=now + valid_for)
+    row = BindingCode(
+        code_hash=binding_hash(secret, code),
+        name=name,
+        role=role,
+        unit=unit,
+        tips=tips,
+        expires_at=now + valid_for,
     )
+    session.add(row)
     session.flush()
-    return code
+    return code, row
+
+
+def _pending(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The SQL condition of a code that may still be redeemed."""
+    return (
+        BindingCode.used_at.is_(None),
+        BindingCode.voided_at.is_(None),
+        BindingCode.expires_at > now,
+    )
 
 
 def redeem_binding_code(
-    session: Session, code: str, platform: str, user_id: str, *, now: datetime | None = None
+    session: Session, secret: bytes, code: str, platform: str, user_id: str, *, now: datetime | None = None
 ) -> Official | None:
-    """Bind the account to the official the code was issued for; None if the code is unknown, used or expired."""
+    """Bind the account to the official the code was issued for; None if the code is unknown, used, voided or expired.
+
+    The code is taken with one conditional UPDATE, so two concurrent redemptions cannot both succeed.
+    """
     now = now or utcnow()
-    binding = session.scalar(select(BindingCode).where(BindingCode.code_hash == hash_code(code)))
-    if binding is None or binding.used_at is not None or binding.expires_at < now:
+    code_hash = binding_hash(secret, code)
+    taken = session.execute(
+        update(BindingCode)
+        .where(BindingCode.code_hash == code_hash, *_pending(now))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
         return None
-    official = add_official(session, platform, user_id, binding.name, binding.role, binding.unit)
-    binding.used_at = now
+    binding = session.scalars(
+        select(BindingCode)
+        .where(BindingCode.code_hash == code_hash)
+        .execution_options(populate_existing=True)
+    ).one()
+    # The code decides the whole grant: an account that was an official before takes the code's fields.
+    official = find_official(session, platform, user_id)
+    if official is None:
+        official = Official(platform=platform, user_id=user_id)
+        session.add(official)
+    official.name, official.role, official.unit = binding.name, binding.role, binding.unit
+    official.tips, official.active = binding.tips, True
+    session.flush()
     binding.official_id = official.id
     session.flush()
     return official
+
+
+def void_binding_code(
+    session: Session, secret: bytes, code: str, *, now: datetime | None = None
+) -> BindingCode | None:
+    """Void a pending code that was seen where it should not be; returns it, or None if no pending code matched."""
+    now = now or utcnow()
+    code_hash = binding_hash(secret, code)
+    voided = session.execute(
+        update(BindingCode)
+        .where(BindingCode.code_hash == code_hash, *_pending(now))
+        .values(voided_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if voided.rowcount != 1:
+        return None
+    return session.scalars(
+        select(BindingCode)
+        .where(BindingCode.code_hash == code_hash)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def pending_codes(session: Session, *, now: datetime | None = None) -> list[BindingCode]:
+    """Codes that could still be redeemed, oldest first."""
+    return list(
+        session.scalars(select(BindingCode).where(*_pending(now or utcnow())).order_by(BindingCode.id))
+    )
+
+
+def revoke_code(session: Session, code_id: int, *, now: datetime | None = None) -> BindingCode | None:
+    """Revoke a pending code by its number (as ``anquan officials codes`` lists it); None if there is none pending."""
+    now = now or utcnow()
+    revoked = session.execute(
+        update(BindingCode)
+        .where(BindingCode.id == code_id, *_pending(now))
+        .values(voided_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if revoked.rowcount != 1:
+        return None
+    return session.get(BindingCode, code_id, populate_existing=True)

@@ -54,7 +54,7 @@ def _receipt(reply: str) -> str:
 
 def _official(core: Core, user: str = "boss") -> None:
     with core.sessions.begin() as s:
-        add_official(s, "telegram", user, "张站长")
+        add_official(s, "telegram", user, "张站长", role="admin")
 
 
 # --- 1. numbers and times cannot place a tip among group reports ------------------------------------------

@@ -97,48 +97,6 @@ def test_parse_jsonl_reports_a_line_that_is_not_utf8(env: dict[str, str]) -> Non
     assert [r.get("intent") for r in rows] == ["hazard", None, "hazard"] and "第 2 行" in rows[1]["error"]
 
 
-def test_officials_and_groups_are_managed_from_the_command_line(env: dict[str, str]) -> None:
-    assert "已登记干部" in _run(
-        [
-            "officials",
-            "add",
-            "--platform",
-            "telegram",
-            "--user-id",
-            "1001",
-            "--name",
-            "张站长",
-            "--role",
-            "admin",
-        ]
-    )
-    assert "1001" in _run(["officials", "list"]) and "张站长" in _run(["officials", "list"])
-    invite = _run(["officials", "invite", "--name", "李主任", "--unit", "王家沟村"])
-    assert "/绑定 " in invite
-    _run(
-        [
-            "groups",
-            "add",
-            "--platform",
-            "wechaty",
-            "--chat-id",
-            "room1@chatroom",
-            "--kind",
-            "village",
-            "--unit",
-            "庙坪村",
-        ]
-    )
-    assert "room1@chatroom" in _run(["groups", "list"]) and "庙坪村" in _run(["groups", "list"])
-
-
-def test_bad_option_values_are_refused(env: dict[str, str]) -> None:
-    result = CliRunner().invoke(
-        main, ["groups", "add", "--platform", "qq", "--chat-id", "1", "--kind", "village"]
-    )
-    assert result.exit_code != 0
-
-
 def test_run_with_piped_input_answers_hazards_only_and_keeps_the_ledger(env: dict[str, str]) -> None:
     """The README's first example: a hazard gets its number, chatter gets nothing, the ledger has it."""
     proc = subprocess.run(

@@ -183,7 +183,7 @@ def test_bad_command_arguments_get_a_clear_answer(router: Router, core: Core) ->
 def test_query_hides_tip_text_from_groups_and_villagers(router: Router, core: Core) -> None:
     rid = _tip_id(_only_reply(router.dispatch(private_msg(TIP))))
     with core.sessions.begin() as s:
-        add_official(s, "telegram", "boss", "张站长")
+        add_official(s, "telegram", "boss", "张站长", role="admin")
     in_group = _only_reply(router.dispatch(group_msg(f"/查询 T{rid}", sender="boss")))
     assert "偷偷开采" not in in_group and "匿名" not in in_group and "没有找到" in in_group
     in_private = _only_reply(router.dispatch(private_msg(f"/查询 T{rid}", sender="boss")))
@@ -207,8 +207,8 @@ def test_binding_code_makes_the_sender_an_official(router: Router, core: Core) -
     from storage.officials import create_binding_code
 
     with core.sessions.begin() as s:
-        code = create_binding_code(s, "李主任", unit="王家沟村", now=core.clock())
-    assert "私聊" in _only_reply(router.dispatch(group_msg(f"/绑定 {code}", sender="li")))
+        code, _ = create_binding_code(s, core.secret, "李主任", "village", "王家沟村", now=core.clock())
+    assert "私聊" in _only_reply(router.dispatch(group_msg("/绑定 ABCD-EFGH-JKMN", sender="li")))
     assert "绑定成功" in _only_reply(router.dispatch(private_msg(f"/绑定 {code}", sender="li")))
     assert "绑定码无效" in _only_reply(router.dispatch(private_msg(f"/绑定 {code}", sender="li2")))
     rid = _report_id(_only_reply(router.dispatch(group_msg(HAZARD))))
@@ -225,7 +225,7 @@ def test_group_is_tagged_from_its_title_or_by_an_official(router: Router, core: 
         )
         assert get_group(s, "telegram", "-6").kind is None
     with core.sessions.begin() as s:
-        add_official(s, "telegram", "boss", "张站长")
+        add_official(s, "telegram", "boss", "张站长", role="admin")
     reply = _only_reply(
         router.dispatch(group_msg("/登记群 应急站", chat="-6", title="安全生产交流群", sender="boss"))
     )
