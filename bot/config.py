@@ -115,10 +115,18 @@ class Settings(BaseSettings):
     @field_validator("wechaty_tls_server_name")
     @classmethod
     def _check_wechaty_tls_server_name(cls, value: str | None) -> str | None:
-        value = (value or "").strip().rstrip(".")
+        import ipaddress
+
+        value = (value or "").strip().rstrip(".").removeprefix("[").removesuffix("]")
         if not value:
             return None
-        if any(c.isspace() or c in "/:@" for c in value):
+        bad = any(c.isspace() or c in "/@" for c in value)
+        if ":" in value:  # only an IPv6 address may have colons (a port does not belong here)
+            try:
+                ipaddress.IPv6Address(value)
+            except ValueError:
+                bad = True
+        if bad:
             raise ValueError(
                 f"ANQUAN_WECHATY_TLS_SERVER_NAME 应是网关证书里的域名或 IP（如 wechaty-gateway.internal），"
                 f"当前是 {value!r}"
