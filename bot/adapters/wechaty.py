@@ -563,8 +563,8 @@ class WechatyAdapter(Adapter):
         except ssl.SSLError as exc:
             raise self._tls_failed(exc) from exc
         except (OSError, TimeoutError) as exc:
-            if context is not None and isinstance(exc, (ConnectionResetError, TimeoutError)):
-                raise self._tls_failed(exc) from exc  # a plaintext gateway drops or ignores the handshake
+            if context is not None and isinstance(exc, ConnectionResetError):
+                raise self._tls_failed(exc) from exc  # a plaintext gateway may drop the handshake
             raise ConnectionError(f"连不上微信 puppet 服务 {self.endpoint}") from exc
         writer.close()
         with contextlib.suppress(OSError):
