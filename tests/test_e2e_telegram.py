@@ -196,6 +196,35 @@ async def test_group_hazard_then_close_by_villager_and_official(tg: Harness) -> 
     assert tg.report(report_id).status == "rectified"  # type: ignore[union-attr]
 
 
+async def test_leaked_binding_code_is_voided_and_a_village_official_stays_in_their_village(
+    tg: Harness,
+) -> None:
+    """Over the wire: a code pasted in a group dies there; a fresh code binds a village official who is then
+    refused on another village's hazard and nothing changes."""
+    from storage.officials import create_binding_code, format_binding_code
+
+    secret = tg.bridge.router.core.secret
+    with tg.db.sessions.begin() as session:
+        leaked, _ = create_binding_code(session, secret, "赵主任", "village", "庙坪村")
+        fresh, _ = create_binding_code(session, secret, "赵主任", "village", "庙坪村")
+    mid, _ = await tg.say(VILLAGE_GROUP, VILLAGER, f"赵主任的码：{format_binding_code(leaked)}")
+    assert "已作废" in (await tg.reply_to(mid)).text
+    before = len(tg.api.sent)
+    await tg.say(private_chat(VILLAGER), VILLAGER, f"/bind {leaked}")
+    assert "绑定码无效" in (await tg.next_send(VILLAGER["id"], before)).text
+
+    zhao = user(6500000001, "主任", "赵")
+    before = len(tg.api.sent)
+    await tg.say(private_chat(zhao), zhao, f"/bind {fresh}")
+    assert "绑定成功" in (await tg.next_send(zhao["id"], before)).text
+
+    mid, _ = await tg.say(VILLAGE_GROUP, VILLAGER, HAZARD)
+    report_id = int(REPORT_ID.search((await tg.reply_to(mid)).text).group(1))  # type: ignore[union-attr]
+    mid, _ = await tg.say(VILLAGE_GROUP, zhao, f"/done {report_id}")
+    assert "只能处理本村的隐患" in (await tg.reply_to(mid)).text
+    assert tg.report(report_id).status == "reported"  # type: ignore[union-attr]
+
+
 async def test_ascii_alias_with_bot_name_from_supergroup(tg: Harness) -> None:
     mid, _ = await tg.say(STATION_GROUP, VILLAGER, "克虎镇加油站后面的液化气罐漏气了，味道很大")
     filed = await tg.reply_to(mid)
