@@ -107,3 +107,20 @@ def test_receipt_counts_deliveries_and_names_failures(router: Router, town: Core
 def test_expand_text_keeps_extra_words_after_the_library_name(town: Core) -> None:
     text = broadcasts.expand_text("@防溺水 本周六统一巡河", town.publicity)
     assert text.startswith("【防溺水】") and text.endswith("本周六统一巡河")
+
+
+def test_a_wecom_robot_key_never_shows_in_previews_or_receipts(router: Router, town: Core) -> None:
+    key = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
+    with town.sessions.begin() as s:
+        # A row registered before --unit was required: no unit, no title, only the key.
+        upsert_group(s, "wecom", key, kind="village")
+    preview = router.dispatch(private_msg("/广播 村 通知", sender="boss")).replies[0].text
+    assert key not in preview and "群" in preview
+    bid = int(re.search(r"#(\d+)", preview).group(1))  # type: ignore[union-attr]
+    router.dispatch(private_msg(f"/确认广播 {bid}", sender="boss"))
+    with town.sessions.begin() as s:
+        for row in s.scalars(select(OutboxMessage)):
+            row.status = "blocked" if row.platform == "wecom" else "sent"
+    router.housekeeping()
+    (receipt,) = [r for r in _rows(town) if r.event == "broadcast-receipt"]
+    assert "已送达 3/4 个群" in receipt.text and key not in receipt.text
