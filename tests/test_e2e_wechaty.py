@@ -7,6 +7,9 @@ understands, and the whistleblower's contact id and name end up in no table and 
 non-text messages are ignored; a log-out alerts the leadership group on another platform; sends are paced; a
 dropped event stream makes ``run`` raise, and the next ``run`` works again.
 
+Quote-replies: an official quoting a villager's room message with ``/登记`` files it for the villager, once; a
+quote of a message the bot never saw files nothing; quoting a hazard to comment on it does not file it again.
+
 Over TLS (a throw-away CA and server certificate made at test time): a room hazard and a private tip round-trip
 with every gRPC call encrypted and carrying the token; a wrong CA, a wrong server name or a gateway without TLS
 stop the adapter with a clear Chinese error before any call is made, and no message is handled.
@@ -378,6 +381,61 @@ async def test_stop_answers_messages_already_received_before_closing(start_bot: 
     room = wechat.fake.sent_to(ROOM)
     assert len(room) == 2 and "#" in room[1]
     assert wechat.fake.calls[-1] == "Stop"
+
+
+# --- quote-replies ---------------------------------------------------------------------------------------------
+
+UNSURE = "路边电线杆有点斜"  # the classifier is not sure: it goes to the officials' review queue, no answer
+
+
+async def test_an_official_files_a_quoted_room_message_with_a_reply_of_登记(start_bot: StartBot) -> None:
+    wechat = await start_bot()
+    with wechat.db.sessions.begin() as s:
+        add_official(s, "wechaty", OFFICIAL_ID, OFFICIAL_NAME, role="admin")
+    assert await wechat.room_says(UNSURE) == []
+
+    async def official_quotes(quoted_name: str, quoted_text: str, typed: str = "/登记") -> list[str]:
+        before = len(wechat.fake.sent_to(ROOM))
+        message_id = wechat.fake.push_room_quote(
+            ROOM, ROOM_TOPIC, OFFICIAL_ID, OFFICIAL_NAME, quoted_name, quoted_text, typed
+        )
+        await wechat.handled(message_id)
+        return wechat.fake.sent_to(ROOM)[before:]
+
+    filed = await official_quotes(VILLAGER_NAME, UNSURE)
+    assert len(filed) == 1 and "#" in filed[0] and VILLAGER_NAME in filed[0], filed
+    rid = _report_id(filed[0])
+    with wechat.db.sessions() as s:
+        report = get_report(s, rid)
+        assert report is not None
+        assert (report.reporter_id, report.text) == (VILLAGER_ID, UNSURE), (
+            "filed for the villager, not the official"
+        )
+
+    # The room nickname may differ from the contact name: the quoted text still finds the message.
+    again = await official_quotes("老王（村东头）", UNSURE)
+    assert len(again) == 1 and f"#{rid}" in again[0] and "不用重复登记" in again[0]
+
+    # A message the bot never saw (sent before it joined, or before a restart) is not guessed at.
+    unknown = await official_quotes(VILLAGER_NAME, "前天说的那个水渠")
+    assert len(unknown) == 1 and "#" not in unknown[0]
+    with wechat.db.sessions() as s:
+        assert get_report(s, rid + 1) is None
+
+
+async def test_quoting_a_hazard_to_comment_on_it_files_nothing_new(start_bot: StartBot) -> None:
+    wechat = await start_bot()
+    rid = _report_id((await wechat.room_says(HAZARD))[0])
+    message_id = wechat.fake.push_room_quote(
+        ROOM, ROOM_TOPIC, "wxid_neighbour", "李婶", VILLAGER_NAME, HAZARD, "我也看到了"
+    )
+    await wechat.handled(message_id)
+    incoming = wechat.translated[message_id]
+    assert incoming is not None and incoming.text == "我也看到了"
+    assert incoming.reply_to is not None and incoming.reply_to.sender_id == VILLAGER_ID
+    assert len(wechat.fake.sent) == 1, "no answer to the comment"
+    with wechat.db.sessions() as s:
+        assert get_report(s, rid + 1) is None
 
 
 # --- TLS to the gateway ---------------------------------------------------------------------------------------

@@ -489,3 +489,67 @@ def test_a_ca_file_that_is_not_a_certificate_is_a_clear_error(clean_env: None, t
         wx.WechatyAdapter.from_settings(
             _settings(tmp_path, wechaty_endpoint="10.0.0.5:8788", wechaty_token=TOKEN, wechaty_tls_ca=bogus)
         )
+
+
+# --- quote-replies --------------------------------------------------------------------------------------------
+
+DASHES = "- - - - - - - - - - - - - - -"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"「王老汉：电线杆有点斜」\n{DASHES}\n/登记", ("王老汉：电线杆有点斜", "/登记")),
+        (
+            f"「王老汉：第一行\n第二行」\r\n{DASHES}\r\n@{BOT}\u2005/登记",
+            ("王老汉：第一行\n第二行", f"@{BOT}\u2005/登记"),
+        ),
+        ("「张：甲」\n- - - -\n乙", ("张：甲", "乙")),
+        ("「书名号」开头的普通消息", None),
+        (f"王老汉：电线杆有点斜\n{DASHES}\n/登记", None),
+        ("「王老汉：电线杆有点斜」\n- -\n/登记", None),
+    ],
+)
+def test_split_quote(text: str, expected: tuple[str, str] | None) -> None:
+    assert wx.split_quote(text) == expected
+
+
+def _seen(mid: str, sender: str, name: str, text: str) -> wx.SeenRoomMessage:
+    return wx.SeenRoomMessage(message_id=mid, sender_id=sender, sender_name=name, text=text)
+
+
+def test_a_quote_is_matched_by_name_and_text_newest_first_then_by_text_alone() -> None:
+    recent = wx.RecentRoomMessages()
+    recent.add("r1", _seen("m1", "wxid_wang", "王老汉", "收到"))
+    recent.add("r1", _seen("m2", "wxid_li", "李婶", "收到"))
+    recent.add("r1", _seen("m3", "wxid_wang", "王老汉", "电线杆有点斜"))
+    recent.add("r2", _seen("m4", "wxid_zhao", "赵", "电线杆有点斜"))
+    assert recent.find("r1", "王老汉：收到").message_id == "m1"  # type: ignore[union-attr]
+    assert recent.find("r1", "李婶：收到").message_id == "m2"  # type: ignore[union-attr]
+    assert recent.find("r1", "老王（村东头）：电线杆有点斜").message_id == "m3"  # type: ignore[union-attr]
+    assert recent.find("r2", "赵：电线杆有点斜").message_id == "m4"  # type: ignore[union-attr]
+    assert recent.find("r1", "王老汉：没说过的话") is None
+    assert recent.find("r3", "王老汉：收到") is None
+
+
+def test_the_recent_messages_are_bounded_per_room_and_in_rooms() -> None:
+    recent = wx.RecentRoomMessages(per_room=2, rooms=2)
+    for i in range(3):
+        recent.add("r1", _seen(f"m{i}", "u", "甲", f"第{i}条"))
+    assert recent.find("r1", "甲：第0条") is None and recent.find("r1", "甲：第2条") is not None
+    recent.add("r2", _seen("x", "u", "甲", "二群"))
+    recent.add("r3", _seen("y", "u", "甲", "三群"))
+    assert recent.find("r1", "甲：第2条") is None, "the least recently active room is forgotten"
+    assert recent.find("r3", "甲：三群") is not None
+
+
+def test_a_quoted_room_message_reaches_the_core_as_reply_to() -> None:
+    quoted = wx.QuotedMessage(
+        message_id="m1", sender_id="wxid_wang", sender_name="王老汉", text="电线杆有点斜"
+    )
+    msg = wx.build_incoming(
+        message_id="m2", text="/登记", talker_id="wxid_zhang", room_id="r@chatroom", reply_to=quoted
+    )
+    assert msg is not None and msg.reply_to == quoted
+    private = wx.build_incoming(message_id="m3", text="/进度 ABC", talker_id="wxid_li", reply_to=quoted)
+    assert private is not None and private.reply_to is None

@@ -28,10 +28,12 @@ import ipaddress
 import logging
 import os
 import random
+import re
 import ssl
 import sys
 import time
 import warnings
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -40,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.adapters.base import Adapter, ChatUnreachable, DeliveryError, RetryLater
-from handlers.messages import IncomingMessage, Reply
+from handlers.messages import IncomingMessage, QuotedMessage, Reply
 
 if TYPE_CHECKING:
     from bot.bridge import Bridge
@@ -90,6 +92,13 @@ TRANSPORT_LOGGERS = ("hpack", "h2")
 _MENTION_SPACES = "\u2005\u0020"
 # Longer messages are cut before any text handling: nobody types a hazard report this long, and it bounds the work.
 MAX_TEXT_CHARS = 8192
+# A WeChat quote-reply reaches the SDK as a text message "「<display name>：<quoted text>」", a line of spaced
+# dashes, then what was typed (the puppets padlocal, xp, wechaty-puppet-wechat... render it this way; the quoted
+# message's id and sender id are not passed on). The dash line is 15 dashes; accept any run of 4 or more.
+QUOTE_SEPARATOR = re.compile(r"」\r?\n-(?: -){3,}\r?\n")
+# Room messages kept in memory to recognise which one a quote-reply quotes: per room, and rooms in total.
+RECENT_PER_ROOM = 300
+RECENT_ROOMS = 500
 
 
 # --- the import shim ------------------------------------------------------------------------------------
@@ -251,6 +260,61 @@ def message_time(timestamp: int | float | None) -> datetime | None:
         return None
 
 
+def split_quote(text: str) -> tuple[str, str] | None:
+    """``(header, typed)`` of a quote-reply's text, the header being ``<display name>：<quoted text>``; else None."""
+    if not text.startswith("「"):
+        return None
+    separator = QUOTE_SEPARATOR.search(text, 0, MAX_TEXT_CHARS + 64)
+    if separator is None:
+        return None
+    return text[1 : separator.start()], text[separator.end() :]
+
+
+@dataclass(frozen=True)
+class SeenRoomMessage:
+    """A room text message the adapter handed over, kept to resolve later quotes of it."""
+
+    message_id: str
+    sender_id: str
+    sender_name: str
+    text: str  # as WeChat quotes it: what was typed, mention included, without the message's own quote
+
+
+class RecentRoomMessages:
+    """The last room text messages per room (bounded, in memory only), to tell which one a quote-reply quotes.
+
+    A quote names the sender by display name (the room nickname if set) and repeats the quoted text, so the
+    newest message with the same sender name and text wins; failing that, the newest with the same text.
+    Private messages are never kept.
+    """
+
+    def __init__(self, per_room: int = RECENT_PER_ROOM, rooms: int = RECENT_ROOMS) -> None:
+        self.per_room = per_room
+        self.rooms = rooms
+        self._rooms: OrderedDict[str, deque[SeenRoomMessage]] = OrderedDict()
+
+    def add(self, room_id: str, message: SeenRoomMessage) -> None:
+        """Remember one message of a room (forgetting the oldest room or message beyond the bounds)."""
+        recent = self._rooms.get(room_id)
+        if recent is None:
+            recent = self._rooms[room_id] = deque(maxlen=self.per_room)
+            while len(self._rooms) > self.rooms:
+                self._rooms.popitem(last=False)
+        self._rooms.move_to_end(room_id)
+        recent.append(message)
+
+    def find(self, room_id: str, header: str) -> SeenRoomMessage | None:
+        """The message a quote header ``<display name>：<quoted text>`` refers to, if it was seen in the room."""
+        recent = self._rooms.get(room_id, ())
+        for seen in reversed(recent):
+            if header == f"{seen.sender_name}：{seen.text}":
+                return seen
+        for seen in reversed(recent):  # the room nickname differs from the contact name
+            if seen.text and header.endswith("：" + seen.text) and len(header) > len(seen.text) + 1:
+                return seen
+        return None
+
+
 def build_incoming(
     *,
     message_id: str,
@@ -261,12 +325,14 @@ def build_incoming(
     room_topic: str | None = None,
     bot_names: Iterable[str] = (),
     timestamp: int | float | None = None,
+    reply_to: QuotedMessage | None = None,
 ) -> IncomingMessage | None:
     """Translate one text message into the core's type; ``None`` when there is nothing to hand over.
 
     Room messages are group chats keyed by the room id and titled by the topic; anything else is a private chat
     keyed by the contact id. The sender is always the contact id (never the name). A private message carries no
-    sender name: the core needs none, and the whistleblower channel must not see one.
+    sender name: the core needs none, and the whistleblower channel must not see one. ``reply_to`` (the quoted
+    room message) is kept for room messages only.
     """
     if room_id:
         cleaned = strip_mention(text, bot_names)
@@ -282,6 +348,7 @@ def build_incoming(
             sender_name=talker_name,
             chat_title=room_topic or None,
             sent_at=message_time(timestamp),
+            reply_to=reply_to,
         )
     cleaned = text[:MAX_TEXT_CHARS].strip()
     if not cleaned:
@@ -446,6 +513,7 @@ class WechatyAdapter(Adapter):
         self._bridge: Bridge | None = None
         self._sdk: WechatySDK | None = None
         self._closing = False
+        self.recent = RecentRoomMessages()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WechatyAdapter:
@@ -690,6 +758,10 @@ class WechatyAdapter(Adapter):
         payload = message.payload
         talker = message.talker()
         room = message.room()
+        text = message.text()
+        quote = split_quote(text)
+        if quote is not None:
+            text = quote[1]  # the core sees what was typed, as on Telegram; the quoted part becomes reply_to
         if room is None:
             # Private chat: skip official accounts' pushes, and do not keep the sender cached in memory.
             talker_payload = talker.payload
@@ -698,20 +770,39 @@ class WechatyAdapter(Adapter):
                 return None
             return build_incoming(
                 message_id=message.message_id,
-                text=message.text(),
+                text=text,
                 talker_id=talker.contact_id,
                 timestamp=payload.timestamp,
+            )
+        bot_names = [self.self_name]
+        reply_to = None
+        if quote is not None:
+            seen = self.recent.find(room.room_id, quote[0])
+            if seen is not None:
+                reply_to = QuotedMessage(
+                    message_id=seen.message_id,
+                    sender_id=seen.sender_id,
+                    sender_name=seen.sender_name,
+                    text=strip_mention(seen.text, bot_names),
+                )
+        if text.strip():
+            self.recent.add(
+                room.room_id,
+                SeenRoomMessage(
+                    message.message_id, talker.contact_id, talker.name or "", text[:MAX_TEXT_CHARS]
+                ),
             )
         topic = room.payload.topic if room.payload is not None else None
         return build_incoming(
             message_id=message.message_id,
-            text=message.text(),
+            text=text,
             talker_id=talker.contact_id,
             talker_name=talker.name,
             room_id=room.room_id,
             room_topic=topic,
-            bot_names=[self.self_name],
+            bot_names=bot_names,
             timestamp=payload.timestamp,
+            reply_to=reply_to,
         )
 
     # --- sending ------------------------------------------------------------------------------------

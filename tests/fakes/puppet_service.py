@@ -41,6 +41,8 @@ from wechaty_grpc.wechaty import puppet as pb
 
 TEXT_TYPE = 7  # MessageType.Text of the TypeScript puppet; the client maps it to MESSAGE_TYPE_TEXT
 MENTION_SPACE = "\u2005"  # WeChat puts a four-per-em space after an @mention
+# How puppets render a quote-reply as text (e.g. wechaty-puppet-padlocal's refer-message parser).
+QUOTE_SEPARATOR = "- - - - - - - - - - - - - - -"
 ROUTE_PREFIX = "/wechaty.Puppet/"
 
 _PROCESS_PREFIX = uuid.uuid4().hex[:8]
@@ -205,6 +207,20 @@ class FakePuppetService:
         return self.push_message(
             from_id=from_id, text=text, room_id=room_id, message_type=message_type, mention_ids=mentions
         )
+
+    def push_room_quote(
+        self,
+        room_id: str,
+        topic: str,
+        from_id: str,
+        from_name: str,
+        quoted_name: str,
+        quoted_text: str,
+        typed: str,
+    ) -> str:
+        """A member quotes a room message (shown as ``quoted_name``) and types ``typed``, as WeChat delivers it."""
+        text = f"「{quoted_name}：{quoted_text}」\n{QUOTE_SEPARATOR}\n{typed}"
+        return self.push_room_text(room_id, topic, from_id, from_name, text)
 
     def push_private_text(self, from_id: str, from_name: str, text: str) -> str:
         """A contact writes to the bot in a private chat."""
