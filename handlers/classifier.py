@@ -98,10 +98,15 @@ _EMOJI_RE = re.compile(
     "\ufe0f\u200d\u20e3\U000e0020-\U000e007f]+"
 )
 _SPACE_RE = re.compile(r"\s+")
+# a doubled Chinese character: south-western and child-directed nouns double their last syllable (电杆杆)
+_DOUBLED_RE = re.compile(r"([\u4e00-\u9fff])\1")
+_NOUN_ROLES = frozenset({"thing", "lack_item"})
 # chatty particles and pronouns: formal criteria text never has them
 _CHATTY = frozenset("我你咱俺吧啊呢哈嘛呀哦噢吗")
 _JIEBA_DICT = Path(jieba.__file__).resolve().parent / "dict.txt"
 
+# Roles of a hit naming people (人还在里头, 下头有人).
+_PEOPLE_ROLES = frozenset({"people_strong", "people_weak"})
 # What a match of the anonymity pattern ("别跟村长说", "怕…知道是我") stands for.
 _ANON_ENTRY = Entry(frozenset({"anon"}), None, 1.0)
 # What a match of the conduct pattern ("没有…资格", "改了拉客", "过期…接着用") stands for.
@@ -268,7 +273,30 @@ class Classifier:
             phrases = rules.phrases
             text = rules.phrase_re.sub(lambda m: phrases[m.group(0)], text)
         text = _SPACE_RE.sub(" ", text).strip()
+        if _DOUBLED_RE.search(text) is not None:
+            text = self._undouble(text)
         return text[: rules.max_chars]
+
+    def _undouble(self, text: str) -> str:
+        """Fold a reduplicated noun to its lexicon form ("电杆杆" → "电杆", "气罐罐" → "气罐", "坑坑" → "坑"):
+        a doubled character is dropped when the word ending in its first copy is a lexicon thing."""
+        entries = self._rules.entries
+        out: list[str] = []
+        last = 0
+        for m in _DOUBLED_RE.finditer(text):
+            i = m.start()
+            for size in (3, 2, 1):
+                if i - size + 1 < 0:
+                    continue
+                entry = entries.get(text[i - size + 1 : i + 1])
+                if entry is not None and entry.roles & _NOUN_ROLES:
+                    out.append(text[last : i + 1])
+                    last = i + 2
+                    break
+        if not out:
+            return text
+        out.append(text[last:])
+        return "".join(out)
 
     def classify(self, text: str, chat: str = "group") -> Classification:
         """Classify one message; ``chat`` is "group" or "private"."""
@@ -334,7 +362,10 @@ class Classifier:
         model = self.model
         assert model is not None
         score = model.score(norm)
-        framed = verdict.reason.startswith("框架") or verdict.reason.startswith("民生")
+        # a question alone ("桥上还有人没有？") does not explain evidence away: the model may still send it
+        # to review, it just never files it alone
+        asked = verdict.reason == "框架：提问"
+        framed = (verdict.reason.startswith("框架") and not asked) or verdict.reason.startswith("民生")
         if trace is not None:
             trace["model_score"] = score
         if score < (model.auto_threshold if framed else model.review_threshold):
@@ -356,7 +387,7 @@ class Classifier:
                 model_score=score,
                 urgent=True,
             )
-        if score >= model.auto_threshold and not framed:
+        if score >= model.auto_threshold and not framed and not asked:
             return replace(
                 verdict,
                 intent="hazard",
@@ -514,17 +545,19 @@ class Classifier:
     def _urgent(self, hits: Sequence[Hit], scopes: Scopes, score: float, frames: Frames) -> bool:
         """True for an emergency happening now: an urgency marker (快来人, 人没上来, 一直在响) or an emergency
         pattern, alive, with evidence, and not a notice, forwarded news, a negation or a childhood story."""
-        if (
-            score <= 0
-            or frames.notice
-            or frames.negated
-            or frames.past_strong
-            or frames.past
-            or frames.figurative
-        ):
+        if frames.notice or frames.negated or frames.past_strong or frames.past or frames.figurative:
             return False
         if frames.news and not frames.local_news:
             return False
+        if score <= 0:
+            # "塌了 下头有人": a collapse with nothing named is an emergency when people are in it
+            if frames.question:
+                return False
+            return any(
+                "urgent" in h.entry.roles and h.entry.roles & _PEOPLE_ROLES and scopes.alive(h) for h in hits
+            ) and any(
+                "strong" in h.entry.roles and "urgent" not in h.entry.roles and scopes.alive(h) for h in hits
+            )
         return any("urgent" in h.entry.roles and scopes.alive(h) for h in hits)
 
     def _civic_only(self, hits: Sequence[Hit], present: set[str], scopes: Scopes, score: float) -> bool:
@@ -725,10 +758,13 @@ class Classifier:
             )
         }
         votes = ev.votes
+        if not votes and not specific:
+            # "房子塌了", "桥塌了": the thing is inside the emergency's own words
+            votes = self._inner_votes(hits, scopes)
         if specific:
             category = max(specific, key=lambda c: (votes.get(c, 0.0), -rank[c]))
         elif votes:
-            category = max(votes, key=lambda c: (votes[c], -rank[c], -ev.first_seen[c]))
+            category = max(votes, key=lambda c: (votes[c], -rank[c], -ev.first_seen.get(c, 0)))
         else:
             category = "other"
         words_alive = {h.word for h in hits if scopes.alive(h)}
@@ -736,6 +772,23 @@ class Classifier:
             if words_alive & any_of and words_alive & with_of:
                 return combo_cat
         return category
+
+    def _inner_votes(self, hits: Sequence[Hit], scopes: Scopes) -> dict[str, float]:
+        """Category votes of the lexicon things inside live event words that carry no category of their
+        own ("房子塌了" holds 房子, a building)."""
+        entries = self._rules.entries
+        votes: dict[str, float] = {}
+        for h in hits:
+            if "event" not in h.entry.roles or h.entry.category or not scopes.alive(h):
+                continue
+            word = h.word
+            for i in range(len(word)):
+                for j in range(len(word), i + 1, -1):
+                    inner = entries.get(word[i:j])
+                    if inner is not None and "thing" in inner.roles and inner.category:
+                        votes[inner.category] = votes.get(inner.category, 0.0) + inner.weight
+                        break
+        return votes
 
     @staticmethod
     def _confidence(intent: str, score: float, is_tip: bool, frames: Frames) -> float:

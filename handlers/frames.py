@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from handlers.hits import AGENT_MARKS, CLAUSE_SEP, Hit, clause_at
 from handlers.rules import FramePatterns
@@ -33,6 +33,8 @@ DISMISSIVE = (
     "头说",
     "导说",
     "主说",
+    "汉说",
+    "班的说",
 )
 # "希望…尽快修复", "请求…处理": asking for a repair or a fix
 REQUEST = re.compile(r"希望|请求|要求|恳请|请|盼|建议|督促|责令|尽快|赶紧|及时|派人|等待|等着|还没|尚未|迟迟")
@@ -50,13 +52,19 @@ class Scopes:
     resolved: set[int]
     negated_message: set[int]  # scopes closed by message-level negation or explained/resolved frames
     negated_from: dict[int, int]  # clause -> offset of its first negation word
+    # clause -> offset where its negation ends: the 是 of "不是A是B" (what follows is asserted, not denied)
+    negated_to: dict[int, int] = field(default_factory=dict)
 
     def alive(self, hit: Hit) -> bool:
-        """True if the hit still counts: its scope is open and no negation precedes it in its clause."""
+        """True if the hit still counts: its scope is open and no negation precedes it in its clause
+        (or the negation ended before it, as in "井盖不是丢了是碎了")."""
         if self.of_clause[hit.clause] in self.resolved:
             return False
         neg = self.negated_from.get(hit.clause)
-        return neg is None or hit.start < neg
+        if neg is None or hit.start < neg:
+            return True
+        end = self.negated_to.get(hit.clause)
+        return end is not None and hit.start >= end
 
     def at(self, text: str, pos: int) -> int:
         """Return the scope holding a text offset."""
@@ -123,18 +131,78 @@ def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patter
             scopes.resolved.add(of_clause[h.clause])
         if "neg" in roles:
             scopes.negated_from[h.clause] = min(scopes.negated_from.get(h.clause, h.start), h.start)
+            if h.word == "不是":
+                corrected = _correction_at(text, h.end)
+                if corrected is not None and clause_at(text, corrected) == h.clause:
+                    # "井盖不是丢了是碎了": the negation covers 丢了 only, 碎了 is asserted
+                    scopes.negated_to[h.clause] = corrected
     return scopes
 
 
+# "是" inside these words does not start the corrected part of "不是A是B" (还是, 就是, 都是…)
+_NOT_CORRECTION_BEFORE = frozenset("还就但可要若总只都也真正于凡倒像算老不而那")
+_SEPS_BEFORE_CORRECTION = frozenset("，,、 ")
+
+
+def _correction_at(text: str, after: int) -> int | None:
+    """Where B starts in "不是A，是B" / "不是A是B" / "不是A，而是B" (``after`` is the end of 不是), or None.
+
+    A must hold at least one character and stay within one sentence; the 是 must follow a comma, 而 or
+    那, or stand alone (not 还是, 都是)."""
+    limit = min(len(text), after + 24)
+    i = text.find("是", after + 1, limit)
+    while i != -1:
+        if any(ch in "。！!？?；;" for ch in text[after:i]):
+            return None
+        prev = text[i - 1]
+        if prev in _SEPS_BEFORE_CORRECTION or prev in "而那":
+            return i + 1
+        if prev not in _NOT_CORRECTION_BEFORE and text[after:i].strip("，, ") != "":
+            return i + 1
+        i = text.find("是", i + 1, limit)
+    return None
+
+
 def explained(text: str, hits: Sequence[Hit]) -> bool:
-    """True for "不是着火，是…的炉子冒烟": a negated report followed by the real explanation."""
+    """True for "不是着火，是…的炉子冒烟": a negated report followed by a milder explanation.
+
+    "不是A，是B" explains a report away only when what is denied (A) weighs more than what is said
+    instead (B): "不是停电，是电线叫风刮断了" and "不是漏水，是燃气表那儿有味" are corrections that report
+    B, not all-clears."""
     for h in hits:
-        if h.word == "不是":
-            rest = text[h.end :]
-            for sep in _EXPLANATION_SEPS:
-                if sep in rest:
-                    return True
+        if h.word != "不是":
+            continue
+        rest = text[h.end :]
+        if not any(sep in rest for sep in _EXPLANATION_SEPS):
+            continue
+        b_start = _correction_at(text, h.end)
+        if b_start is None:
+            return True
+        denied = _weight([x for x in hits if h.end <= x.start < b_start])
+        said = _weight([x for x in hits if x.start >= b_start])
+        if denied > said:
+            return True
     return False
+
+
+_URGENT_ROLES = frozenset({"signal", "urgent", "emergency_event", "major"})
+_STATE_ROLES = frozenset({"bad", "strong"})
+
+
+def _weight(part: Sequence[Hit]) -> int:
+    """How much a part of a message reports: 3 an event or emergency (着火), 2 a thing in a bad state or a
+    leak sign (炉子冒烟, 有味), 1 a bare bad state (漏水), 0 nothing."""
+    roles: set[str] = set()
+    for h in part:
+        roles |= h.entry.roles
+        if "event" in h.entry.roles and h.entry.category:
+            return 3
+    if roles & _URGENT_ROLES:
+        return 3
+    thing = any("thing" in h.entry.roles for h in part)
+    if "leak" in roles or (thing and roles & _STATE_ROLES):
+        return 2
+    return 1 if roles & _STATE_ROLES or "event" in roles else 0
 
 
 @dataclass(slots=True)

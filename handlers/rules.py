@@ -601,10 +601,14 @@ def morphology_forms(rules: Mapping[str, Any]) -> tuple[dict[str, bool], str]:
     exclude = set(str_list(morph, "exclude", where))
     gap_roots = str_list(morph, "gap_roots", where)
     gap = int(require(morph, "passive_gap", where, int))
+    # dialect particles used like 了 (垮咯, 断喽): generated wherever the 了 form is
+    le_like = str_list(morph, "le_like", where) if "le_like" in morph else []
     forms: dict[str, bool] = {}
     for root in roots:
         variants = [p + root for p in passive] + [root + sfx for sfx in suffixes]
         variants += [p + root + sfx for p in passive for sfx in suffixes[:8]]
+        if root + "了" not in exclude:
+            variants += [root + le for le in le_like]
         for form in variants:
             if form not in exclude:
                 forms[form] = forms.get(form, False) or root in strong
@@ -748,11 +752,42 @@ def _compile_patterns(rules: Mapping[str, Any]) -> list[PatternFamily]:
     specs = rules.get("patterns", [])
     if not isinstance(specs, list):
         raise ValueError("rules file: 'patterns' must be an array of tables ([[patterns]])")
-    return [_compile_pattern(spec, f"patterns[{i}].") for i, spec in enumerate(specs)]
+    classes = compile_classes(rules)
+    return [_compile_pattern(spec, f"patterns[{i}].", classes) for i, spec in enumerate(specs)]
 
 
-def _compile_pattern(spec: Any, where: str) -> PatternFamily:
-    """One ``[[patterns]]`` table: name, roles, optional category and weight, regex, optional needs."""
+# "{people}" in a pattern's regex: the word class of that name from ``[classes]``
+_CLASS_REF = re.compile(r"\{([a-z_]+)\}")
+
+
+def compile_classes(rules: Mapping[str, Any]) -> dict[str, str]:
+    """``[classes]``: named word classes (people, vehicles) a pattern refers to as ``{people}``; returns
+    name -> regex alternation, longest words first."""
+    classes: dict[str, str] = {}
+    for name, words in rules.get("classes", {}).items():
+        items = sorted(set(str_list({name: words}, name, "classes.")), key=lambda w: (-len(w), w))
+        classes[name] = "(?:" + "|".join(map(re.escape, items)) + ")"
+    return classes
+
+
+def expand_classes(regex: str, classes: Mapping[str, str], where: str) -> str:
+    """Replace every ``{name}`` in a pattern's regex by its word class; an unknown name is an error."""
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in classes:
+            raise ValueError(
+                f"rules file: '{where}regex' refers to an unknown word class '{{{name}}}'"
+                f" (known: {', '.join(sorted(classes)) or 'none'})"
+            )
+        return classes[name]
+
+    return _CLASS_REF.sub(repl, regex)
+
+
+def _compile_pattern(spec: Any, where: str, classes: Mapping[str, str] | None = None) -> PatternFamily:
+    """One ``[[patterns]]`` table: name, roles, optional category and weight, regex (word classes expanded),
+    optional needs."""
     if not isinstance(spec, dict):
         raise ValueError(f"rules file: '{where[:-1]}' must be a table")
     name = require(spec, "name", where, str)
@@ -764,7 +799,8 @@ def _compile_pattern(spec: Any, where: str) -> PatternFamily:
     if cat is not None:
         check_category(cat, f"{where}category")
     weight = float(spec.get("weight", 1.0))
-    regex = compile_regex(require(spec, "regex", where, str), f"{where}regex", f" ({name})")
+    source = expand_classes(require(spec, "regex", where, str), classes or {}, where)
+    regex = compile_regex(source, f"{where}regex", f" ({name})")
     needs = spec.get("needs", "")
     if not isinstance(needs, str):
         raise ValueError(f"rules file: '{where}needs' ({name}) must be a string of characters")

@@ -203,6 +203,7 @@ SCHEMA = Table(
                     "passive_gap": INT,
                     "gap_roots": WORDS,
                     "suffixes": WORDS,
+                    "le_like": optional(WORDS),
                     "exclude": WORDS,
                 }
             )
@@ -261,6 +262,8 @@ SCHEMA = Table(
             }
         ),
         "emergency": optional(Table({"markers": WORDS, "events": WORDS})),
+        # word classes a pattern's regex names as {people} or {vehicles}
+        "classes": optional(Table({"people": optional(WORDS), "vehicles": optional(WORDS)})),
         "non_safety": optional(Table({"words": WORDS, "safety": WORDS})),
         "formal": Table({"markers": WORDS, "terms": WORDS, "weak_terms": WORDS}),
         "ignore": Table({"words": WORDS}),
