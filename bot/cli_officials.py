@@ -312,10 +312,12 @@ def groups_add(platform: str, chat_id: str, kind: str, unit: str | None, title: 
         raise click.ClickException(
             "企业微信群要用 --unit 写明所属单位（群机器人的 key 不会显示出来，只能靠单位认群）"
         )
-    if kind == "village":
-        unit = _check_unit(_profile(settings), "village", unit)
-    elif unit:
-        unit = _check_unit(_profile(settings), None, unit)
+    if unit:
+        found = _profile(settings).find_unit(unit)
+        if found is None:
+            click.echo(f"注意：镇情档案里没有“{unit}”，群里的消息不会按它认村，村干部也管不到这个群。", err=True)
+        else:
+            unit = found.name
     db = open_db(settings)
     with db.sessions.begin() as session:
         before = get_group(session, platform, chat_id)
