@@ -387,6 +387,8 @@ async def test_anquan_run_process_scenario_and_clean_sigterm(tmp_path: Path) -> 
             str(OFFICIAL["id"]),
             "--name",
             "李秀英",
+            "--role",
+            "station",
         )
         proc = await asyncio.create_subprocess_exec(
             _anquan(), "run", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
