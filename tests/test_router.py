@@ -117,6 +117,7 @@ def test_private_tip_is_anonymous_with_a_receipt_that_reports_progress(router: R
                 "processed_messages",
                 "groups",
                 "officials",
+                "audit_events",
             )
             for row in s.execute(text(f"select * from {table}"))
         )
