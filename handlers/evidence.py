@@ -209,7 +209,7 @@ def _tokens(text: str, tokenizer: jieba.Tokenizer) -> list[tuple[str, int]]:
     """Return jieba's tokens with their start offsets."""
     out: list[tuple[str, int]] = []
     pos = 0
-    for tok in tokenizer.lcut(text):
+    for tok in tokenizer.lcut(text, HMM=False):
         out.append((tok, pos))
         pos += len(tok)
     return out
