@@ -16,3 +16,7 @@ REVIEW_STATUSES = ("pending", "filed", "ignored", "expired")
 CORRECTION_CHATS = ("group", "private")
 CORRECTION_INTENTS = ("hazard", "tip", "chatter")
 CORRECTION_SOURCES = ("review_file", "review_ignore", "reply_file", "false_alarm", "private_confirm")
+# The 五落实 of a major hazard (原安监总局16号令 第十五条): 目标任务, 经费物资, 机构人员, 时间要求, 安全措施和应急预案.
+FIVE_ITEMS = ("goal", "funds", "staff", "schedule", "safety")
+ACCEPTANCE_VERDICTS = ("passed", "failed")
+ATTACHMENT_ROLES = ("before", "after")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -165,10 +166,25 @@ class Report(Base):
     rectification_note: Mapped[str | None] = mapped_column(Text)
     rectified_by: Mapped[str | None] = mapped_column(String(128))
     rectified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The ledger's workflow (台账): assignment, measures, funds, supervision, acceptance and closing.
+    responsible_unit: Mapped[str | None] = mapped_column(String(128))
+    responsible_person: Mapped[str | None] = mapped_column(String(64))
+    measures: Mapped[str | None] = mapped_column(Text)
+    funds_fen: Mapped[int | None] = mapped_column(BigInteger)  # 整改资金 in fen (0.01 yuan)
+    supervising_unit: Mapped[str | None] = mapped_column(String(128))
+    accepted_by: Mapped[str | None] = mapped_column(String(160))
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acceptance_verdict: Mapped[str | None] = mapped_column(String(16))  # passed | failed
+    acceptance_note: Mapped[str | None] = mapped_column(Text)
+    failed_acceptances: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     group: Mapped[Group | None] = relationship()
+    five_items: Mapped[list[FiveItem]] = relationship(
+        back_populates="report", order_by="FiveItem.id", cascade="all, delete-orphan"
+    )
     events: Mapped[list[ReportEvent]] = relationship(
         back_populates="report", order_by="ReportEvent.id", cascade="all, delete-orphan"
     )
@@ -349,3 +365,40 @@ class Correction(Base):
     source: Mapped[str] = mapped_column(String(32))
     decided_by: Mapped[str | None] = mapped_column(String(160))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FiveItem(Base):
+    """One of a major hazard's 五落实 items (目标任务, 经费物资, 机构人员, 时间要求, 安全措施和应急预案): done or not."""
+
+    __tablename__ = "five_items"
+    __table_args__ = (UniqueConstraint("report_id", "item", name="uq_five_items_report_item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    item: Mapped[str] = mapped_column(String(16))
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(160))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    report: Mapped[Report] = relationship(back_populates="five_items")
+
+
+class Attachment(Base):
+    """A photo kept as evidence: before (整改前) or after (整改后) for a report, or attached to a tip.
+
+    The file lives content-addressed (sha256) under the data folder with its EXIF stripped. The key is random and,
+    for tips, the time is the hour and nobody is named, so an attachment can't place a tip among other rows.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
+    tip_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id"), index=True)
+    role: Mapped[str] = mapped_column(String(8))  # before | after
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    mime: Mapped[str] = mapped_column(String(32))
+    added_by: Mapped[str | None] = mapped_column(String(160))  # officials and group reporters; never for tips
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
