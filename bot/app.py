@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 60.0
 HOUSEKEEPING_INTERVAL = 5.0
+# On stop during a database outage, messages held for the database get this long before they are given up.
+SHUTDOWN_GRACE = 10.0
 
 
 @dataclass
@@ -130,10 +132,12 @@ async def serve(
     *,
     backoff: float = 1.0,
     sessions: sessionmaker[Session] | None = None,
+    shutdown_grace: float = SHUTDOWN_GRACE,
 ) -> None:
     """Run all adapters (and, given ``sessions``, their outbox delivery loops) until ``stop``.
 
-    On stop, messages already received are handled and their replies sent before this returns.
+    On stop, messages already received are handled and their replies sent before this returns; messages still
+    waiting for an unavailable database ``shutdown_grace`` seconds after the stop are given up (and logged).
     """
     tasks = [
         asyncio.create_task(supervise(a, bridge, stop, backoff=backoff), name=f"adapter-{a.platform}")
@@ -146,8 +150,13 @@ async def serve(
         ]
         tasks.append(asyncio.create_task(housekeeping(bridge, stop), name="housekeeping"))
     await stop.wait()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await bridge.drain()
+    # Messages held for an unavailable database must not keep a stopping bot alive for ever.
+    give_up = asyncio.get_running_loop().call_later(shutdown_grace, bridge.abandon_held)
+    try:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await bridge.drain()
+    finally:
+        give_up.cancel()
 
 
 async def run_bot(settings: Settings) -> None:

@@ -2,7 +2,12 @@
 
 Pushes (reminders, broadcasts, notices) are written to the outbox by whoever decided them; this loop sends them
 under the adapter's own rate limits and records each one: queued → sent | failed | blocked. A row is marked sent
-in the step right after the platform accepted it, so a crash repeats at most the one send in flight.
+in the step right after the platform accepted it, so a crash repeats at most the one send in flight; if the
+database is away at that moment, the mark is kept in memory and written when it is back (no second send).
+
+Waits are stop-aware: a throttle (a platform's ``retry_after``, WeChat's daily cap until midnight) is already
+persisted as the row's ``not_before``, so a stopping bot never sits out a pause. A database outage is logged
+once (not a traceback a second) and retried with backoff.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.adapters.base import Adapter, ChatUnreachable, RetryLater
 from storage import outbox as outbox_repo
+from storage.db import unavailable_reason
 from storage.models import Group, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,6 +49,19 @@ class DeliveryLoop:
         self.max_attempts = max_attempts
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
+        self._stop: asyncio.Event | None = None
+        self._unmarked: list[int] = []  # sent while the database was away: to be marked sent when it is back
+        self._db_down = False
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds``, or less if the loop is told to stop; True when stopping."""
+        stop = self._stop
+        if stop is None:
+            await asyncio.sleep(seconds)
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        return stop.is_set()
 
     def _due(self) -> list[OutboxMessage]:
         with self.sessions() as session:
@@ -81,7 +100,7 @@ class DeliveryLoop:
                 not_before=now + timedelta(seconds=exc.retry_after),
                 last_error=f"retry after {exc.retry_after}s",
             )
-            await asyncio.sleep(exc.retry_after)
+            await self._pause(exc.retry_after)
             return "queued"
         except Exception as exc:
             attempts = row.attempts + 1
@@ -104,28 +123,75 @@ class DeliveryLoop:
                 last_error=f"{type(exc).__name__}: {exc}"[:500],
             )
             return "queued"
-        await asyncio.to_thread(
-            self._mark, row.id, status="sent", attempts=row.attempts + 1, sent_at=self.clock()
-        )
+        try:
+            await asyncio.to_thread(
+                self._mark, row.id, status="sent", attempts=row.attempts + 1, sent_at=self.clock()
+            )
+        except Exception as exc:
+            if unavailable_reason(exc) is None:
+                raise
+            self._unmarked.append(
+                row.id
+            )  # delivered: never send it again, record it when the database is back
         return "sent"
+
+    def _mark_sent_later(self) -> None:
+        while self._unmarked:
+            row_id = self._unmarked[0]
+            with self.sessions.begin() as session:
+                row = session.get(OutboxMessage, row_id)
+                if row is not None and row.status == "queued":
+                    row.status, row.attempts, row.sent_at = "sent", row.attempts + 1, self.clock()
+            self._unmarked.pop(0)
 
     async def drain_once(self, stop: asyncio.Event | None = None) -> int:
         """Send every row due now (while the adapter is connected and not stopping); returns how many were sent."""
         sent = 0
         if not self.adapter.ready:
             return 0
+        if self._unmarked:
+            await asyncio.to_thread(self._mark_sent_later)
         for row in await asyncio.to_thread(self._due):
             if (stop is not None and stop.is_set()) or not self.adapter.ready:
                 break
+            if row.id in self._unmarked:
+                continue
             sent += await self.send_one(row) == "sent"
         return sent
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep draining until ``stop`` is set; database or adapter trouble is logged and retried."""
+        """Keep draining until ``stop`` is set; database or adapter trouble is logged and retried.
+
+        An adapter with ``flush_outbox_on_stop`` (the console reading a pipe) gets one last round after the
+        stop, so the pushes its last input queued (a confirmed broadcast) go out before the program ends.
+        """
+        self._stop = stop
+        delay = self.poll_interval
         while not stop.is_set():
-            try:
-                await self.drain_once(stop)
-            except Exception:
-                log.exception("outbox delivery round failed", extra={"platform": self.adapter.platform})
+            delay = await self._round(stop)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.poll_interval)
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+        if getattr(self.adapter, "flush_outbox_on_stop", False):
+            self._stop = None
+            await self._round(None)
+
+    async def _round(self, stop: asyncio.Event | None) -> float:
+        """One drain; returns how long to wait before the next (longer while the database is away)."""
+        try:
+            await self.drain_once(stop)
+        except Exception as exc:
+            reason = unavailable_reason(exc)
+            if reason is None:
+                log.exception("outbox delivery round failed", extra={"platform": self.adapter.platform})
+                return self.poll_interval
+            if not self._db_down:
+                self._db_down = True
+                log.warning(
+                    "outbox paused: database unavailable",
+                    extra={"platform": self.adapter.platform, "reason": reason},
+                )
+            return min(self.poll_interval * 5, 30.0)
+        if self._db_down:
+            self._db_down = False
+            log.info("outbox resumed", extra={"platform": self.adapter.platform})
+        return self.poll_interval

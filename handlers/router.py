@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
 import time
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from handlers import binding, broadcasts, review
@@ -22,9 +23,11 @@ from handlers.intake import file_anonymous_report, file_group_report
 from handlers.limits import PrivateLimiter, Verdict
 from handlers.messages import DispatchResult, IncomingMessage, MembershipChange, Reply
 from handlers.receipts import HeldReceipts, PrivateCounter
+from handlers.texts import clean_text
 from storage import audit, idempotency, outbox
 from storage import groups as group_repo
 from storage import officials as official_repo
+from storage.db import DatabaseUnavailable, unavailable_reason
 from storage.models import SELF_TAG_KINDS, Group
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,26 @@ GROUP_KEY_TTL = timedelta(days=7)
 # A message that hit a passing database conflict (a deadlock, a lock timeout) is tried again this often.
 DISPATCH_ATTEMPTS = 4
 DISPATCH_BACKOFF = 0.05  # seconds, times the attempt number
+
+
+def _storable(msg: IncomingMessage) -> IncomingMessage:
+    """``msg`` with every free-text field fit for UTF-8 and the database (see ``handlers.texts.clean_text``)."""
+    quoted = msg.reply_to
+    if quoted is not None and (
+        quoted.text != clean_text(quoted.text) or quoted.sender_name != clean_text(quoted.sender_name)
+    ):
+        quoted = dataclasses.replace(
+            quoted, text=clean_text(quoted.text), sender_name=clean_text(quoted.sender_name)
+        )
+    fields = {
+        "text": clean_text(msg.text) if msg.text else msg.text,
+        "sender_name": clean_text(msg.sender_name),
+        "chat_title": clean_text(msg.chat_title) if msg.chat_title else msg.chat_title,
+        "reply_to": quoted,
+    }
+    if all(getattr(msg, k) is v for k, v in fields.items()):
+        return msg
+    return dataclasses.replace(msg, **fields)
 
 
 class Router:
@@ -68,12 +91,25 @@ class Router:
 
         A private message that fails is logged with the exception's type only, never raised: a database error's
         text and traceback can carry the tip's text or the sender's id (PostgreSQL's DETAIL quotes the row).
+        When the database stays unreachable or unwritable through every attempt, ``DatabaseUnavailable`` is
+        raised (without the driver's text), so the caller can hold the message and try it again later.
+        Text that cannot be stored (undecodable bytes as lone surrogates, NUL) is replaced first.
         """
+        msg = _storable(msg)
         if msg.chat_type != "private":
-            return self._dispatch(msg)
+            try:
+                return self._dispatch(msg)
+            except (OperationalError, InterfaceError, DBAPIError) as exc:
+                reason = unavailable_reason(exc)
+                if reason is None:
+                    raise
+                raise DatabaseUnavailable(reason) from exc
         try:
             return self._dispatch(msg)
         except Exception as exc:
+            reason = unavailable_reason(exc)
+            if reason is not None:
+                raise DatabaseUnavailable(reason) from None  # no chained driver text for a private message
             log.error("private message failed", extra={"platform": msg.platform, "error": type(exc).__name__})
             return DispatchResult(outcome="failed")
 

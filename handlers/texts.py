@@ -6,6 +6,7 @@ at start, not discovered in a group chat.
 
 from __future__ import annotations
 
+import re
 import string
 import tomllib
 from pathlib import Path
@@ -14,8 +15,24 @@ from typing import Any
 DEFAULT_TEXTS = Path(__file__).parent / "data" / "texts.toml"
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 class TextsError(ValueError):
     """The wording file is not valid."""
+
+
+def clean_text(text: str) -> str:
+    """``text`` made safe to store and print: lone surrogates (undecodable bytes) become U+FFFD, NULs go.
+
+    Undecodable input bytes arrive as lone surrogates (Python's ``surrogateescape``), and a JSON payload may
+    carry them too; neither UTF-8 nor PostgreSQL can hold them, nor a NUL character.
+    """
+    if not _UNSTORABLE.search(text):
+        return text
+    # Through UTF-16: a proper surrogate pair becomes its character, a lone surrogate U+FFFD.
+    fixed = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return fixed.replace("\x00", "")
 
 
 def _placeholders(template: str) -> set[str]:

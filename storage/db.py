@@ -16,11 +16,55 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
+# PostgreSQL: give up a connection attempt after this long, and notice a silently dead peer within about a minute
+# (TCP keepalives), so a network blip raises an error the bridge can wait out instead of hanging a worker.
+PG_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or written right now (down, restarting, disk full, read-only).
+
+    Carries no driver text on purpose: a driver's message can quote a row (a tip's text, a sender's id).
+    ``reason`` is a short, fixed label for logs.
+    """
+
+    def __init__(self, reason: str = "unavailable") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """A short label when ``exc`` means the database is unreachable or unwritable for now, else None.
+
+    Such errors pass by themselves (a restart, a network blip, space freed, permissions fixed), so the message
+    that met one is worth holding and trying again; other errors (a bug, a constraint) are not.
+    """
+    if isinstance(exc, DatabaseUnavailable):
+        return exc.reason
+    if not isinstance(exc, (OperationalError, InterfaceError, DBAPIError)):
+        return None
+    if isinstance(exc, DBAPIError) and not isinstance(exc, (OperationalError, InterfaceError)):
+        return "disconnected" if exc.connection_invalidated else None
+    detail = str(getattr(exc, "orig", exc)).lower()
+    if "readonly" in detail or "read-only" in detail or "read only" in detail:
+        return "read-only"
+    if ("disk" in detail and "full" in detail) or "no space" in detail:
+        return "disk-full"
+    if "locked" in detail or "deadlock" in detail:
+        return "busy"
+    return "disconnected"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -39,6 +83,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if parsed.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {**PG_CONNECT_ARGS, **kwargs.get("connect_args", {})}
     return create_engine(url, **kwargs)
 
 

@@ -1,7 +1,8 @@
 """A terminal chat for trying the bot: play villager, whistleblower and official without any platform.
 
 Lines starting with ``:`` switch who you are and where you write (``:群 王家沟村``, ``:私聊``, ``:干部``,
-``:村民``, ``:退出``); ``:回复 3`` makes the next line a reply to the third message typed in this session. With stdin piped it handles each line, prints the replies and ends at end of input.
+``:村民``, ``:退出``); ``:回复 3`` makes the next line a reply to the third message typed in this session. With stdin piped it handles each line, prints the replies, sends the pushes those lines queued (a confirmed
+broadcast) and ends at end of input. Bytes that are not UTF-8 are replaced (U+FFFD), never fatal.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -17,7 +19,7 @@ from bot.adapters.base import Adapter
 from bot.bridge import Bridge
 from handlers.messages import IncomingMessage, MembershipChange, QuotedMessage, Reply
 from handlers.profile import Profile
-from handlers.texts import Texts
+from handlers.texts import Texts, clean_text
 
 PLATFORM = "console"
 OFFICIAL_ID = "official"
@@ -69,6 +71,8 @@ class ConsoleAdapter(Adapter):
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self.interactive = self.stdin.isatty() if interactive is None else interactive
+        # Reading a pipe, the program ends with the input: the pushes the last lines queued go out first.
+        self.flush_outbox_on_stop = not self.interactive
         self.state = ConsoleState(village=profile.villages[0].name)
         self._run_id = str(time.time_ns())
         self._count = 0
@@ -99,11 +103,25 @@ class ConsoleAdapter(Adapter):
 
     # --- reading ------------------------------------------------------------------------------------
 
+    def _lines(self) -> Iterator[str]:
+        """Input lines as text; bytes that are not UTF-8 become U+FFFD (a leading BOM is dropped)."""
+        buffer = getattr(self.stdin, "buffer", None)
+        if buffer is None:
+            for line in self.stdin:
+                yield clean_text(line)
+            return
+        first = True
+        for raw in buffer:
+            yield raw.decode("utf-8-sig" if first else "utf-8", errors="replace")
+            first = False
+
     def _reader(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
         # A daemon thread: a blocked read never keeps the process alive at shutdown.
-        for line in self.stdin:
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-        loop.call_soon_threadsafe(queue.put_nowait, None)
+        try:
+            for line in self._lines():
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
 
     async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
         """Read lines until end of input, ``:退出`` or ``stop``; each line is a chat message."""
