@@ -64,6 +64,7 @@ class Bridge:
         self._outage_since: float | None = None
         self._refused = 0
         self._full_logged = False
+        self._closing = False  # shutting down with the database away: hold nothing more
 
     @property
     def held(self) -> int:
@@ -118,6 +119,9 @@ class Bridge:
             try:
                 return await asyncio.to_thread(self._dispatch, msg)
             except DatabaseUnavailable as exc:
+                if self._closing:
+                    log.error("shutting down while the database is unavailable; message not handled")
+                    return []
                 self._outage_started(exc.reason)
         if len(self._held) >= self.max_held:
             self._refused += 1
@@ -193,6 +197,7 @@ class Bridge:
 
     def abandon_held(self) -> int:
         """At shutdown with the database still away: give up the held messages (logged as a count); returns it."""
+        self._closing = True
         count = 0
         for held in self._held:
             if not held.done.done():

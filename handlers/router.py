@@ -127,7 +127,10 @@ class Router:
                 break
             except (OperationalError, IntegrityError) as exc:
                 # Never the text, never a private sender: the exception type and where it happened only.
-                log.warning(
+                # A database that is away (down, full, read-only) is logged once by the caller, not per try.
+                away = unavailable_reason(exc) in ("disconnected", "read-only", "disk-full")
+                log.log(
+                    logging.DEBUG if away else logging.WARNING,
                     "message handling failed, retrying"
                     if attempt < DISPATCH_ATTEMPTS
                     else "message handling failed",
