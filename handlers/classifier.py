@@ -212,6 +212,12 @@ class Classifier:
         self._urgent_re = (
             re.compile("|".join(map(re.escape, reversed(urgent_words)))) if urgent_words else None
         )
+        # emergency pattern families (人被埋, 一直在响): the model's review band asks them too
+        self._urgent_families = [
+            fam
+            for fam in (*self._rules.evidence_patterns, *self._rules.modifier_patterns)
+            if "urgent" in fam[1].roles
+        ]
         self.max_chars = self._rules.max_chars
         self.pair_window = self._rules.pair_window
         self.hazard_threshold = self._rules.hazard_threshold
@@ -347,11 +353,16 @@ class Classifier:
 
     def _classify(self, text: str, chat: str, trace: dict[str, Any] | None) -> Classification:
         """Classify one message by the rules, then let the statistical model speak where they are silent."""
-        verdict = self._by_rules(text, chat, trace)
-        if self.model is None or verdict.intent == "command" or verdict.intent in ("hazard", "tip"):
+        stripped = (text or "").strip()
+        if stripped[:1] in ("/", "／"):
+            return Classification("command", None, None, None, 1.0, ())
+        norm = self.normalize(stripped)  # once: the rules and the model read the same folded text
+        if not norm:
+            return Classification("chatter", None, None, None, 0.99, ())
+        verdict = self._rules_on(norm, chat, trace)
+        if self.model is None or verdict.intent in ("hazard", "tip"):
             return verdict
-        norm = self.normalize((text or "").strip())
-        return self._second_opinion(norm, chat, verdict, trace) if norm else verdict
+        return self._second_opinion(norm, chat, verdict, trace)
 
     def _second_opinion(
         self, norm: str, chat: str, verdict: Classification, trace: dict[str, Any] | None
@@ -374,7 +385,7 @@ class Classifier:
             return replace(verdict, model_score=score)
         category, _ = model.category(norm)
         severity = "major" if model.major(norm) >= 0.5 else "general"
-        urgent = not framed and self._urgent_re is not None and self._urgent_re.search(norm) is not None
+        urgent = not framed and self._calls_for_help(norm)
         if urgent:
             # "快来人 …": the rules saw a call for help, the model sees a report: an emergency, filed at once
             return replace(
@@ -384,6 +395,7 @@ class Classifier:
                 severity="major",
                 confidence=0.9,
                 reason=f"紧急情况：呼救 + 统计模型 {score:.2f}",
+                review=False,
                 model_score=score,
                 urgent=True,
             )
@@ -395,6 +407,7 @@ class Classifier:
                 severity=severity,
                 confidence=round(min(0.9, score), 3),
                 reason=f"统计模型：{score:.2f}（规则未命中）",
+                review=False,
                 model_score=score,
             )
         why = "、".join(filter(None, [verdict.reason.removeprefix("待干部确认："), f"统计模型 {score:.2f}"]))
@@ -407,15 +420,30 @@ class Classifier:
             model_score=score,
         )
 
+    def _calls_for_help(self, norm: str) -> bool:
+        """True if the message holds an urgency marker (快来人, 人没上来) or matches an emergency pattern
+        (人被埋, 水还在涨); asked only of the few messages the model sends to review."""
+        if self._urgent_re is not None and self._urgent_re.search(norm) is not None:
+            return True
+        chars = frozenset(norm)
+        return any(
+            rx.search(norm) is not None
+            for rx, _, needs in self._urgent_families
+            if not needs or needs & chars
+        )
+
     def _by_rules(self, text: str, chat: str, trace: dict[str, Any] | None) -> Classification:
-        """Classify one message by the rules, recording the hits and frames in ``trace`` when one is given."""
+        """Classify one message by the rules alone, recording the hits and frames in ``trace`` when given."""
         stripped = (text or "").strip()
         if stripped[:1] in ("/", "／"):
             return Classification("command", None, None, None, 1.0, ())
         norm = self.normalize(stripped)
         if not norm:
             return Classification("chatter", None, None, None, 0.99, ())
+        return self._rules_on(norm, chat, trace)
 
+    def _rules_on(self, norm: str, chat: str, trace: dict[str, Any] | None) -> Classification:
+        """Classify an already normalised, non-empty message by the rules."""
         rules = self._rules
         seps = clause_breaks(norm)
         hits = scan_keywords(norm, rules.entries, rules.starts_re, rules.start_table, seps)

@@ -41,7 +41,19 @@ REQUEST = re.compile(r"希望|请求|要求|恳请|请|盼|建议|督促|责令|
 # "说没事接着干": an all-clear followed by an order to carry on is a brush-off, not an all-clear
 CARRY_ON = re.compile(r"[^，。,！!？?]{0,4}(?:接着|继续|照样|还让|让干|干活|开工|下井|别管)")
 # "不是着火，是…的炉子冒烟": what follows a negated report and explains it
-_EXPLANATION_SEPS = ("，是", ",是", "，那是", ",那是", "，只是", ",只是")
+_EXPLANATION_SEPS = (
+    "，是",
+    ",是",
+    " 是",
+    "，那是",
+    ",那是",
+    " 那是",
+    "，只是",
+    ",只是",
+    " 只是",
+    "，而是",
+    " 而是",
+)
 
 
 @dataclass(slots=True)

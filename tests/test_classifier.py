@@ -820,3 +820,111 @@ def test_explain_names_the_rule_of_every_hit(clf: Classifier) -> None:
     assert rules["消防通道"] == "things.fire"
     assert e["classification"]["intent"] == "hazard"
     assert e["tokens"] and e["normalized"] == "消防通道让车堵着"
+
+
+# ---- round 12: emergencies in any form, dialect, corrections -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # a person harmed next to a thing (victim + thing)
+        ("沼气池里下去的人没动静了", "gas"),
+        # rising water now
+        ("院子里的水已经到膝盖了还在往上涨", "water"),
+        # a vehicle off the road, in any verb
+        ("校车滑到沟里了 娃娃们在车里哭", "traffic"),
+        # electrocuted, with the passive 叫
+        ("娃娃叫电打了 手还粘在上面", "electric"),
+        # a fallen wire lying in water where people work
+        ("电线断了落在水田里 有人在田里插秧", "electric"),
+        # an alarm in a mine that will not stop while the boss says carry on
+        ("矿上报警器叫得停不下来 老板说是误报照常上班", "mining"),
+        # firedamp over the limit and the work goes on
+        ("瓦斯超了还在打眼放炮 吓死人了", "mining"),
+        # a collapse named only by its verb: the thing inside the words decides the category
+        ("房子塌了 一家人压在里面 快来人", "building"),
+        # water into a mine is no figure of speech
+        ("矿井里进水了人还在下面", "mining"),
+    ],
+)
+def test_emergencies_now_are_filed_urgent_and_major(clf: Classifier, text: str, category: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent, c.category) == ("hazard", "major", True, category), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "崖塌了 压住了放羊的",  # crushing people, verb first
+        "楼里燃气管子漏了 整栋楼都是味 有人还在做饭",  # a smell filling a building
+        "我跟你说那边厂子冒了好大的烟有人在喊救命",  # someone crying for help
+        "有人在桥上 桥被洪水冲得摇摇晃晃的",  # people stranded on a bridge in a flood
+        "塌了 下头有人 拿锹",  # a collapse with people under it, nothing named
+        "屋头煤气味道好大哦 老辈子倒在床边上喊不答应",  # south-western words for people and rooms
+    ],
+)
+def test_more_emergency_forms_are_urgent(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "山上那些老炭窑口子都没堵 放羊的掉下去咋整",  # a worry, not an accident
+        "学校门口那个坑谁挖的 也不围一下 娃娃差点掉进去",  # a near miss
+    ],
+)
+def test_worries_and_near_misses_are_not_emergencies(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert not c.urgent, c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我跟你说那个电视剧里那个楼塌了把我吓了一跳",
+        "我也两百斤有人愿意让我卡在他心里吗",
+        "哥们你脑子进水了吧",
+    ],
+)
+def test_stories_questions_and_idioms_about_people_are_chatter(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).intent == "chatter"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("回复 @老杨：不是停电，是电线叫大风刮断了，掉在巷子里", "electric"),
+        ("你说的那个井盖不是丢了是碎了 晚上黑咕隆咚的", None),
+    ],
+)
+def test_a_correction_reports_what_it_says_instead(clf: Classifier, text: str, category: str | None) -> None:
+    c = clf.classify(text)
+    assert c.intent == "hazard", c
+    assert category is None or c.category == category
+
+
+def test_an_explanation_that_is_milder_stays_chatter(clf: Classifier) -> None:
+    assert clf.classify("不是着火 是那边在烧田坎上的草 有人守到的").intent == "chatter"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("堡坎垮咯 下雨就往下掉泥巴", "geological"),  # dialect particle 咯 and the word 堡坎
+        ("那个电杆杆歪起了 线都吊到地上了", "electric"),  # a reduplicated noun
+        ("学校后面的堰塘莫得围栏 娃儿天天在边边上耍", "water"),  # 莫得 = 没有
+        ("dian xian 断了 掉在路上", "electric"),  # pinyin typed without choosing characters
+        ("房子后面的山体有列缝了 住户还没搬", "geological"),  # a homophone typo
+    ],
+)
+def test_dialect_pinyin_and_typos_are_understood(clf: Classifier, text: str, category: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.category) == ("hazard", category), c
+
+
+def test_a_boss_brushing_off_a_warning_sign_is_no_all_clear(clf: Classifier) -> None:
+    c = clf.classify("就是那个学校的锅炉嗯那个压力表那个针一直在抖然后烧锅炉的老汉说没事")
+    assert (c.intent, c.category) == ("hazard", "special_equipment"), c

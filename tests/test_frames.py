@@ -79,3 +79,25 @@ def test_past_story_unless_said_to_be_so_now(rules: CompiledRules) -> None:
 def test_question_but_not_complaint(rules: CompiledRules) -> None:
     assert _frames(rules, "液化气罐几年检验一次？", [], set()).question
     assert not _frames(rules, "那堵墙又裂开一道 谁管管啊？", [5], {0}).question
+
+
+# ---- "不是A，是B": a correction reports B (round 12) -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["不是停电，是电线叫大风刮断了", "不是漏水，是燃气表那儿有味", "不是狗叫，是配电箱里冒火星"],
+)
+def test_a_correction_to_something_worse_is_not_an_all_clear(rules: CompiledRules, text: str) -> None:
+    assert not explained(text, _hits(rules, text))
+
+
+def test_an_explanation_milder_than_the_denied_report_still_explains_it_away(rules: CompiledRules) -> None:
+    text = "不是着火 是老李家的炉子冒烟"
+    assert explained(text, _hits(rules, text))
+
+
+def test_negation_ends_where_the_corrected_part_begins(rules: CompiledRules) -> None:
+    text = "井盖不是丢了是碎了"
+    hits, scopes = _scopes(rules, text)
+    assert scopes.alive(_word(hits, "碎了"))

@@ -111,3 +111,29 @@ def test_self_mapped_and_repeated_character_pairs_are_refused() -> None:
         broken = {**rules, "normalize": {**rules["normalize"], "chars": chars}}
         with pytest.raises(ValueError, match=message):
             compile_rules(broken, frozenset())
+
+
+# ---- word classes and dialect particles (round 12) ------------------------------------------------
+
+
+def test_a_pattern_names_a_word_class_and_matches_any_of_its_words() -> None:
+    rules = read_rules(DEFAULT_RULES)
+    classes = {"people": ["放羊的", "娃娃"]}
+    patterns = [{"name": "hurt", "roles": ["event"], "regex": "(?:{people})倒了"}]
+    compiled = compile_rules({**rules, "classes": classes, "patterns": patterns}, frozenset())
+    rx = compiled.evidence_patterns[0][0]
+    assert rx.search("放羊的倒了") and rx.search("娃娃倒了") and not rx.search("羊倒了")
+
+
+def test_an_unknown_word_class_is_named() -> None:
+    rules = read_rules(DEFAULT_RULES)
+    patterns = [{"name": "x", "roles": ["event"], "regex": "(?:{animals})倒了"}]
+    with pytest.raises(ValueError, match=r"unknown word class '\{animals\}'"):
+        compile_rules({**rules, "patterns": patterns}, frozenset())
+
+
+def test_dialect_particles_follow_the_le_forms_of_each_root(compiled: CompiledRules) -> None:
+    # 垮咯 / 断喽 are bad states like 垮了 / 断了; 倒了 is excluded, so 倒咯 is not generated either
+    assert "bad" in compiled.entries["垮咯"].roles
+    assert "bad" in compiled.entries["断喽"].roles
+    assert "倒咯" not in compiled.entries
