@@ -55,21 +55,30 @@ def run() -> None:
 
 
 def _stdin_lines() -> Iterator[tuple[int, str | None]]:
-    """Standard input's lines, numbered from 1, decoded one by one (None for a line that is not UTF-8)."""
+    """Standard input's lines, numbered from 1, decoded one by one; bytes that are not UTF-8 become U+FFFD.
+
+    Such a line is still recognised (with a note on standard error), like the bot does with a chat message.
+    """
+    from handlers.texts import clean_text
+
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is None:
         for lineno, line in enumerate(sys.stdin, 1):
-            yield lineno, line.rstrip("\r\n")
+            yield lineno, clean_text(line.rstrip("\r\n"))
         return
     for lineno, raw in enumerate(buffer, 1):
+        encoding = "utf-8-sig" if lineno == 1 else "utf-8"
         try:
-            yield lineno, raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
+            yield lineno, raw.decode(encoding).rstrip("\r\n")
         except UnicodeDecodeError:
-            yield lineno, None
+            click.echo(f"第 {lineno} 行：有不是 UTF-8 的字节，已替换为 \ufffd 后识别", err=True)
+            yield lineno, raw.decode(encoding, errors="replace").rstrip("\r\n")
 
 
 def _parse_line(lineno: int, line: str | None, jsonl: bool) -> tuple[str, str] | str:
     """One input line as (text, chat), or the Chinese error that replaces its output line."""
+    from handlers.texts import clean_text
+
     if line is None:
         return f"第 {lineno} 行：不是 UTF-8 编码的文字"
     if not jsonl:
@@ -85,6 +94,7 @@ def _parse_line(lineno: int, line: str | None, jsonl: bool) -> tuple[str, str] |
         return f"第 {lineno} 行：缺少 text 字段"
     if not isinstance(text, str):
         return f"第 {lineno} 行：text 应是字符串"
+    text = clean_text(text)  # a JSON escape can carry a lone surrogate, which no output can print
     chat = obj.get("chat", "group")
     if chat not in ("group", "private"):
         return f"第 {lineno} 行：chat 只能是 group 或 private，不能是 {json.dumps(chat, ensure_ascii=False)}"

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from bot.adapters.console import ConsoleAdapter
 from bot.bridge import Bridge
@@ -62,3 +66,39 @@ async def test_interactive_mode_shows_a_banner_and_prefixes_the_bot(core: Core) 
     out = await _chat(core, ["王家沟村东头老窑洞裂了好宽的缝，下雨怕塌", ":退出", "收到"], interactive=True)
     assert "终端试用模式" in out
     assert "【克虎镇安全助手】已登记隐患 #1" in out
+
+
+# --- as a program: ``anquan run`` with piped input ------------------------------------------------------
+
+ANQUAN = str(Path(sys.executable).with_name("anquan"))
+
+
+def _anquan_run(tmp_path: Path, data: bytes) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANQUAN_")}
+    env |= {"ANQUAN_DATA_DIR": str(tmp_path / "data"), "ANQUAN_SECRET_KEY": "test"}
+    return subprocess.run(
+        [ANQUAN, "run"], input=data, capture_output=True, timeout=180, env=env, cwd=tmp_path
+    )
+
+
+def test_bytes_that_are_not_utf8_are_replaced_and_the_message_is_filed(tmp_path: Path) -> None:
+    proc = _anquan_run(
+        tmp_path,
+        b"\xff\xfe\xe7\x94\xb5\xe7\xba\xbf\xe7\x9d\x80\xe7\x81\xab\xe4\xba\x86\n"
+        + "村东头电线杆子歪了，快倒了\n".encode(),
+    )
+    out, err = proc.stdout.decode(), proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "UnicodeEncodeError" not in err
+    assert "已登记重大隐患 #1" in out  # 电线着火了, behind two bad bytes
+    assert "已登记隐患 #2" in out  # and the bot carries on
+
+
+def test_piped_input_sends_the_last_broadcast_before_the_program_ends(tmp_path: Path) -> None:
+    lines = [":干部", "/广播 全部 今晚大风，注意防火", "/确认广播 1"]
+    proc = _anquan_run(tmp_path, ("\n".join(lines) + "\n").encode())
+    out, err = proc.stdout.decode(), proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert "广播 #1 已开始发送" in out
+    assert out.rstrip().endswith("今晚大风，注意防火")  # the push itself, printed before exit
+    assert "Traceback" not in err
