@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from handlers import binding, broadcasts, permissions, review
+from handlers import binding, broadcasts, ledger, permissions, review
+from handlers.arguments import parse_ids
 from handlers.commands import Command, CommandRegistry
 from handlers.context import Core, official_actor
 from handlers.intake import RECEIPT_LENGTH, format_receipt
@@ -22,15 +22,15 @@ from storage.models import Group, Official, Report, Tip
 from storage.officials import new_code
 
 LIST_LIMIT = 20
-_ID_RE = re.compile(r"^#?\s*(\d{1,9})\s*(.*)$", re.DOTALL)
 
-# Which status changes each official command may make, from which states.
+# Which status changes each official command may make, from which states. Closing a group report (销号) is an
+# acceptance (handlers.ledger); tips, which have no acceptance, close directly.
 TRANSITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "整改完成": ("rectified", ("reported", "rectifying")),
     "整改中": ("rectifying", ("reported",)),
-    "销号": ("closed", ("reported", "rectifying", "rectified")),
     "不属实": ("rejected", ("reported", "rectifying")),
 }
+TIP_TRANSITIONS = {**TRANSITIONS, "销号": ("closed", ("reported", "rectifying", "rectified"))}
 
 
 @dataclass
@@ -59,13 +59,13 @@ class CommandContext:
 
 def _report_arg(ctx: CommandContext) -> tuple[Report | None, str, str | None]:
     """The report named by the first argument, the rest of the arguments, and an error reply if any."""
-    match = _ID_RE.match(ctx.args)
-    if not match:
+    parsed = parse_ids(ctx.args, many=False)
+    if parsed is None:
         return None, "", ctx.t("commands.need_report_id", command=ctx.command)
-    report = report_repo.get_report(ctx.session, int(match.group(1)))
+    report = report_repo.get_report(ctx.session, parsed.ids[0])
     if report is None:
-        return None, "", ctx.t("commands.report_not_found", id=match.group(1))
-    return report, match.group(2).strip(), None
+        return None, "", ctx.t("commands.report_not_found", id=parsed.ids[0])
+    return report, parsed.rest, None
 
 
 def _tip_arg(ctx: CommandContext) -> tuple[Tip | None, str, str | None] | None:
@@ -90,7 +90,7 @@ def _tip_arg(ctx: CommandContext) -> tuple[Tip | None, str, str | None] | None:
 
 
 def _change_tip_status(ctx: CommandContext, tip: Tip, note: str) -> str:
-    target, allowed = TRANSITIONS[ctx.command]
+    target, allowed = TIP_TRANSITIONS[ctx.command]
     texts = ctx.core.texts
     label = tip_repo.tip_label(tip.id)
     if tip.status not in allowed:
@@ -111,16 +111,28 @@ def _change_tip_status(ctx: CommandContext, tip: Tip, note: str) -> str:
 
 
 def change_status(ctx: CommandContext) -> str:
-    """Official: move a report along its lifecycle (rectified, rectifying, closed, rejected); tips only in private."""
+    """Official: move reports along their lifecycle; ``/整改完成 4，5 说明`` takes several numbers, each answered.
+
+    ``/销号`` is an acceptance that passed (handlers.ledger). Tips (``T`` numbers) one at a time, in private only.
+    """
     tip_arg = _tip_arg(ctx)
     if tip_arg is not None:
         tip, tip_note, tip_error = tip_arg
         if tip_error or tip is None:
             return tip_error or ""
         return _change_tip_status(ctx, tip, tip_note)
-    report, note, error = _report_arg(ctx)
-    if error or report is None:
-        return error or ""
+    if ctx.command == "销号":
+        return ledger.close(ctx)
+    parsed = parse_ids(ctx.args)
+    if parsed is None:
+        return ctx.t("commands.need_report_id", command=ctx.command)
+    return "\n".join(_change_one(ctx, rid, parsed.rest) for rid in parsed.ids)
+
+
+def _change_one(ctx: CommandContext, report_id: int, note: str) -> str:
+    report = report_repo.get_report(ctx.session, report_id)
+    if report is None:
+        return ctx.t("commands.report_not_found", id=report_id)
     assert ctx.official is not None  # the registry checked the permission
     refusal = permissions.report_scope(ctx.official, report.village, report.id)
     if refusal is not None:
@@ -203,28 +215,7 @@ def query(ctx: CommandContext) -> str:
             created=core.local_date(report.created_at),
             note=note,
         )
-    rectified = (
-        ctx.t(
-            "commands.report_detail_rectified",
-            at=core.local_date(report.rectified_at),
-            note=report.rectification_note or "",
-        )
-        if report.rectified_at
-        else ""
-    )
-    return ctx.t(
-        "commands.report_detail",
-        id=report.id,
-        kind=texts.label("kinds", report.kind),
-        category=texts.label("categories", report.category),
-        severity=texts.label("severities", report.severity),
-        status=status,
-        place=_place(ctx, report),
-        created=core.local_date(report.created_at),
-        deadline=core.local_date(report.deadline),
-        rectified=rectified,
-        text=report.text,
-    )
+    return ledger.card(ctx, report)
 
 
 def open_list(ctx: CommandContext) -> str:
@@ -410,10 +401,10 @@ def broadcast(ctx: CommandContext) -> str:
 
 def confirm_broadcast(ctx: CommandContext) -> str:
     """Official: confirm one's own previewed broadcast within the time limit; it is then queued once."""
-    match = _ID_RE.match(ctx.args)
-    if not match:
+    parsed = parse_ids(ctx.args, many=False)
+    if parsed is None:
         return ctx.t("broadcast.need_id")
-    bid = int(match.group(1))
+    bid = parsed.ids[0]
     item = broadcast_repo.get_broadcast(ctx.session, bid)
     if item is None:
         return ctx.t("broadcast.not_found", id=bid)
@@ -470,4 +461,11 @@ def build_registry() -> CommandRegistry:
     reg.add("登记", review.file_command, aliases=("file",), official_only=True)
     reg.add("忽略", review.ignore_command, aliases=("ignore",), official_only=True)
     reg.add("不是隐患", review.not_a_hazard_command, aliases=("notahazard",), official_only=True)
+    reg.add("指派", ledger.assign, aliases=("assign",), official_only=True)
+    reg.add("措施", ledger.measures, aliases=("measures",), official_only=True)
+    reg.add("资金", ledger.funds, aliases=("funds",), official_only=True)
+    reg.add("延期", ledger.extend, aliases=("extend",), official_only=True)
+    reg.add("督办", ledger.supervise, aliases=("supervise",), official_only=True)
+    reg.add("五落实", ledger.five, aliases=("five",), official_only=True)
+    reg.add("验收", ledger.accept, aliases=("accept",), official_only=True)
     return reg

@@ -8,7 +8,6 @@ bots). Permission is checked by the registry before a handler runs.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,8 +45,9 @@ def parse_command(text: str) -> ParsedCommand | None:
     name = match.group("name")
     if name.isascii():
         name = name.lower()
-    # Full-width digits and spaces in arguments (typed on Chinese keyboards) become ASCII.
-    args = unicodedata.normalize("NFKC", match.group("args")).strip()
+    # Only full-width spaces become ASCII here; numbers are read by handlers.arguments, and free text (notes,
+    # broadcasts) keeps its Chinese punctuation exactly as typed.
+    args = match.group("args").replace("\u3000", " ").strip()
     return ParsedCommand(name=name, args=args, addressee=match.group("bot"))
 
 

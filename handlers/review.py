@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from handlers import permissions
+from handlers.arguments import ascii_chars, parse_ids
 from handlers.classifier import Classification
 from handlers.commands import parse_command
 from handlers.context import Core, official_actor
@@ -47,7 +48,6 @@ CONFIRM_WINDOW = timedelta(minutes=10)
 FALSE_ALARM_FROM = ("reported", "rectifying")
 
 _ITEM_RE = re.compile(r"^[#＃]?\s*[Rr]\s*(\d{1,9})\s*$")
-_REPORT_RE = re.compile(r"^#?\s*(\d{1,9})\s*(.*)$", re.DOTALL)
 _CONFIRM_WORDS = frozenset({"1", "确认"})
 
 
@@ -181,7 +181,7 @@ def housekeeping(session: Session, core: Core, now: datetime) -> None:
 
 def _item_arg(ctx: CommandContext) -> tuple[ReviewItem | None, str | None]:
     """The pending review item named by ``R<id>``, or the Chinese answer explaining why not."""
-    match = _ITEM_RE.match(ctx.args)
+    match = _ITEM_RE.match(ascii_chars(ctx.args))
     if not match:
         return None, ctx.t("review.need_item", command=ctx.command)
     item = review_repo.get_item(ctx.session, int(match.group(1)))
@@ -358,12 +358,12 @@ def ignore_command(ctx: CommandContext) -> str:
 
 def not_a_hazard_command(ctx: CommandContext) -> str:
     """Official: ``/不是隐患 23`` marks a filed report as a false alarm (rejected) and stores it as chatter."""
-    match = _REPORT_RE.match(ctx.args)
-    if not match:
+    parsed = parse_ids(ctx.args, many=False)
+    if parsed is None:
         return ctx.t("commands.need_report_id", command=ctx.command)
-    report = report_repo.get_report(ctx.session, int(match.group(1)))
+    report = report_repo.get_report(ctx.session, parsed.ids[0])
     if report is None:
-        return ctx.t("commands.report_not_found", id=match.group(1))
+        return ctx.t("commands.report_not_found", id=parsed.ids[0])
     texts = ctx.core.texts
     assert ctx.official is not None  # the registry checked the permission
     refusal = permissions.report_scope(ctx.official, report.village, report.id)
@@ -378,7 +378,7 @@ def not_a_hazard_command(ctx: CommandContext) -> str:
         )
     now = ctx.core.clock()
     actor = _actor(ctx)
-    note = match.group(2).strip() or ctx.t("review.false_alarm_note")
+    note = parsed.rest or ctx.t("review.false_alarm_note")
     report_repo.set_status(ctx.session, report, "rejected", actor, note=note, now=now)
     add_correction(
         ctx.session,

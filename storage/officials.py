@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,7 +33,7 @@ CODE_IN_TEXT_RE = re.compile(
 
 def normalise_code(code: str) -> str:
     """A code as typed, in its canonical form: upper case, without spaces or dashes."""
-    return code.strip().upper().replace("-", "").replace(" ", "")
+    return unicodedata.normalize("NFKC", code).strip().upper().replace("-", "").replace(" ", "")
 
 
 def hash_code(code: str) -> str:

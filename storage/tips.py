@@ -33,12 +33,17 @@ def tip_label(tip_id: int) -> str:
     return f"T{tip_id}"
 
 
+_FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+
+
 def parse_tip_number(text: str) -> tuple[int, str] | None:
     """``(number, rest)`` if ``text`` starts with a tip number such as ``T482913``; None otherwise."""
-    match = TIP_NUMBER_RE.match(text.strip())
+    # Full-width letters and digits (Ｔ４８２９１３) count; the rest is cut from the text as typed.
+    typed = text.strip()
+    match = TIP_NUMBER_RE.match(typed.translate(_FULL_WIDTH))
     if not match:
         return None
-    return int(match.group(1)), match.group(2).strip()
+    return int(match.group(1)), typed[match.start(2) :].strip()
 
 
 def _new_number(session: Session) -> int:

@@ -12,7 +12,9 @@ from handlers.commands import CommandRegistry, ParsedCommand, parse_command
     [
         ("/整改完成 23 已加固", ParsedCommand("整改完成", "23 已加固")),
         ("/整改完成23", ParsedCommand("整改完成", "23")),
-        ("／整改完成　２３", ParsedCommand("整改完成", "23")),
+        ("／整改完成　２３", ParsedCommand("整改完成", "２３")),
+        # Free text keeps its Chinese punctuation; only numbers are read (by handlers.arguments).
+        ("/整改完成 23，护栏已装好！（老王）", ParsedCommand("整改完成", "23，护栏已装好！（老王）")),
         ("  /清单", ParsedCommand("清单", "")),
         ("/done@anquan_bot 5", ParsedCommand("done", "5")),
         ("/DONE 5", ParsedCommand("done", "5")),

@@ -13,7 +13,7 @@ def test_bundled_wording_fills_placeholders_and_labels() -> None:
     t = Texts.load()
     assert t("replies.hazard_duplicate", id=5, status="待核实").startswith("已有相同隐患 #5")
     assert t.label("categories", "geological") == "地质灾害"
-    assert t.label("statuses", "rectified") == "已整改"
+    assert t.label("statuses", "rectified") == "已整改待验收"
 
 
 def test_override_changes_only_what_it_names(tmp_path: Path) -> None:
