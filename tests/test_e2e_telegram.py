@@ -225,6 +225,38 @@ async def test_leaked_binding_code_is_voided_and_a_village_official_stays_in_the
     assert tg.report(report_id).status == "reported"  # type: ignore[union-attr]
 
 
+async def test_the_ledger_workflow_over_the_wire(tg: Harness) -> None:
+    """Assign, measures, 五落实, rectified, a failed and a passed acceptance, each refusal, over the Bot API."""
+    with tg.db.sessions.begin() as session:
+        add_official(session, "telegram", "6500000002", "张站长", "station", "应急管理站")
+        add_official(session, "telegram", "6500000003", "王书记", "village", "王家沟村")
+    zhang, wang = user(6500000002, "站长", "张"), user(6500000003, "书记", "王")
+
+    async def ask(who: dict[str, Any], text: str) -> str:
+        before = len(tg.api.sent)
+        await tg.say(private_chat(who), who, text)
+        return (await tg.next_send(who["id"], before)).text
+
+    mid, _ = await tg.say(VILLAGE_GROUP, VILLAGER, "王家沟村后山煤窑巷道顶板掉渣，裂缝越来越大，随时会塌")
+    rid = int(REPORT_ID.search((await tg.reply_to(mid)).text).group(1))  # type: ignore[union-attr]
+    with tg.db.sessions.begin() as session:
+        session.get(Report, rid).severity = "major"  # type: ignore[union-attr]
+
+    assert "只有镇安全办或站所干部" in await ask(wang, f"/assign {rid} 克虎煤业")
+    assert "克虎煤业" in await ask(zhang, f"/assign {rid} 克虎煤业 赵矿长")
+    assert "锚杆" in await ask(wang, f"/measures {rid} 停产撤人，打锚杆")
+    for word in ("目标", "经费", "人员", "时限", "预案"):
+        await ask(wang, f"/five {rid} {word} 已落实")
+    assert "已整改" in await ask(wang, f"/done {rid} 支护完成")
+    assert "另一名干部" not in await ask(zhang, f"/accept {rid} 不合格 锚杆间距超标")
+    assert tg.report(rid).status == "rectifying"  # type: ignore[union-attr]
+    await ask(wang, f"/done {rid} 补打锚杆")
+    assert "已销号" in await ask(zhang, f"/accept {rid} 合格")
+    card = await ask(zhang, f"/status {rid}")
+    assert "累计不合格 1 次" in card and "克虎煤业 赵矿长" in card
+    assert tg.report(rid).status == "closed"  # type: ignore[union-attr]
+
+
 async def test_ascii_alias_with_bot_name_from_supergroup(tg: Harness) -> None:
     mid, _ = await tg.say(STATION_GROUP, VILLAGER, "克虎镇加油站后面的液化气罐漏气了，味道很大")
     filed = await tg.reply_to(mid)
