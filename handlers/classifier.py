@@ -491,7 +491,7 @@ class Classifier:
             rules.frames,
         )
         if frames.notice and (
-            self._local_after_notice(hits, ev.positions)
+            self._local_after_notice(hits, ev.positions, text.find(location) if location else -1)
             or any("reporting" in h.entry.roles and h.start < 15 for h in hits)
         ):
             # "市民来电反映：…平层不准" is a citizen's report, and "【转】防溺水…我们村学校后面那个大水坑还是没围"
@@ -561,13 +561,15 @@ class Classifier:
         )
 
     @staticmethod
-    def _local_after_notice(hits: Sequence[Hit], evidence_at: Sequence[int]) -> bool:
-        """True when a local word (我们村, 咱们楼) follows the notice wording and evidence follows it: a local
-        report added to a forwarded notice ("转发防溺水提示。我们村那个大水坑还没围")."""
+    def _local_after_notice(hits: Sequence[Hit], evidence_at: Sequence[int], place_at: int = -1) -> bool:
+        """True when a local word (我们村, 咱们楼) or a named place follows the notice wording and evidence
+        follows it: a local report added to a forwarded notice ("转发防溺水提示。我们村那个大水坑还没围")."""
         notices = [h.start for h in hits if "notice" in h.entry.roles]
         if not notices or not evidence_at:
             return False
         first, last_evidence = min(notices), max(evidence_at)
+        if first < place_at < last_evidence:
+            return True
         return any("local" in h.entry.roles and first < h.start < last_evidence for h in hits)
 
     def _urgent(self, hits: Sequence[Hit], scopes: Scopes, score: float, frames: Frames) -> bool:

@@ -141,7 +141,7 @@ def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patter
         roles = h.entry.roles
         if "fixed" in roles and not repair_undone(text, h):
             scopes.resolved.add(of_clause[h.clause])
-        if "neg" in roles:
+        if "neg" in roles and not _lack_follows(hits, h):
             scopes.negated_from[h.clause] = min(scopes.negated_from.get(h.clause, h.start), h.start)
             if h.word == "不是":
                 corrected = _correction_at(text, h.end)
@@ -149,6 +149,14 @@ def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patter
                     # "井盖不是丢了是碎了": the negation covers 丢了 only, 碎了 is asserted
                     scopes.negated_to[h.clause] = corrected
     return scopes
+
+
+def _lack_follows(hits: Sequence[Hit], neg: Hit) -> bool:
+    """True when a negation word names something missing ("没有任何的护栏", "没有什么警示牌"): a lacking
+    item follows within three characters, so the words state a lack and negate nothing."""
+    return any(
+        "lack_item" in h.entry.roles and 0 <= h.start - neg.end <= 3 for h in hits if h.start >= neg.end
+    )
 
 
 # "是" inside these words does not start the corrected part of "不是A是B" (还是, 就是, 都是…)
@@ -248,10 +256,12 @@ def read_frames(
     """Read the message's frames; ``evidence_too_weak`` says the score is below the hazard threshold."""
     # forwarded news gives way only to a local report next to the evidence ("朋友圈…咱村口那电线断了"),
     # not to a local aside elsewhere in the message ("南方发大水了…咱这儿倒好 旱得…")
-    local_news = location is not None or any(
-        "local" in h.entry.roles and (h.clause in evidence_clauses or h.clause + 1 in evidence_clauses)
-        for h in hits
-    )
+    local_hits = [h for h in hits if "local" in h.entry.roles]
+    near: set[int] = set()
+    if local_hits:
+        # events count too ("咱们楼…一股煤气味"), not only thing-state pairs
+        near = evidence_clauses | {clause_at(text, p) for p in evidence_positions}
+    local_news = location is not None or any(h.clause in near or h.clause + 1 in near for h in local_hits)
     # a complaint ("谁管管啊？", "能不能来人看看") is a report, not a question for information
     question = ("question" in present or text.endswith(("?", "？"))) and "complaint" not in present
     # a figurative word vetoes only when it shares a clause with the evidence ("说是没电了" is an excuse

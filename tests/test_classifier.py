@@ -928,3 +928,32 @@ def test_dialect_pinyin_and_typos_are_understood(clf: Classifier, text: str, cat
 def test_a_boss_brushing_off_a_warning_sign_is_no_all_clear(clf: Classifier) -> None:
     c = clf.classify("就是那个学校的锅炉嗯那个压力表那个针一直在抖然后烧锅炉的老汉说没事")
     assert (c.intent, c.category) == ("hazard", "special_equipment"), c
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # "没有任何的护栏" names a lack, it negates nothing
+        ("然后就是那个水库边上呢没有任何的护栏小孩子放了学就跑去那里耍水", "water"),
+        # a local report added to a forwarded notice, with an event as its evidence
+        (
+            "转发的这个燃气安全提示我看了，咱们楼三单元一楼那家饭店天天一股煤气味，今天更大了，该叫人来查查",
+            "gas",
+        ),
+        # water washed out a gully in a local road after forwarded news
+        (
+            "转个新闻：外地一辆校车侧翻。我们这边去学校那段土路也是，前几天下雨冲出一道大沟，现在还没填。",
+            "traffic",
+        ),
+        # a crane load swung over houses
+        ("就是这个工地上面啊那个塔吊呢吊东西的时候从我们屋顶上面过去的好吓人啊", "special_equipment"),
+    ],
+)
+def test_lacks_local_reports_and_loads_overhead_are_filed(clf: Classifier, text: str, category: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.category) == ("hazard", category), c
+
+
+def test_a_runaway_vehicle_is_an_emergency(clf: Classifier) -> None:
+    c = clf.classify("拉煤车刹车失灵了 从坡上冲下来 前面是集市")
+    assert (c.intent, c.category, c.severity, c.urgent) == ("hazard", "traffic", "major", True), c
