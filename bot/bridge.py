@@ -27,6 +27,8 @@ from storage.db import DatabaseUnavailable, unavailable_reason
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[Reply], Awaitable[None]]
+# Sends one file: (chat id, contents, file name); an adapter's ``send_document``.
+SendDocument = Callable[[str, bytes, str], Awaitable[None]]
 
 # Messages held while the database is unavailable; beyond this, new ones are refused (and counted in the log).
 MAX_HELD = 10_000
@@ -71,7 +73,9 @@ class Bridge:
         """How many messages are waiting for the database to come back."""
         return len(self._held)
 
-    async def process(self, msg: IncomingMessage, deliver: Deliver) -> None:
+    async def process(
+        self, msg: IncomingMessage, deliver: Deliver, documents: SendDocument | None = None
+    ) -> None:
         """Handle ``msg`` in a worker thread, then deliver each reply; errors are logged, never raised.
 
         While the database is unavailable this waits (without holding the event loop) until the message could
@@ -81,6 +85,8 @@ class Bridge:
         for reply in replies:
             try:
                 await deliver(reply)
+                if reply.document is not None:
+                    await self._deliver_document(msg, reply, documents)
             except RetryLater as exc:
                 # The platform (or our own daily cap) says not now: a group reply waits in the outbox.
                 # A private reply is never stored, since that would keep the sender's chat id; a receipt is
@@ -99,6 +105,28 @@ class Bridge:
                     extra={"platform": msg.platform, "chat_type": msg.chat_type, "error": type(exc).__name__},
                 )
 
+    async def _deliver_document(
+        self, msg: IncomingMessage, reply: Reply, documents: SendDocument | None
+    ) -> None:
+        """Send the file a reply carries (after its text) through the adapter's ``send_document``; never raises.
+
+        A private failure is counted like any undelivered private reply, never logged one by one.
+        """
+        assert reply.document is not None
+        filename, data = reply.document
+        try:
+            if documents is None:
+                raise NotImplementedError(f"{msg.platform} adapter passed no send_document")
+            await documents(reply.chat_id, data, filename)
+        except Exception as exc:
+            if msg.chat_type == "private":
+                self.router.undelivered(msg.platform, dataclasses.replace(reply, receipt=False))
+                return
+            log.error(
+                "document could not be delivered",
+                extra={"platform": msg.platform, "chat_type": msg.chat_type, "error": type(exc).__name__},
+            )
+
     async def _defer(self, platform: str, reply: Reply, retry_after: float) -> None:
         """Put a group reply the platform would not take now into the outbox (logged if even that fails)."""
         try:
@@ -106,9 +134,11 @@ class Bridge:
         except Exception as exc:
             self._failed("reply could not be deferred to the outbox", exc, platform=platform)
 
-    def submit(self, msg: IncomingMessage, deliver: Deliver) -> asyncio.Task[None]:
+    def submit(
+        self, msg: IncomingMessage, deliver: Deliver, documents: SendDocument | None = None
+    ) -> asyncio.Task[None]:
         """Process ``msg`` in the background, tracked until its replies are sent."""
-        task = asyncio.get_running_loop().create_task(self.process(msg, deliver))
+        task = asyncio.get_running_loop().create_task(self.process(msg, deliver, documents))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
         return task

@@ -14,6 +14,7 @@ from bot.cli_common import load_settings, open_db
 from bot.cli_corrections import corrections
 from bot.cli_eval import eval_command, load_classifier
 from bot.cli_explain import explain
+from bot.cli_export import export
 from bot.cli_model import model
 from bot.cli_officials import audit_command, groups, officials
 from bot.cli_schedule import report, schedule
@@ -320,6 +321,7 @@ def db_upgrade() -> None:
 
 main.add_command(schedule)
 main.add_command(report)
+main.add_command(export)
 main.add_command(eval_command)
 main.add_command(explain)
 main.add_command(model)

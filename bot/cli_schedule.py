@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bot.cli_common import load_settings, open_db
+from bot.cli_export import quarterly_command
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -105,3 +106,6 @@ def report_monthly(month: str | None, png: Path | None, as_json: bool) -> None:
         except ImportError as exc:
             raise click.ClickException("画图需要 matplotlib：pip install 'anquan-bot[chart]'") from exc
         click.echo(f"统计图已保存：{png}", err=as_json)
+
+
+report.add_command(quarterly_command)

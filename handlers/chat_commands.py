@@ -10,6 +10,7 @@ from handlers import binding, broadcasts, ledger, permissions, review
 from handlers.arguments import parse_ids
 from handlers.commands import Command, CommandRegistry
 from handlers.context import Core, official_actor
+from handlers.export import ledger_command
 from handlers.intake import RECEIPT_LENGTH, format_receipt
 from handlers.messages import IncomingMessage
 from storage import audit
@@ -468,4 +469,5 @@ def build_registry() -> CommandRegistry:
     reg.add("督办", ledger.supervise, aliases=("supervise",), official_only=True)
     reg.add("五落实", ledger.five, aliases=("five",), official_only=True)
     reg.add("验收", ledger.accept, aliases=("accept",), official_only=True)
+    reg.add("台账", ledger_command, aliases=("ledger",), official_only=True)
     return reg

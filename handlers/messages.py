@@ -60,6 +60,22 @@ class IncomingMessage:
         _cut_name(self)
 
 
+class DocumentText(str):
+    """A command's text answer that also carries a file (name, bytes) to send after it.
+
+    Command handlers return plain text and the router wraps it in a ``Reply``; a ``DocumentText`` travels that
+    same way, and ``Reply`` lifts its file into ``Reply.document``.
+    """
+
+    document: tuple[str, bytes]
+
+    def __new__(cls, text: str, document: tuple[str, bytes]) -> DocumentText:
+        """``text`` with the file ``document`` (file name, contents) attached."""
+        obj = super().__new__(cls, text)
+        obj.document = document
+        return obj
+
+
 @dataclass(frozen=True)
 class Reply:
     """A message the core wants sent back into the chat the incoming message came from."""
@@ -69,6 +85,15 @@ class Reply:
     quote_message_id: str | None = None
     # A private reply carrying a receipt code: if the platform refuses it, the core holds it in memory.
     receipt: bool = False
+    # A file sent after the text (file name, contents), e.g. the ledger's .xlsx for /台账.
+    document: tuple[str, bytes] | None = None
+
+    def __post_init__(self) -> None:
+        """Take the file a ``DocumentText`` carries, and keep the text a plain string."""
+        if isinstance(self.text, DocumentText):
+            if self.document is None:
+                object.__setattr__(self, "document", self.text.document)
+            object.__setattr__(self, "text", str(self.text))
 
 
 @dataclass(frozen=True)

@@ -56,3 +56,7 @@ class Adapter(ABC):
     async def send_image(self, chat_id: str, image: bytes) -> None:
         """Deliver one PNG image; only called when ``supports_images`` is true."""
         raise NotImplementedError(f"{self.platform} cannot send images")
+
+    async def send_document(self, chat_id: str, data: bytes, filename: str) -> None:
+        """Deliver one file (e.g. the ledger's .xlsx) named ``filename``; platforms that cannot send files raise."""
+        raise NotImplementedError(f"{self.platform} cannot send files")

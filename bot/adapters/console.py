@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 from bot.adapters.base import Adapter
@@ -42,6 +43,16 @@ _SWITCHES = {
 }
 
 
+def _configured_data_dir() -> Path:
+    """The installation's data folder (``ANQUAN_DATA_DIR``), or ``data`` when the settings cannot be read."""
+    try:
+        from bot.config import Settings
+
+        return Settings().data_dir
+    except Exception:
+        return Path("data")
+
+
 @dataclass
 class ConsoleState:
     """Who the terminal user is and which chat they are typing into."""
@@ -65,6 +76,7 @@ class ConsoleAdapter(Adapter):
         stdout: TextIO | None = None,
         *,
         interactive: bool | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.profile = profile
         self.texts = texts
@@ -73,6 +85,8 @@ class ConsoleAdapter(Adapter):
         self.interactive = self.stdin.isatty() if interactive is None else interactive
         # Reading a pipe, the program ends with the input: the pushes the last lines queued go out first.
         self.flush_outbox_on_stop = not self.interactive
+        # Where files the bot sends are saved (None: the configured data folder).
+        self.data_dir = data_dir
         self.state = ConsoleState(village=profile.villages[0].name)
         self._run_id = str(time.time_ns())
         self._count = 0
@@ -100,6 +114,16 @@ class ConsoleAdapter(Adapter):
 
     async def _deliver(self, reply: Reply) -> None:
         await self.send_text(reply.chat_id, reply.text, reply.quote_message_id)
+
+    async def send_document(self, chat_id: str, data: bytes, filename: str) -> None:
+        """Save a file the bot sends (the ledger's .xlsx) under the data folder's ``exports/`` and print its path."""
+        folder = (self.data_dir or _configured_data_dir()) / "exports"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = folder / Path(filename).name
+        path.write_bytes(data)
+        path.chmod(0o600)
+        prefix = self.texts("console.bot_prefix", bot=self.profile.bot_name) if self.interactive else ""
+        self._print(prefix + self.texts("export.console_saved", path=path))
 
     # --- reading ------------------------------------------------------------------------------------
 
@@ -149,7 +173,7 @@ class ConsoleAdapter(Adapter):
                         break
                     continue
                 msg = await self._message(bridge, text)
-                await bridge.process(msg, self._deliver)
+                await bridge.process(msg, self._deliver, self.send_document)
         finally:
             stop_wait.cancel()
         stop.set()  # end of input ends the whole program

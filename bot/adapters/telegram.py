@@ -451,7 +451,7 @@ class TelegramAdapter(Adapter):
         msg = to_incoming(update, bot_username=context.bot.username)
         if msg is None or self._bridge is None:
             return
-        task = self._bridge.submit(msg, self.deliver)
+        task = self._bridge.submit(msg, self.deliver, self.send_document)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -505,6 +505,16 @@ class TelegramAdapter(Adapter):
             await bot.send_photo(chat_id=int(target), photo=image)
 
         await self._attempt(chat_id, photo)
+
+    async def send_document(self, chat_id: str, data: bytes, filename: str) -> None:
+        """Send one file (sendDocument) under ``filename``, one attempt, failures mapped like texts."""
+
+        async def document(target: str) -> None:
+            bot = self._bot_or_raise()
+            await self.limiter.acquire(target)
+            await bot.send_document(chat_id=int(target), document=data, filename=filename)
+
+        await self._attempt(chat_id, document)
 
     async def _attempt(self, chat_id: str, send: Callable[[str], Awaitable[None]]) -> str:
         """One send through ``send``; returns the chat id it went to (a migrated group's new id)."""

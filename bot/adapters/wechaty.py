@@ -21,6 +21,7 @@ the other platforms). If the gateway's event stream ends, ``run`` raises so the 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import importlib.metadata
 import importlib.util
@@ -746,7 +747,7 @@ class WechatyAdapter(Adapter):
             )
             return
         if incoming is not None:
-            bridge.submit(incoming, self._deliver)
+            bridge.submit(incoming, self._deliver, self.send_document)
 
     async def _translate(self, message: Any) -> IncomingMessage | None:
         sdk = self._sdk
@@ -825,6 +826,20 @@ class WechatyAdapter(Adapter):
         async with self.pacer.slot(reserved):
             try:
                 await bot.puppet.message_send_text(conversation_id=chat_id, message=text)
+            except Exception as exc:
+                raise _delivery_error(exc) from exc
+
+    async def send_document(self, chat_id: str, data: bytes, filename: str) -> None:
+        """Send one file (a FileBox from base64) into a room or private chat, paced like texts."""
+        bot = self._bot
+        if bot is None or not self.logged_in.is_set():
+            raise DeliveryError("wechat is not connected or not logged in")
+        from wechaty_puppet import FileBox  # already imported through the shim once connected
+
+        box = FileBox.from_base64(base64.b64encode(data).decode("ascii"), name=filename)
+        async with self.pacer.slot():
+            try:
+                await bot.puppet.message_send_file(conversation_id=chat_id, file=box)
             except Exception as exc:
                 raise _delivery_error(exc) from exc
 
