@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.adapters.base import Adapter, ChatUnreachable, DeliveryError, RetryLater
 from bot.app import Database
@@ -191,3 +195,100 @@ async def test_a_stop_ends_the_batch(database: Database) -> None:
     stop.set()
     assert await DeliveryLoop(database.sessions, adapter, clock=Clock(NOW)).drain_once(stop) == 0
     assert adapter.sent == []
+
+
+# --- shutdown and outages ----------------------------------------------------------------------------------
+
+
+async def test_stop_never_waits_for_a_throttle_and_the_pause_is_persisted(database: Database) -> None:
+    """WeChat's daily cap says "after midnight": a stop must not wait for it, and the row keeps its time."""
+    adapter = ScriptedAdapter()
+    adapter.errors["1"] = [RetryLater(20 * 3600.0, "daily cap")]
+    _queue(database, "a", "1")
+    loop = DeliveryLoop(database.sessions, adapter, clock=Clock(NOW), poll_interval=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    for _ in range(100):
+        if _statuses(database)["a"] != ("queued", 0) or adapter.errors["1"] == []:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)  # not twenty hours
+    with database.sessions() as s:
+        (row,) = list_outbox(s)
+        assert row.status == "queued" and row.attempts == 0
+        assert row.not_before.replace(tzinfo=UTC) == NOW + timedelta(hours=20)
+
+
+class FlushingAdapter(ScriptedAdapter):
+    """An adapter that asks for one last outbox round when the program stops (the console on a pipe)."""
+
+    platform = "console"
+    flush_outbox_on_stop = True
+
+
+async def test_an_adapter_that_flushes_on_stop_gets_the_last_pushes_out(database: Database) -> None:
+    adapter = FlushingAdapter()
+    loop = DeliveryLoop(database.sessions, adapter, clock=Clock(NOW), poll_interval=30)
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    await asyncio.sleep(0.05)  # the first round found nothing; the next would be in 30 s
+    _queue(database, "last", "group:克虎村", "广播内容", platform="console")
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert adapter.sent == [("group:克虎村", "广播内容")]
+
+
+async def test_a_database_outage_pauses_the_outbox_with_one_log_line(
+    sqlite_database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy import event
+
+    adapter = ScriptedAdapter()
+    _queue(sqlite_database, "a", "1")
+    away = {"on": True}
+
+    @event.listens_for(sqlite_database.engine, "connect")
+    def refuse(dbapi_conn: object, _record: object) -> None:
+        if away["on"]:
+            raise sqlite3.OperationalError("unable to open database file")
+
+    sqlite_database.engine.dispose()
+    loop = DeliveryLoop(sqlite_database.sessions, adapter, clock=Clock(NOW), poll_interval=0.01)
+    stop = asyncio.Event()
+    with caplog.at_level(logging.INFO):
+        task = asyncio.create_task(loop.run(stop))
+        await asyncio.sleep(0.3)
+        away["on"] = False
+        for _ in range(200):
+            if adapter.sent:
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+    assert adapter.sent == [("1", "通知")]
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.delivery"] == [
+        "outbox paused: database unavailable",
+        "outbox resumed",
+    ]
+    assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_a_push_sent_while_the_database_is_away_is_not_sent_again(database: Database) -> None:
+    adapter = ScriptedAdapter()
+    _queue(database, "a", "1")
+    loop = DeliveryLoop(database.sessions, adapter, clock=Clock(NOW))
+    real_mark = loop._mark
+
+    def mark_fails_once(row_id: int, **changes: object) -> None:
+        loop._mark = real_mark  # type: ignore[method-assign]
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("UPDATE", {}, Exception("server closed the connection unexpectedly"))
+
+    loop._mark = mark_fails_once  # type: ignore[method-assign]
+    assert await loop.drain_once() == 1
+    assert await loop.drain_once() == 0
+    assert adapter.sent == [("1", "通知")]
+    assert _statuses(database) == {"a": ("sent", 1)}

@@ -396,3 +396,66 @@ async def test_fake_runs_standalone_with_control_api() -> None:
     finally:
         proc.terminate()
         await proc.wait()
+
+
+# --- retries spent, and stopping ----------------------------------------------------------------------------
+
+
+class _RecordingRouter:
+    """The two calls the bridge makes when a reply cannot go out now."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        self.replies, self.deferred, self.undelivered_replies = replies, [], []
+
+    def dispatch(self, msg: Any) -> Any:
+        from handlers.messages import DispatchResult
+
+        return DispatchResult(list(self.replies), "filed")
+
+    def defer_reply(self, platform: str, reply: Reply, retry_after: float) -> None:
+        self.deferred.append((platform, reply.chat_id, retry_after))
+
+    def undelivered(self, platform: str, reply: Reply) -> None:
+        self.undelivered_replies.append(reply.chat_id)
+
+
+async def test_a_group_reply_that_spends_its_retries_falls_back_to_the_outbox(connected: Any) -> None:
+    from bot.bridge import Bridge
+    from tests.helpers import group_msg
+
+    adapter, api = connected
+    adapter.retry = RetryPolicy(max_attempts=2, base_delay=0.01)
+    api.fail_sends(10, 502)
+    router = _RecordingRouter([Reply("-4128856402", "已登记隐患 #1", "412")])
+    await Bridge(router).process(group_msg("电线着火了", chat="-4128856402"), adapter.deliver)  # type: ignore[arg-type]
+    assert router.deferred == [("telegram", "-4128856402", 60.0)]
+
+
+async def test_a_private_reply_that_spends_its_retries_is_never_stored(connected: Any) -> None:
+    from bot.bridge import Bridge
+    from tests.helpers import private_msg
+
+    adapter, api = connected
+    adapter.retry = RetryPolicy(max_attempts=2, base_delay=0.01)
+    api.fail_sends(10, 502)
+    router = _RecordingRouter([Reply("5550001", "回执码：ABC", receipt=True)])
+    await Bridge(router).process(private_msg("举报 煤窑偷采", sender="5550001"), adapter.deliver)  # type: ignore[arg-type]
+    assert router.deferred == []
+    assert router.undelivered_replies == ["5550001"]
+
+
+async def test_a_stopping_bot_does_not_sit_out_a_throttle() -> None:
+    limiter = SendLimiter(chat_interval=0.0, group_per_minute=1)
+    limiter.stop = asyncio.Event()
+    await limiter.acquire("-100")
+    waiting = asyncio.create_task(limiter.acquire("-100"))  # the group's minute is used up: ~60 s to wait
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    started = time.monotonic()
+    limiter.stop.set()
+    with pytest.raises(RetryLater):
+        await asyncio.wait_for(waiting, timeout=2)
+    assert time.monotonic() - started < 1
+    limiter.pause(3600)  # a 429 while stopping: no wait at all
+    with pytest.raises(RetryLater):
+        await asyncio.wait_for(limiter.acquire("-200"), timeout=1)

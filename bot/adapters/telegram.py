@@ -7,7 +7,9 @@ core, because Chinese command names cannot be PTB ``CommandHandler`` s; the core
 Sending respects Telegram's limits (DESIGN.md §4) with a small limiter: about one message per second per
 chat, 20 per minute per group, 30 per second overall; a 429 pauses *all* sending for ``retry_after``.
 Replies to incoming messages are never dropped lightly: 5xx and network errors are retried with exponential
-backoff, bounded in attempts and time. ``send_text`` (used by the outbox delivery loop) makes one attempt
+backoff, bounded in attempts and time; a reply that exhausts them is raised as RetryLater, so a group reply
+falls back to the outbox (a private one is never stored). Throttle waits are stop-aware: a stopping bot does
+not sit out a long pause. ``send_text`` (used by the outbox delivery loop) makes one attempt
 per chunk and maps errors to the adapter error types instead.
 
 Nothing here logs message text, and nothing logs who wrote a private message.
@@ -68,6 +70,29 @@ _GROUP_TYPES = {TgChatType.GROUP, TgChatType.SUPERGROUP}
 CHANNEL_FORWARDER_ID = 777000
 
 Sleep = Callable[[float], Awaitable[None]]
+# Stopping, a throttle wait up to this long is still sat out (the reply goes now); a longer one is not: the send
+# raises RetryLater, so a group reply waits in the outbox with its time persisted and shutdown goes on.
+STOPPING_MAX_WAIT = 2.0
+# A reply whose retries are spent is handed back as RetryLater(this): a group reply goes to the outbox.
+GIVEN_UP_RETRY_AFTER = 60.0
+
+
+async def stop_aware_wait(seconds: float, stop: asyncio.Event | None, sleep: Sleep = asyncio.sleep) -> None:
+    """Sleep ``seconds``; once ``stop`` is set, raise RetryLater instead of waiting more than a moment."""
+    if stop is None or seconds <= STOPPING_MAX_WAIT:
+        await sleep(seconds)
+        return
+    if stop.is_set():
+        raise RetryLater(seconds, "stopping: not waiting for the throttle")
+    sleeper = asyncio.ensure_future(sleep(seconds))
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        stopper.cancel()
+    if not sleeper.done() or sleeper.cancelled():
+        raise RetryLater(seconds, "stopping: not waiting for the throttle")
 
 
 # --- translation ------------------------------------------------------------------------------------
@@ -205,7 +230,7 @@ class SendLimiter:
     """Spaces sends out: ``chat_interval`` per chat, ``group_per_minute`` per group, ``per_second`` overall.
 
     Each chat's sends go out in order (one waiter per chat at a time); a ``pause`` (after a 429) holds back
-    every send until it is over.
+    every send until it is over. Once ``stop`` (set by the adapter) is set, a long wait raises RetryLater.
     """
 
     def __init__(
@@ -226,6 +251,7 @@ class SendLimiter:
         self._global_lock = asyncio.Lock()
         self._last_global = float("-inf")
         self.paused_until = float("-inf")
+        self.stop: asyncio.Event | None = None
 
     def pause(self, seconds: float) -> None:
         """Hold back every send for ``seconds`` from now (Telegram's ``retry_after``)."""
@@ -247,14 +273,14 @@ class SendLimiter:
                     wait = max(wait, slot.times[-self.group_per_minute] + 60.0 - now)
                 if wait <= 0:
                     break
-                await self.sleep(wait)
+                await stop_aware_wait(wait, self.stop, self.sleep)
             async with self._global_lock:
                 while True:
                     now = self.clock()
                     wait = max(self.paused_until - now, self._last_global + self.global_interval - now)
                     if wait <= 0:
                         break
-                    await self.sleep(wait)
+                    await stop_aware_wait(wait, self.stop, self.sleep)
                 self._last_global = now
             slot.times.append(now)
             if not group:
@@ -307,6 +333,7 @@ class TelegramAdapter(Adapter):
         self.retry = retry or RetryPolicy()
         self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
         self._bridge: Bridge | None = None
+        self._stop: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -374,6 +401,7 @@ class TelegramAdapter(Adapter):
         Raises if Telegram cannot be reached at start (the supervisor retries with backoff).
         """
         self._bridge = bridge
+        self._stop = self.limiter.stop = stop
         app = self.build_application()
         try:
             await app.initialize()  # getMe: a wrong token or an unreachable server fails here
@@ -590,10 +618,11 @@ class TelegramAdapter(Adapter):
                 "telegram send failed; retrying",
                 extra={"error": last_error, "attempt": attempt, "retry_in": delay},
             )
-            await sleep(delay)
+            await stop_aware_wait(delay, self._stop, sleep)
             delay = min(delay * 2, policy.max_delay)
+        # Handed back as "later": a group reply waits in the outbox; a private one is never stored.
         log.error("telegram reply given up", extra={"error": last_error, "group": is_group_chat(chat_id)})
-        raise DeliveryError(f"gave up after retries: {last_error}")
+        raise RetryLater(GIVEN_UP_RETRY_AFTER, f"gave up after retries: {last_error}")
 
     async def _migrated(self, old_chat_id: str, new_chat_id: str) -> None:
         if self._bridge is not None:
