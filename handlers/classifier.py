@@ -447,14 +447,15 @@ class Classifier:
         rules = self._rules
         seps = clause_breaks(norm)
         hits = scan_keywords(norm, rules.entries, rules.starts_re, rules.start_table, seps)
-        hits = apply_patterns(norm, hits, rules.evidence_patterns, seps)
+        chars = frozenset(norm)
+        hits = apply_patterns(norm, hits, rules.evidence_patterns, seps, chars)
         if not roles_of(hits) & EVIDENCE_GATE and not rules.tips.conduct_re.search(norm):
             location = self._find_location(norm, hits)
             if trace is not None:
                 trace["hits"] = hits
             return Classification("chatter", None, None, location, 0.95, (), reason="没有隐患证据")
         # frame, severity and scope families only matter once there is evidence to weigh
-        hits = apply_patterns(norm, hits, rules.modifier_patterns, seps)
+        hits = apply_patterns(norm, hits, rules.modifier_patterns, seps, chars)
         crowd = rules.severity.crowd_re.search(norm)
         return self._decide(norm, chat, hits, roles_of(hits), crowd is not None, trace)
 

@@ -103,17 +103,22 @@ def scan_keywords(
 
 
 def apply_patterns(
-    text: str, hits: list[Hit], patterns: list[PatternFamily], seps: list[int] | None = None
+    text: str,
+    hits: list[Hit],
+    patterns: list[PatternFamily],
+    seps: list[int] | None = None,
+    chars: frozenset[str] | None = None,
 ) -> list[Hit]:
     """Add the hits of pattern families (sensory evidence, damage shapes, missing protection, people
     exposed, conduct, frames); a named group "s" marks the part of the match that is the hit
-    ("井盖|没了" → the state only), and an ``ignore`` family hides the hits it overlaps."""
+    ("井盖|没了" → the state only), and an ``ignore`` family hides the hits it overlaps. ``chars`` is
+    ``frozenset(text)`` when the caller already has it."""
     if not patterns:
         return hits
     seps = clause_breaks(text) if seps is None else seps
     extra = False
     masked: list[tuple[int, int]] = []
-    chars = frozenset(text)
+    chars = frozenset(text) if chars is None else chars
     if isinstance(patterns, PatternSet):
         families = patterns.for_chars(chars)
     else:

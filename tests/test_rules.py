@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from handlers.rules import (
     build_start_table,
     build_trie_pattern,
     compile_rules,
+    load_nouns,
     read_rules,
 )
 
@@ -137,3 +140,19 @@ def test_dialect_particles_follow_the_le_forms_of_each_root(compiled: CompiledRu
     assert "bad" in compiled.entries["垮咯"].roles
     assert "bad" in compiled.entries["断喽"].roles
     assert "倒咯" not in compiled.entries
+
+
+def test_the_noun_list_is_cached_and_follows_changes_to_the_dictionary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    words = tmp_path / "dict.txt"
+    words.write_text("电杆 5 n\n跑 3 v\n", encoding="utf-8")
+    tags = frozenset({"n"})
+    assert load_nouns([words], tags, frozenset()) == {"电杆"}
+    assert list((tmp_path / "cache").glob("anquan-nouns-*"))  # written for the next start-up
+    assert load_nouns([words], tags, frozenset()) == {"电杆"}  # read back from the cache
+    words.write_text("电杆 5 n\n堡坎 3 n\n", encoding="utf-8")
+    os.utime(words, ns=(1, 2))  # a different modification time, as after an edit
+    assert load_nouns([words], tags, frozenset()) == {"电杆", "堡坎"}
