@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -201,7 +202,7 @@ def export_ledger(fmt: str, out: str | None, **filters: Any) -> None:
             elif path is None:
                 stats = write_csv(
                     iter_rows(session, flt, now=now, tz=tz),
-                    click.get_binary_stream("stdout"),
+                    sys.stdout.buffer,
                     texts=texts,
                     tz=tz,
                     now=now,
