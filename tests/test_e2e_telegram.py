@@ -500,3 +500,28 @@ async def test_push_with_a_chart_arrives_as_photo_then_text(tg: Harness) -> None
     assert await DeliveryLoop(tg.db.sessions, tg.adapter).drain_once() == 1
     assert [(c, p) for _, c, p in tg.api.photos] == [(chat, png)]
     assert tg.api.sent_to(chat)[-1].text == "月报"
+
+
+async def test_ledger_command_sends_an_xlsx_document(tg: Harness) -> None:
+    """An official's /台账 in private arrives as an .xlsx document that opens; in a group it is refused."""
+    import io
+
+    from openpyxl import load_workbook
+
+    mid, _ = await tg.say(VILLAGE_GROUP, VILLAGER, HAZARD)
+    rid = int(REPORT_ID.search((await tg.reply_to(mid)).text).group(1))  # type: ignore[union-attr]
+    before = len(tg.api.sent)
+    await tg.say(private_chat(OFFICIAL), OFFICIAL, "/台账")
+    assert "共 1 条" in (await tg.next_send(OFFICIAL["id"], before)).text
+    await tg.api.wait_for(lambda: len(tg.api.documents) == 1)
+    _, chat, name, data = tg.api.documents[0]
+    assert chat == str(OFFICIAL["id"]) and name.endswith(".xlsx") and "隐患台账" in name
+    wb = load_workbook(io.BytesIO(data))
+    assert wb.sheetnames == ["隐患台账", "重大隐患"]
+    rows = list(wb["隐患台账"].iter_rows(min_row=3, values_only=True))
+    assert [(r[1], r[2]) for r in rows] == [(f"#{rid}", "王家沟村")]
+    assert rows[0][4] == "群报"
+
+    mid, _ = await tg.say(VILLAGE_GROUP, OFFICIAL, "/ledger")
+    assert "私聊" in (await tg.reply_to(mid)).text
+    assert len(tg.api.documents) == 1  # nothing was sent into the group

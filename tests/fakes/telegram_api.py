@@ -129,6 +129,7 @@ class FakeTelegramAPI:
         self.forbidden_chats: set[str] = set()
         self.migrated_chats: dict[str, int] = {}
         self.photos: list[tuple[float, str, bytes]] = []
+        self.documents: list[tuple[float, str, str, bytes]] = []  # sendDocument: (t, chat, file name, bytes)
         self.commands: list[dict[str, str]] = []
         self.webhook_url = ""
         self.limit_violations: list[str] = []
@@ -267,6 +268,7 @@ class FakeTelegramAPI:
                 params.update({k: v for k, v in form.items() if isinstance(v, str)})
                 # Uploaded files (sendPhoto) are kept as bytes.
                 params.update({k: v.file.read() for k, v in form.items() if hasattr(v, "file")})
+                params.update({f"{k}_filename": v.filename for k, v in form.items() if hasattr(v, "file")})
         return params
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -473,6 +475,32 @@ class FakeTelegramAPI:
                     "height": 600,
                 }
             ],
+        }
+
+    async def _m_senddocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = str(params.get("chat_id", ""))
+        document = params.get("document")
+        if not isinstance(document, bytes) or not document:
+            raise _ApiError(400, "Bad Request: there is no document in the request")
+        if chat_id in self.forbidden_chats:
+            raise _ApiError(403, _DESCRIPTIONS[403])
+        now = time.monotonic()
+        self._check_limits(chat_id, now)
+        message_id = next(self._message_ids[chat_id])
+        filename = str(params.get("document_filename") or "document")
+        self.documents.append((now, chat_id, filename, document))
+        await self._notify()
+        return {
+            "message_id": message_id,
+            "from": self.bot_user,
+            "chat": self._chats.get(chat_id) or _guess_chat(chat_id),
+            "date": int(time.time()),
+            "document": {
+                "file_id": f"document{message_id}",
+                "file_unique_id": f"d{message_id}",
+                "file_name": filename,
+                "file_size": len(document),
+            },
         }
 
     def _check_limits(self, chat_id: str, now: float) -> None:
