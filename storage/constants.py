@@ -20,3 +20,6 @@ CORRECTION_SOURCES = ("review_file", "review_ignore", "reply_file", "false_alarm
 FIVE_ITEMS = ("goal", "funds", "staff", "schedule", "safety")
 ACCEPTANCE_VERDICTS = ("passed", "failed")
 ATTACHMENT_ROLES = ("before", "after")
+TIP_MESSAGE_KINDS = ("question", "answer")
+REWARD_CATEGORIES = ("major_hazard", "violation", "general")
+REWARD_STATUSES = ("pending", "paid", "expired", "void")

@@ -236,6 +236,8 @@ class Tip(Base):
     rectified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when the retention period purged the text, thread and photos of this closed tip.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     events: Mapped[list[TipEvent]] = relationship(
         back_populates="tip", order_by="TipEvent.at", cascade="all, delete-orphan"
@@ -402,3 +404,46 @@ class Attachment(Base):
     mime: Mapped[str] = mapped_column(String(32))
     added_by: Mapped[str | None] = mapped_column(String(160))  # officials and group reporters; never for tips
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TipMessage(Base):
+    """One entry of a tip's follow-up thread: an official's question or the tipster's supplement.
+
+    The tipster's side names nobody (``author`` is None) and keeps only the hour; keys are random.
+    """
+
+    __tablename__ = "tip_messages"
+    __table_args__ = (UniqueConstraint("tip_id", "seq", name="uq_tip_messages_tip_seq"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # question | answer
+    author: Mapped[str | None] = mapped_column(String(160))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the tipster saw this question (hour only)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TipReward(Base):
+    """The reward record of a verified tip (《安全生产领域举报奖励办法》): amount, payer, claim deadline, status."""
+
+    __tablename__ = "tip_rewards"
+
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id"), primary_key=True, autoincrement=False)
+    category: Mapped[str] = mapped_column(String(16))  # major_hazard | violation | general
+    fine_fen: Mapped[int | None] = mapped_column(BigInteger)
+    computed_fen: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    first_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    verified_by: Mapped[str] = mapped_column(String(160))
+    department: Mapped[str] = mapped_column(String(128))
+    claim_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | paid | expired | void
+    status_note: Mapped[str | None] = mapped_column(Text)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when another, earlier-accepted tip is about the same matter: that one has the priority.
+    matter_of: Mapped[int | None] = mapped_column(ForeignKey("tips.id"))
