@@ -957,3 +957,24 @@ def test_lacks_local_reports_and_loads_overhead_are_filed(clf: Classifier, text:
 def test_a_runaway_vehicle_is_an_emergency(clf: Classifier) -> None:
     c = clf.classify("拉煤车刹车失灵了 从坡上冲下来 前面是集市")
     assert (c.intent, c.category, c.severity, c.urgent) == ("hazard", "traffic", "major", True), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "落石把一辆车砸了 司机还在车里头",  # 把-construction: what was crushed comes first
+        "乡上那个水电站的闸门打开了 下游河滩上还有人在放牛",  # water released onto people downstream
+        "游乐场的摩天轮停在半空了 上面有人 已经一个钟头了",  # people stuck in mid-air
+        "变压器爆了 一声响 现在在燃",  # an exploded transformer still burning
+        "刚刚对面楼里有人从五楼坠下来了",  # a fall from a height
+        "山洪把桥冲断了 对岸有二十几个学生过不来",  # people cut off by a flood
+        "江边钓鱼的那个人滑到江里去了",  # fell into a river
+    ],
+)
+def test_round12_emergency_forms(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+def test_a_website_going_down_is_not_a_person_collapsing(clf: Classifier) -> None:
+    assert clf.classify("我就想知道在哪看的，人人影视倒了，我都好几集没看了").intent == "chatter"
