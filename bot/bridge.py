@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 Deliver = Callable[[Reply], Awaitable[None]]
 # Sends one file: (chat id, contents, file name); an adapter's ``send_document``.
 SendDocument = Callable[[str, bytes, str], Awaitable[None]]
+# Sends one photo: (chat id, contents); an adapter's ``send_image``.
+SendImage = Callable[[str, bytes], Awaitable[None]]
 
 # Messages held while the database is unavailable; beyond this, new ones are refused (and counted in the log).
 MAX_HELD = 10_000
@@ -74,7 +76,11 @@ class Bridge:
         return len(self._held)
 
     async def process(
-        self, msg: IncomingMessage, deliver: Deliver, documents: SendDocument | None = None
+        self,
+        msg: IncomingMessage,
+        deliver: Deliver,
+        documents: SendDocument | None = None,
+        images: SendImage | None = None,
     ) -> None:
         """Handle ``msg`` in a worker thread, then deliver each reply; errors are logged, never raised.
 
@@ -84,7 +90,10 @@ class Bridge:
         replies = await self.handle(msg)
         for reply in replies:
             try:
-                await deliver(reply)
+                if reply.text or reply.image is None:  # a photo may come alone, without text
+                    await deliver(reply)
+                if reply.image is not None:
+                    await self._deliver_image(msg, reply, images)
                 if reply.document is not None:
                     await self._deliver_document(msg, reply, documents)
             except RetryLater as exc:
@@ -127,6 +136,25 @@ class Bridge:
                 extra={"platform": msg.platform, "chat_type": msg.chat_type, "error": type(exc).__name__},
             )
 
+    async def _deliver_image(self, msg: IncomingMessage, reply: Reply, images: SendImage | None) -> None:
+        """Send the photo a reply carries (after its text) through the adapter's ``send_image``; never raises.
+
+        A private failure is counted like any undelivered private reply, never logged one by one.
+        """
+        assert reply.image is not None
+        try:
+            if images is None:
+                raise NotImplementedError(f"{msg.platform} adapter passed no send_image")
+            await images(reply.chat_id, reply.image)
+        except Exception as exc:
+            if msg.chat_type == "private":
+                self.router.undelivered(msg.platform, dataclasses.replace(reply, receipt=False))
+                return
+            log.error(
+                "image could not be delivered",
+                extra={"platform": msg.platform, "chat_type": msg.chat_type, "error": type(exc).__name__},
+            )
+
     async def _defer(self, platform: str, reply: Reply, retry_after: float) -> None:
         """Put a group reply the platform would not take now into the outbox (logged if even that fails)."""
         try:
@@ -135,10 +163,14 @@ class Bridge:
             self._failed("reply could not be deferred to the outbox", exc, platform=platform)
 
     def submit(
-        self, msg: IncomingMessage, deliver: Deliver, documents: SendDocument | None = None
+        self,
+        msg: IncomingMessage,
+        deliver: Deliver,
+        documents: SendDocument | None = None,
+        images: SendImage | None = None,
     ) -> asyncio.Task[None]:
         """Process ``msg`` in the background, tracked until its replies are sent."""
-        task = asyncio.get_running_loop().create_task(self.process(msg, deliver, documents))
+        task = asyncio.get_running_loop().create_task(self.process(msg, deliver, documents, images))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
         return task

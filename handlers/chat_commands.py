@@ -6,19 +6,21 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from handlers import binding, broadcasts, ledger, permissions, review
+from handlers import binding, broadcasts, ledger, permissions, photos, review
 from handlers.arguments import parse_ids
 from handlers.commands import Command, CommandRegistry
 from handlers.context import Core, official_actor
 from handlers.export import ledger_command
 from handlers.intake import RECEIPT_LENGTH, format_receipt
-from handlers.messages import IncomingMessage
+from handlers.messages import IncomingMessage, Reply
+from storage import attachments as attachment_repo
 from storage import audit
 from storage import broadcasts as broadcast_repo
 from storage import groups as group_repo
 from storage import officials as official_repo
 from storage import reports as report_repo
 from storage import tips as tip_repo
+from storage.constants import ATTACHMENT_ROLES
 from storage.models import Group, Official, Report, Tip
 from storage.officials import new_code
 
@@ -195,7 +197,7 @@ def query(ctx: CommandContext) -> str:
         tip, _, tip_error = tip_arg
         if tip_error or tip is None:
             return tip_error or ""
-        return _tip_detail(ctx, tip)
+        return _tip_detail(ctx, tip) + photos.photo_counts_line(ctx.session, ctx.core, tip_id=tip.id)
     report, _, error = _report_arg(ctx)
     if error or report is None:
         return error or ""
@@ -207,7 +209,7 @@ def query(ctx: CommandContext) -> str:
     if not permissions.may_act_on_village(ctx.official, report.village):
         # Villagers, and village officials asking about another village, see the public card.
         note = ctx.t("commands.receipt_note", note=report.public_note) if report.public_note else ""
-        return ctx.t(
+        card = ctx.t(
             "commands.report_detail_public",
             id=report.id,
             category=texts.label("categories", report.category),
@@ -216,7 +218,8 @@ def query(ctx: CommandContext) -> str:
             created=core.local_date(report.created_at),
             note=note,
         )
-    return ledger.card(ctx, report)
+        return card + photos.photo_counts_line(ctx.session, ctx.core, report=report)
+    return ledger.card(ctx, report)  # the official's card counts the photos itself
 
 
 def open_list(ctx: CommandContext) -> str:
@@ -421,6 +424,62 @@ def confirm_broadcast(ctx: CommandContext) -> str:
     return ctx.t("broadcast.confirmed", id=bid, count=count)
 
 
+def photos_command(ctx: CommandContext) -> str | list[Reply]:
+    """Official, in private: a report's photos, before then after; a tip's only for admins and granted officials."""
+    if ctx.msg.chat_type != "private":
+        tip_number = tip_repo.parse_tip_number(ctx.args)
+        parsed = parse_ids(ctx.args, many=False) if tip_number is None else None
+        # Only a number is repeated back, never what else was typed.
+        label = tip_repo.tip_label(tip_number[0]) if tip_number else str(parsed.ids[0]) if parsed else "编号"
+        return ctx.t("photos.private_only", id=label)
+    tip_arg = _tip_arg(ctx)
+    if tip_arg is not None:
+        tip, _, tip_error = tip_arg
+        if tip_error or tip is None:
+            return tip_error or ""
+        label = tip_repo.tip_label(tip.id)
+        rows = attachment_repo.list_attachments(ctx.session, tip_id=tip.id)
+        header = ctx.t("photos.tip_header", id=label, count=len(rows))
+    else:
+        report, _, error = _report_arg(ctx)
+        if error or report is None:
+            return error or ""
+        if report.anonymous and not permissions.may_read_tips(ctx.official):
+            return ctx.t("commands.report_not_found", id=report.id)
+        assert ctx.official is not None  # the registry checked the permission
+        refusal = permissions.report_scope(ctx.official, report.village, report.id)
+        if refusal is not None:
+            return ctx.refuse(refusal)
+        label = f"#{report.id}"
+        rows = attachment_repo.list_attachments(ctx.session, report_id=report.id)
+        counts = {role: len([r for r in rows if r.role == role]) for role in ATTACHMENT_ROLES}
+        header = ctx.t("photos.header", id=label, **counts)
+    if not rows:
+        return ctx.t("photos.none", id=label)
+    store = photos.store_for(ctx.core)
+    chat = ctx.msg.chat_id
+    replies = [Reply(chat, header)]
+    missing = 0
+    for role in ATTACHMENT_ROLES:
+        side = [r for r in rows if r.role == role]
+        if not side:
+            continue
+        if tip_arg is None:
+            count = len(side)
+            replies.append(
+                Reply(chat, ctx.t("photos.side_header", side=photos.side_label(ctx.core, role), count=count))
+            )
+        for row in side:
+            data = store.read(row.sha256) if store is not None else None
+            if data is None:
+                missing += 1
+            else:
+                replies.append(Reply(chat, "", image=data))
+    if missing:
+        replies.append(Reply(chat, ctx.t("photos.missing", count=missing)))
+    return replies
+
+
 def help_text(ctx: CommandContext, registry: CommandRegistry) -> str:
     """Anyone: how to use the bot; officials also see their commands."""
     lines = [ctx.t("commands.help_header", bot=ctx.core.profile.bot_name), ctx.t("commands.help_general")]
@@ -470,4 +529,5 @@ def build_registry() -> CommandRegistry:
     reg.add("五落实", ledger.five, aliases=("five",), official_only=True)
     reg.add("验收", ledger.accept, aliases=("accept",), official_only=True)
     reg.add("台账", ledger_command, aliases=("ledger",), official_only=True)
+    reg.add("照片", photos_command, aliases=("photos",), official_only=True)
     return reg

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +31,8 @@ class Core:
     clock: Callable[[], datetime] = utcnow
     publicity: dict[str, str] = field(default_factory=load_library)
     duplicates: DuplicateRules = field(default_factory=DuplicateRules.load)
+    # The data folder: photo evidence is kept under ``<data_dir>/photos``. None: this core keeps no photo files.
+    data_dir: Path | None = None
 
     def local_date(self, when: datetime | None) -> str:
         """A timestamp as the township's local date, e.g. 2026-11-28."""

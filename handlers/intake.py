@@ -33,6 +33,8 @@ class IntakeResult:
     outcome: str
     reply: str | None = None
     report_id: int | None = None
+    # The tip filed from a private message (never a report id): its photos are attached after filing.
+    tip_id: int | None = None
 
 
 def format_receipt(code: str) -> str:
@@ -203,7 +205,9 @@ def file_anonymous_report(
     no_identity = t("replies.no_identity")
     if kind == "tip":
         return IntakeResult(
-            "anonymous-filed", t("replies.tip_filed", id=number, code=shown, no_identity=no_identity)
+            "anonymous-filed",
+            t("replies.tip_filed", id=number, code=shown, no_identity=no_identity),
+            tip_id=tip.id,
         )
     reply = t(
         "replies.private_hazard_filed",
@@ -212,4 +216,4 @@ def file_anonymous_report(
         category=t.label("categories", tip.category),
         no_identity=no_identity,
     )
-    return IntakeResult("anonymous-filed", with_advice(core, c, reply))
+    return IntakeResult("anonymous-filed", with_advice(core, c, reply), tip_id=tip.id)

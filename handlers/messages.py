@@ -54,10 +54,21 @@ class IncomingMessage:
     bot_username: str | None = None
     # Set by an adapter whose one local user plays every villager (the console): no flood limits apply.
     unlimited: bool = False
+    # A photo sent with the message (its caption is ``text``), downloaded by the adapter before dispatch.
+    photo: bytes | None = field(default=None, repr=False)
+    # Why the adapter could not hand over the message's photo: "too_large" (over its size cap) or "failed".
+    photo_error: str | None = None
+    # The text of the bot's own message this one replies to (a report card naming ``#23``), if any.
+    reply_to_bot: str | None = None
 
     def __post_init__(self) -> None:
         """Cut an over-long display name so it always fits where it is stored."""
         _cut_name(self)
+
+    @property
+    def has_photo(self) -> bool:
+        """Whether the message came with a photo (handed over, or one the adapter could not fetch)."""
+        return self.photo is not None or self.photo_error is not None
 
 
 class DocumentText(str):
@@ -87,6 +98,8 @@ class Reply:
     receipt: bool = False
     # A file sent after the text (file name, contents), e.g. the ledger's .xlsx for /台账.
     document: tuple[str, bytes] | None = None
+    # A photo sent after the text (an empty text sends the photo alone), e.g. a report's evidence for /照片.
+    image: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         """Take the file a ``DocumentText`` carries, and keep the text a plain string."""

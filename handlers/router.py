@@ -22,6 +22,7 @@ from handlers.context import Core
 from handlers.intake import file_anonymous_report, file_group_report
 from handlers.limits import PrivateLimiter, Verdict
 from handlers.messages import DispatchResult, IncomingMessage, MembershipChange, Reply
+from handlers.photos import PhotoDesk
 from handlers.receipts import HeldReceipts, PrivateCounter
 from handlers.texts import clean_text
 from storage import audit, idempotency, outbox
@@ -78,6 +79,8 @@ class Router:
         # Receipts the platform refused to deliver, shown again on the sender's next private message.
         self.held_receipts = HeldReceipts(core.secret)
         self.private_counter = PrivateCounter()
+        # Photos: where each goes; private ones wait in memory for their tip.
+        self.photos = PhotoDesk(core)
 
     def idempotency_key(self, msg: IncomingMessage) -> str:
         """A per-message key; for private chats a keyed hash that cannot be matched to a sender without the secret."""
@@ -114,7 +117,7 @@ class Router:
             return DispatchResult(outcome="failed")
 
     def _dispatch(self, msg: IncomingMessage) -> DispatchResult:
-        if not msg.text or not msg.text.strip():
+        if (not msg.text or not msg.text.strip()) and not msg.has_photo:
             return DispatchResult(outcome="empty")
         if msg.chat_type == "private" and not msg.unlimited:
             limited = self._private_limit(msg)
@@ -150,11 +153,21 @@ class Router:
         self._log(msg, outcome, report_id)
         private = msg.chat_type == "private"
         receipt = private and outcome in RECEIPT_OUTCOMES
-        replies = (
-            [Reply(msg.chat_id, reply, msg.message_id if msg.chat_type == "group" else None, receipt=receipt)]
-            if reply
-            else []
-        )
+        if isinstance(reply, list):  # a command that answers with several messages (/照片's photos)
+            replies = list(reply)
+        else:
+            replies = (
+                [
+                    Reply(
+                        msg.chat_id,
+                        reply,
+                        msg.message_id if msg.chat_type == "group" else None,
+                        receipt=receipt,
+                    )
+                ]
+                if reply
+                else []
+            )
         if private:
             held = self.held_receipts.take(msg.platform, msg.chat_id, self.core.clock())
             if held is not None:
@@ -220,6 +233,11 @@ class Router:
             )
 
     def _handle(self, session: Session, msg: IncomingMessage) -> tuple[str, str | None, int | None]:
+        if msg.has_photo:
+            return self.photos.handle(session, msg, self._handle_text)  # type: ignore[return-value]
+        return self._handle_text(session, msg)
+
+    def _handle_text(self, session: Session, msg: IncomingMessage) -> tuple[str, str | None, int | None]:
         group = self._group(session, msg) if msg.chat_type == "group" else None
         if group is not None:
             # A binding code seen in a group is dead at once, whoever typed it and however.
@@ -248,7 +266,7 @@ class Router:
                 return "guide", self.core.texts("replies.private_guide", town=self.core.profile.town), None
             return "chatter", None, None
         if msg.chat_type == "private":
-            result = file_anonymous_report(session, self.core, msg, c)
+            result = self.photos.after_filing(session, msg, file_anonymous_report(session, self.core, msg, c))
         else:
             assert group is not None
             result = file_group_report(session, self.core, msg, group, c)
@@ -264,7 +282,9 @@ class Router:
         pending = self.pending.take(msg.platform, msg.chat_id, self.core.clock())
         if pending is None:
             return None
-        result = review.confirm_private(session, self.core, msg, pending)
+        result = self.photos.after_filing(
+            session, msg, review.confirm_private(session, self.core, msg, pending)
+        )
         return result.outcome, result.reply, result.report_id
 
     def _command(
@@ -383,6 +403,7 @@ class Router:
         self.pending.purge(now)
         self.private_limiter.purge(now)
         self.held_receipts.purge(now)
+        self.photos.purge(now)
         self.private_counter.flush(now)
 
     def migrate_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import stat
 from datetime import timedelta
@@ -10,8 +11,17 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image
 
+from bot.app import Database
 from handlers import photos
-from tests.conftest import Clock
+from handlers.classifier import Classifier
+from handlers.messages import IncomingMessage
+from handlers.profile import Profile
+from handlers.router import Router
+from handlers.texts import Texts
+from storage.models import Attachment, Report, Tip
+from storage.officials import add_official
+from tests.conftest import Clock, make_core
+from tests.helpers import group_msg, private_msg
 
 HAZARD = "王家沟村东头老窑洞裂了好宽的缝，下雨怕塌"
 TIP = "举报 后沟那个煤窑晚上偷偷开采，别说是我说的"
@@ -162,3 +172,168 @@ def test_a_chat_holds_at_most_nine_photos(clock: Clock) -> None:
         "wechaty", "c", photos.prepare(jpeg_with_gps((250, 250, 0)), keep_time=False), clock.now
     )
     assert held.purge(clock.now + timedelta(hours=1)) == photos.HOLD_PER_CHAT and len(held) == 0
+
+
+# --- where a photo goes, through the router ------------------------------------------------------------
+
+OFFICIAL_ID = "off1"
+
+
+@pytest.fixture
+def desk(database: Database, classifier: Classifier, texts: Texts, profile: Profile, clock: Clock, tmp_path: Path):
+    """A router whose core keeps photos under ``tmp_path``, with one station official."""
+    core = make_core(database, classifier, texts, profile, clock)
+    core.data_dir = tmp_path
+    with database.sessions.begin() as s:
+        add_official(s, "telegram", OFFICIAL_ID, "李秀英", role="station")
+    return Router(core)
+
+
+def photo_msg(
+    text: str, raw: bytes | None = None, *, private: bool = False, sender: str | None = None, **fields: object
+) -> IncomingMessage:
+    """A message carrying a photo (by default a phone's JPEG with GPS), captioned ``text``."""
+    who = {"sender": sender} if sender else {}
+    base = private_msg(text, **who) if private else group_msg(text, **who)
+    return dataclasses.replace(base, photo=raw if raw is not None else jpeg_with_gps(), **fields)
+
+
+def rows(router: Router, **where: object) -> list[Attachment]:
+    with router.core.sessions() as s:
+        found = [a for a in s.query(Attachment).all() if all(getattr(a, k) == v for k, v in where.items())]
+        s.expunge_all()
+        return found
+
+
+def stored_files(router: Router) -> list[Path]:
+    root = Path(router.core.data_dir) / "photos"  # type: ignore[arg-type]
+    return sorted(p for p in root.rglob("*.jpg")) if root.exists() else []
+
+
+def file_hazard(router: Router) -> int:
+    result = router.dispatch(group_msg(HAZARD))
+    assert result.report_id is not None
+    return result.report_id
+
+
+def test_a_group_photo_captioned_with_a_number_joins_that_report_before_rectification(desk: Router) -> None:
+    rid = file_hazard(desk)
+    result = desk.dispatch(photo_msg(f"#{rid} 就是这孔窑洞"))
+    assert f"#{rid}" in result.replies[0].text and "整改前" in result.replies[0].text
+    [row] = rows(desk, report_id=rid)
+    assert row.role == "before" and row.added_by == "villager(telegram:u1)" and row.mime == "image/jpeg"
+    [path] = stored_files(desk)
+    assert path.name == f"{row.sha256}.jpg"
+    assert metadata(path.read_bytes())[1] == {0x9003: TAKEN} and metadata(path.read_bytes())[2] == {}
+
+
+def test_a_photo_replying_to_the_bots_card_joins_the_report_it_names(desk: Router) -> None:
+    rid = file_hazard(desk)
+    result = desk.dispatch(photo_msg("", reply_to_bot=f"已登记隐患 #{rid}（一般隐患）……"))
+    assert "整改前" in result.replies[0].text
+    assert len(rows(desk, report_id=rid, role="before")) == 1
+
+
+def test_a_hazard_caption_is_filed_and_the_photo_joins_it(desk: Router) -> None:
+    result = desk.dispatch(photo_msg(HAZARD))
+    assert result.report_id is not None and f"#{result.report_id}" in result.replies[0].text
+    assert "整改前" in result.replies[0].text
+    assert len(rows(desk, report_id=result.report_id, role="before")) == 1
+
+
+@pytest.mark.parametrize("caption", ["", "收到", "今天天气真好", "#不是编号"])
+def test_a_group_photo_about_nothing_is_ignored_silently_and_not_stored(desk: Router, caption: str) -> None:
+    result = desk.dispatch(photo_msg(caption))
+    assert result.replies == []
+    assert rows(desk) == [] and stored_files(desk) == []
+
+
+def test_rectified_caption_runs_the_command_and_keeps_the_photo_as_after(desk: Router) -> None:
+    rid = file_hazard(desk)
+    refused = desk.dispatch(photo_msg(f"/整改完成 {rid} 已加固"))
+    assert "/整改完成" in refused.replies[0].text and rows(desk) == []
+    done = desk.dispatch(photo_msg(f"/整改完成 {rid} 已加固", sender=OFFICIAL_ID))
+    assert "已整改" in done.replies[0].text and "整改后" in done.replies[0].text
+    with desk.core.sessions() as s:
+        assert s.get(Report, rid).status == "rectified"  # type: ignore[union-attr]
+    [row] = rows(desk, report_id=rid)
+    assert row.role == "after" and row.added_by == "李秀英(telegram:off1)"
+
+
+def test_the_same_photo_is_stored_once_for_two_reports(desk: Router) -> None:
+    first, second = file_hazard(desk), desk.dispatch(group_msg("李家沟村口的电线杆歪了，快倒了")).report_id
+    assert second is not None and second != first
+    raw = jpeg_with_gps()
+    desk.dispatch(photo_msg(f"#{first}", raw))
+    again = desk.dispatch(photo_msg(f"#{first}", raw))
+    assert "没有重复保存" in again.replies[0].text
+    desk.dispatch(photo_msg(f"#{second}", raw))
+    assert len(rows(desk)) == 2 and len(stored_files(desk)) == 1
+
+
+def test_limits_and_bad_photos_get_a_clear_reply_and_nothing_is_stored(desk: Router) -> None:
+    rid = file_hazard(desk)
+    for i in range(photos.MAX_PER_SIDE):
+        assert "整改前" in desk.dispatch(photo_msg(f"#{rid}", jpeg_with_gps((i * 25, 60, 9)))).replies[0].text
+    tenth = desk.dispatch(photo_msg(f"#{rid}", jpeg_with_gps((250, 250, 250))))
+    assert "上限" in tenth.replies[0].text
+    bad = desk.dispatch(photo_msg(f"#{rid}", b"GIF89a broken"))
+    assert "打不开" in bad.replies[0].text
+    big = desk.dispatch(dataclasses.replace(group_msg(f"#{rid}"), photo_error="too_large"))
+    assert "太大" in big.replies[0].text and "5 MB" in big.replies[0].text
+    assert len(rows(desk, report_id=rid)) == photos.MAX_PER_SIDE
+    assert len(stored_files(desk)) == photos.MAX_PER_SIDE
+
+
+def test_a_private_photo_waits_for_the_words_and_joins_the_tip_with_nothing_about_anyone(
+    desk: Router, clock: Clock
+) -> None:
+    clock.now = clock.now.replace(minute=37, second=12)
+    held = desk.dispatch(photo_msg("", private=True))
+    assert "暂存" in held.replies[0].text and rows(desk) == [] and stored_files(desk) == []
+    filed = desk.dispatch(private_msg(TIP))
+    assert "回执码" in filed.replies[0].text and "已附照片 1 张" in filed.replies[0].text
+    assert filed.report_id is None
+    [row] = rows(desk)
+    assert row.tip_id is not None and row.report_id is None and row.added_by is None
+    assert row.created_at == clock.now.replace(minute=0, second=0)
+    [path] = stored_files(desk)
+    top, exif, gps, info = metadata(path.read_bytes())
+    assert top == {} and exif == {} and gps == {} and "exif" not in info
+    assert path.stat().st_mtime == clock.now.replace(minute=0, second=0).timestamp()
+    with desk.core.sessions() as s:
+        tip = s.get(Tip, row.tip_id)
+        assert tip is not None
+    assert len(desk.photos.held) == 0
+
+
+def test_a_private_photo_with_a_tip_caption_is_filed_at_once(desk: Router) -> None:
+    filed = desk.dispatch(photo_msg(TIP, private=True))
+    assert "回执码" in filed.replies[0].text and "已附照片 1 张" in filed.replies[0].text
+    assert len(rows(desk)) == 1 and rows(desk)[0].tip_id is not None
+
+
+def test_a_held_private_photo_is_forgotten_after_ten_minutes(desk: Router, clock: Clock) -> None:
+    desk.dispatch(photo_msg("", private=True))
+    clock.now += timedelta(minutes=11)
+    filed = desk.dispatch(private_msg(TIP))
+    assert "照片" not in filed.replies[0].text.split("回执码")[0] and rows(desk) == []
+
+
+def test_query_counts_photos_and_photos_come_only_in_private_to_officials(desk: Router) -> None:
+    rid = file_hazard(desk)
+    desk.dispatch(photo_msg(f"#{rid}"))
+    desk.dispatch(photo_msg(f"/整改完成 {rid}", jpeg_with_gps((0, 0, 200)), sender=OFFICIAL_ID))
+    public = desk.dispatch(group_msg(f"/查询 {rid}"))
+    assert "整改前 1 张，整改后 1 张" in public.replies[0].text
+    official = desk.dispatch(private_msg(f"/查询 {rid}", sender=OFFICIAL_ID))
+    assert "整改前 1 张，整改后 1 张" in official.replies[0].text
+    in_group = desk.dispatch(group_msg(f"/照片 {rid}", sender=OFFICIAL_ID))
+    assert "私聊" in in_group.replies[0].text and all(r.image is None for r in in_group.replies)
+    villager = desk.dispatch(private_msg(f"/照片 {rid}"))
+    assert all(r.image is None for r in villager.replies)
+    sent = desk.dispatch(private_msg(f"/photos {rid}", sender=OFFICIAL_ID))
+    images = [r.image for r in sent.replies if r.image is not None]
+    assert len(images) == 2 and all(Image.open(io.BytesIO(i)).format == "JPEG" for i in images)
+    texts = [r.text for r in sent.replies if r.image is None]
+    assert texts[0].startswith(f"#{rid} 的照片") and "整改前 1 张：" in texts and "整改后 1 张：" in texts

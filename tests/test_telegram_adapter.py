@@ -84,10 +84,11 @@ def test_private_text_carries_no_name_or_title() -> None:
     assert msg.chat_title is None
 
 
-def test_photo_caption_is_text_but_bare_media_is_ignored() -> None:
+def test_photo_caption_is_text_a_bare_photo_goes_in_without_text_and_other_media_is_ignored() -> None:
     captioned = to_incoming(update("photo_with_caption"))
     assert captioned is not None and captioned.text == "村口这根电线杆歪了，电线都快挨着地了"
-    assert to_incoming(update("photo_no_caption")) is None
+    bare = to_incoming(update("photo_no_caption"))  # it may belong to a report (photo evidence)
+    assert bare is not None and bare.text == "" and bare.photo is None  # fetched by the adapter, not here
     assert to_incoming(update("sticker")) is None
 
 

@@ -18,6 +18,7 @@ Nothing here logs message text, and nothing logs who wrote a private message.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import importlib.util
 import logging
@@ -111,8 +112,8 @@ def to_incoming(update: Update, bot_username: str | None = None) -> IncomingMess
     if msg.is_automatic_forward or msg.from_user.id == CHANNEL_FORWARDER_ID:
         return None
     text = msg.text if msg.text is not None else msg.caption
-    if not text or not text.strip():
-        return None
+    if (not text or not text.strip()) and not pick_photo(msg)[0]:
+        return None  # a photo without a caption still goes in (it may belong to a report or a tip)
     chat = msg.chat
     reply_to = None
     if chat.type in _GROUP_TYPES:
@@ -131,13 +132,68 @@ def to_incoming(update: Update, bot_username: str | None = None) -> IncomingMess
         chat_type=chat_type,
         message_id=str(msg.message_id),
         sender_id=str(msg.from_user.id),
-        text=text,
+        text=text or "",
         sender_name=sender_name,
         chat_title=title,
         sent_at=msg.date,
         reply_to=reply_to,
         bot_username=bot_username,
+        reply_to_bot=own_text(msg.reply_to_message, bot_username),
     )
+
+
+# --- photos ------------------------------------------------------------------------------------------
+
+# A photo is fetched only up to this size (the core refuses larger ones as well).
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+
+
+def pick_photo(msg: Message, cap: int = PHOTO_MAX_BYTES) -> tuple[bool, str | None]:
+    """(whether the message has an image, the file id of its largest version within ``cap`` or None).
+
+    A photo comes in several sizes: the largest whose ``file_size`` is within the cap is taken. An image sent as
+    a file (a document with an image type, which keeps the phone's EXIF) counts too, if within the cap.
+    """
+    if msg.photo:
+        fitting = [p for p in msg.photo if (p.file_size or 0) <= cap]
+        best = max(fitting, key=lambda p: (p.width * p.height, p.file_size or 0), default=None)
+        return True, best.file_id if best is not None else None
+    doc = msg.document
+    if doc is not None and (doc.mime_type or "").startswith("image/"):
+        return True, doc.file_id if (doc.file_size or 0) <= cap else None
+    return False, None
+
+
+def own_text(quoted: Message | None, bot_username: str | None) -> str | None:
+    """The text of the bot's own message that a message replies to (a report card), else None."""
+    if quoted is None or quoted.from_user is None or not quoted.from_user.is_bot:
+        return None
+    if not bot_username or (quoted.from_user.username or "").lower() != bot_username.lstrip("@").lower():
+        return None
+    return quoted.text or quoted.caption or None
+
+
+async def download_photo(
+    bot: Any, msg: Message, cap: int = PHOTO_MAX_BYTES
+) -> tuple[bytes | None, str | None]:
+    """(the message's image, None) via getFile and the file download; (None, "too_large" | "failed") if not.
+
+    Logs the kind of error only: no chat, no sender, no file path (it carries the token).
+    """
+    _, file_id = pick_photo(msg, cap)
+    if file_id is None:
+        return None, "too_large"
+    try:
+        file = await bot.get_file(file_id)
+        if file.file_size and file.file_size > cap:
+            return None, "too_large"
+        data = bytes(await file.download_as_bytearray())
+    except Exception as exc:
+        log.warning("telegram photo download failed", extra={"error": type(exc).__name__})
+        return None, "failed"
+    if len(data) > cap:
+        return None, "too_large"
+    return data, None
 
 
 def to_quoted(quoted: Message | None) -> QuotedMessage | None:
@@ -383,7 +439,7 @@ class TelegramAdapter(Adapter):
         message_filter = (
             filters.UpdateType.MESSAGE
             & (filters.ChatType.GROUPS | filters.ChatType.PRIVATE)
-            & (filters.TEXT | filters.CAPTION)
+            & (filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.IMAGE)
         )
         app.add_handler(MessageHandler(message_filter, self._on_message))
         app.add_handler(ChatMemberHandler(self._on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
@@ -479,7 +535,11 @@ class TelegramAdapter(Adapter):
         msg = to_incoming(update, bot_username=context.bot.username)
         if msg is None or self._bridge is None:
             return
-        task = self._bridge.submit(msg, self.deliver, self.send_document)
+        if update.message is not None and pick_photo(update.message)[0]:
+            # Downloaded here, before dispatch, so the core stays synchronous and platform-free.
+            photo, error = await download_photo(context.bot, update.message)
+            msg = dataclasses.replace(msg, photo=photo, photo_error=error)
+        task = self._bridge.submit(msg, self.deliver, self.send_document, self.send_image)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

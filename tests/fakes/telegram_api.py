@@ -129,6 +129,9 @@ class FakeTelegramAPI:
         self.forbidden_chats: set[str] = set()
         self.migrated_chats: dict[str, int] = {}
         self.photos: list[tuple[float, str, bytes]] = []
+        # Files the bot may fetch with getFile and the file download route, by file_id: (file_path, bytes).
+        self.files: dict[str, tuple[str, bytes]] = {}
+        self.downloads: list[str] = []  # file_paths the bot downloaded
         self.documents: list[tuple[float, str, str, bytes]] = []  # sendDocument: (t, chat, file name, bytes)
         self.commands: list[dict[str, str]] = []
         self.webhook_url = ""
@@ -155,6 +158,7 @@ class FakeTelegramAPI:
         app.router.add_post("/_control/update", self._control_update)
         app.router.add_post("/_control/fail", self._control_fail)
         app.router.add_post("/_control/forbid", self._control_forbid)
+        app.router.add_get("/file/{bot_token}/{file_path:.*}", self._file_download)
         app.router.add_route("*", "/{path:.*}", self._api)
         return app
 
@@ -217,6 +221,22 @@ class FakeTelegramAPI:
     def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """The group became a supergroup: sends to the old id now fail with ``migrate_to_chat_id``."""
         self.migrated_chats[str(old_chat_id)] = new_chat_id
+
+    def add_file(self, data: bytes, *, file_size: int | None = None) -> dict[str, Any]:
+        """Make ``data`` downloadable (getFile, then ``/file/bot<token>/<path>``); returns its PhotoSize object.
+
+        ``file_size`` overrides the size the update and getFile declare (to describe a too-large version).
+        """
+        n = len(self.files) + 1
+        file_id = f"AgACAgIAAxkBAAI{n:06d}photo"
+        self.files[file_id] = (f"photos/file_{n}.jpg", data)
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"AQAD{n:06d}",
+            "file_size": len(data) if file_size is None else file_size,
+            "width": 1280,
+            "height": 960,
+        }
 
     def forbid_chat(self, chat_id: str | int) -> None:
         """Answer every send to this chat with 403 (the bot was kicked / blocked)."""
@@ -450,6 +470,29 @@ class FakeTelegramAPI:
         }
         return result
 
+    async def _m_getfile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        path, data = self.files[file_id]
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(data),
+            "file_path": path,
+        }
+
+    async def _file_download(self, request: web.Request) -> web.Response:
+        """``GET /file/bot<token>/<file_path>``, as the Bot API serves files; 404 for a wrong token or path."""
+        if request.match_info["bot_token"] != f"bot{self.token}":
+            return web.Response(status=404, text="Not Found")
+        path = request.match_info["file_path"]
+        for file_path, data in self.files.values():
+            if file_path == path:
+                self.downloads.append(path)
+                return web.Response(body=data, content_type="image/jpeg")
+        return web.Response(status=404, text="Not Found")
+
     async def _m_sendphoto(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = str(params.get("chat_id", ""))
         photo = params.get("photo")
@@ -630,6 +673,34 @@ def text_update(
         message["entities"] = [
             {"offset": 0, "length": len(word.encode("utf-16-le")) // 2, "type": "bot_command"}
         ]
+    return {"message": message}
+
+
+def photo_update(
+    chat: dict[str, Any],
+    from_user: dict[str, Any],
+    sizes: list[dict[str, Any]],
+    *,
+    caption: str | None = None,
+    reply_to: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A new photo message (``sizes`` from ``FakeTelegramAPI.add_file``), with an optional caption and quote."""
+    message: dict[str, Any] = {
+        "message_id": next(_message_counter),
+        "from": from_user,
+        "chat": chat,
+        "date": int(time.time()),
+        "photo": sizes,
+    }
+    if caption is not None:
+        message["caption"] = caption
+        if caption.startswith("/"):
+            word = caption.split(maxsplit=1)[0]
+            message["caption_entities"] = [
+                {"offset": 0, "length": len(word.encode("utf-16-le")) // 2, "type": "bot_command"}
+            ]
+    if reply_to is not None:
+        message["reply_to_message"] = reply_to
     return {"message": message}
 
 
