@@ -7,19 +7,19 @@ but never itemised in village or enterprise groups, and their text never appears
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, String, and_, case, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.calendar import Calendar
 from storage.groups import list_groups
-from storage.models import OPEN_STATUSES, Group, Report
+from storage.models import OPEN_STATUSES, Group, Report, ReportEvent, UTCDateTime
 from storage.outbox import enqueue_to_group
-from storage.reports import add_event
 
 ACTOR = "scheduler"
 MAX_ITEMS = 40
@@ -35,12 +35,60 @@ class DeadlineRun:
     queued: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Item:
+    """The columns of a hazard that a push shows; read straight from the ledger, without loading reports."""
+
+    id: int
+    village: str | None
+    location: str | None
+    category: str
+    severity: str
+    status: str
+    deadline: datetime | None
+    anonymous: bool
+    group_id: int | None
+
+
+class Hazard(Protocol):
+    """What ``place_of`` and ``visible_in`` read: a Report or an Item."""
+
+    @property
+    def anonymous(self) -> bool: ...
+    @property
+    def location(self) -> str | None: ...
+    @property
+    def village(self) -> str | None: ...
+
+
+ITEM_COLUMNS = (
+    Report.id,
+    Report.village,
+    Report.location,
+    Report.category,
+    Report.severity,
+    Report.status,
+    Report.deadline,
+    Report.anonymous,
+    Report.group_id,
+)
+
+
+def _items(rows: Iterable[Any]) -> list[Item]:
+    return [Item(*row) for row in rows]
+
+
 def local_day(moment: datetime, tz: ZoneInfo) -> date:
     """The township's calendar date of an aware timestamp."""
     return moment.astimezone(tz).date()
 
 
-def place_of(report: Report, calendar: Calendar, group_kind: str | None) -> str:
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The first instant of ``day`` in the township's time zone."""
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def place_of(report: Hazard, calendar: Calendar, group_kind: str | None) -> str:
     """Where a hazard is, as a group may see it; anonymous tips only show as tips, and only to officials."""
     if report.anonymous:
         return (
@@ -49,16 +97,25 @@ def place_of(report: Report, calendar: Calendar, group_kind: str | None) -> str:
     return report.location or report.village or calendar.text("unknown_place")
 
 
-def visible_in(report: Report, group_kind: str | None) -> bool:
+def visible_in(report: Hazard, group_kind: str | None) -> bool:
     """Whether a report may be itemised in a group of this kind (tips: officials' groups only)."""
     return not report.anonymous or group_kind in OFFICIAL_KINDS
 
 
 def item_list(lines: Sequence[str], calendar: Calendar) -> str:
     """Join list lines, cut after MAX_ITEMS with a 'more' line so a push stays within platform limits."""
-    if len(lines) <= MAX_ITEMS:
-        return "\n".join(lines)
-    return "\n".join([*lines[:MAX_ITEMS], calendar.text("list_more", more=len(lines) - MAX_ITEMS)])
+    return cut_list(lines, len(lines), calendar)
+
+
+def cut_list(first: Sequence[str], total: int, calendar: Calendar) -> str:
+    """The first MAX_ITEMS of ``total`` lines (only those need be formatted), then a 'more' line if any are left."""
+    if total <= MAX_ITEMS:
+        return "\n".join(first[:total])
+    return "\n".join([*first[:MAX_ITEMS], calendar.text("list_more", more=total - MAX_ITEMS)])
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def responsible_groups(session: Session, report: Report, kinds: Sequence[str]) -> list[Group]:
@@ -75,60 +132,93 @@ def responsible_groups(session: Session, report: Report, kinds: Sequence[str]) -
     return []
 
 
-def escalate_overdue(session: Session, calendar: Calendar, now: datetime, tz: ZoneInfo) -> list[Report]:
+class _Responsible:
+    """``responsible_groups`` for many hazards at once: the groups are read once, not once per hazard."""
+
+    def __init__(self, session: Session, kinds: Sequence[str], items: Sequence[Item]) -> None:
+        self.kinds = tuple(kinds)
+        self.by_unit: dict[str, list[Group]] = {}
+        for g in list_groups(session, kinds=kinds, active_only=True):
+            if g.unit:
+                self.by_unit.setdefault(g.unit, []).append(g)
+        wanted = {
+            i.group_id for i in items if i.group_id is not None and not self.by_unit.get(i.village or "")
+        }
+        self.filed_in: dict[int, Group] = (
+            {g.id: g for g in session.scalars(select(Group).where(Group.id.in_(sorted(wanted))))}
+            if wanted
+            else {}
+        )
+
+    def __call__(self, item: Item) -> list[Group]:
+        if item.village and self.by_unit.get(item.village):
+            return self.by_unit[item.village]
+        group = self.filed_in.get(item.group_id) if item.group_id is not None else None
+        if group is not None and group.active and group.kind in (*self.kinds, None):
+            return [group]
+        return []
+
+
+def escalate_overdue(session: Session, calendar: Calendar, now: datetime, tz: ZoneInfo) -> list[Item]:
     """Publicly list (挂牌督办) open hazards past their deadline, log an event, notify the leadership groups.
 
-    A report is listed once: the conditional update makes a second run (or a second instance) skip it.
+    Set-based, whatever the number of overdue hazards: one UPDATE marks them all (and returns them), one
+    INSERT … SELECT writes their events, then one notice per leadership group. A report is listed once: the
+    conditional update makes a second run (or a second instance) skip it.
     """
-    candidates = list(
-        session.scalars(
-            select(Report)
-            .where(
-                Report.status.in_(OPEN_STATUSES),
-                Report.deadline.is_not(None),
-                Report.deadline < now,
-                Report.listed_at.is_(None),
+    marked = session.execute(
+        update(Report)
+        .where(
+            Report.status.in_(OPEN_STATUSES),
+            Report.deadline.is_not(None),
+            Report.deadline < now,
+            Report.listed_at.is_(None),
+        )
+        .values(listed_at=now)
+        .returning(*ITEM_COLUMNS)
+        .execution_options(synchronize_session=False)
+    )
+    listed = sorted(_items(marked), key=lambda i: i.id)
+    if not listed:
+        return []
+    # The event's note names the deadline's date: one CASE branch per distinct date among the listed.
+    days = sorted({local_day(i.deadline, tz) for i in listed if i.deadline is not None})
+    notes = [
+        (
+            Report.deadline < local_midnight(day + timedelta(days=1), tz),
+            calendar.text("overdue_event_note", deadline=calendar.format_date(day)),
+        )
+        for day in days
+    ]
+    session.execute(
+        insert(ReportEvent).from_select(
+            ["report_id", "at", "actor", "action", "note"],
+            select(
+                Report.id,
+                literal(now, UTCDateTime()),
+                literal(ACTOR, String()),
+                literal("listed", String()),
+                case(*notes, else_=notes[-1][1]),
             )
-            .order_by(Report.id)
+            .where(Report.listed_at == now, Report.id >= listed[0].id, Report.id <= listed[-1].id)
+            .order_by(Report.id),
         )
     )
-    listed: list[Report] = []
-    for report in candidates:
-        result = session.execute(
-            update(Report)
-            .where(Report.id == report.id, Report.listed_at.is_(None))
-            .values(listed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if not result.rowcount:
-            continue
-        report.listed_at = now
-        deadline = calendar.format_date(local_day(report.deadline, tz)) if report.deadline else ""
-        add_event(
-            session,
-            report,
-            ACTOR,
-            "listed",
-            note=calendar.text("overdue_event_note", deadline=deadline),
-            at=now,
-        )
-        listed.append(report)
-    session.flush()
-    if listed:
-        _notify_listed(session, calendar, listed, now, tz)
+    _notify_listed(session, calendar, listed, now, tz)
     return listed
 
 
 def _notify_listed(
-    session: Session, calendar: Calendar, listed: list[Report], now: datetime, tz: ZoneInfo
+    session: Session, calendar: Calendar, listed: list[Item], now: datetime, tz: ZoneInfo
 ) -> int:
     today = local_day(now, tz)
     queued = 0
     for group in list_groups(session, kinds=calendar.deadlines.escalation_targets, active_only=True):
+        shown = [r for r in listed if visible_in(r, group.kind)]
+        if not shown:
+            continue
         lines = []
-        for r in listed:
-            if not visible_in(r, group.kind):
-                continue
+        for r in shown[:MAX_ITEMS]:
             assert r.deadline is not None
             lines.append(
                 calendar.text(
@@ -142,9 +232,7 @@ def _notify_listed(
                     days_over=max((today - local_day(r.deadline, tz)).days, 0),
                 )
             )
-        if not lines:
-            continue
-        text = calendar.text("overdue_notice", list=item_list(lines, calendar), count=len(lines))
+        text = calendar.text("overdue_notice", list=cut_list(lines, len(shown), calendar), count=len(shown))
         key = f"overdue_listed:{today.isoformat()}:{group.id}:r{listed[0].id}"
         queued += enqueue_to_group(
             session,
@@ -163,35 +251,45 @@ def remind_deadlines(
     """Remind each responsible village group of its hazards due in exactly N days (N from the calendar).
 
     One message per group per day (dedup key ``deadline_reminder:<date>:<group>``). Returns group id → report ids.
+    Two queries (the hazards due on those days, the groups) and one outbox row per group, however big the ledger.
     """
     today = local_day(now, tz)
     settings = calendar.deadlines
     if not settings.remind_days_before:
         return {}
-    horizon = datetime.combine(
-        today + timedelta(days=max(settings.remind_days_before) + 1), datetime.min.time(), tz
-    )
-    reports = session.scalars(
-        select(Report)
-        .where(
-            Report.status.in_(OPEN_STATUSES),
-            Report.deadline.is_not(None),
-            Report.deadline >= now,
-            Report.deadline < horizon,
-            Report.anonymous.is_(False),
+    due_days = [
+        and_(
+            Report.deadline >= local_midnight(today + timedelta(days=n), tz),
+            Report.deadline < local_midnight(today + timedelta(days=n + 1), tz),
         )
-        .order_by(Report.deadline, Report.id)
+        for n in settings.remind_days_before
+    ]
+    items = _items(
+        session.execute(
+            select(*ITEM_COLUMNS)
+            .where(
+                Report.status.in_(OPEN_STATUSES),
+                Report.deadline.is_not(None),
+                Report.deadline >= now,
+                or_(*due_days),
+                Report.anonymous.is_(False),
+            )
+            .order_by(Report.deadline, Report.id)
+        )
     )
-    by_group: dict[int, tuple[Group, list[tuple[Report, int]]]] = {}
-    for report in reports:
-        assert report.deadline is not None
-        days_left = (local_day(report.deadline, tz) - today).days
+    if not items:
+        return {}
+    responsible = _Responsible(session, settings.reminder_targets, items)
+    by_group: dict[int, tuple[Group, list[tuple[Item, int]]]] = {}
+    for item in items:
+        assert item.deadline is not None
+        days_left = (local_day(item.deadline, tz) - today).days
         if days_left not in settings.remind_days_before:
             continue
-        for group in responsible_groups(session, report, settings.reminder_targets):
-            by_group.setdefault(group.id, (group, []))[1].append((report, days_left))
+        for group in responsible(item):
+            by_group.setdefault(group.id, (group, []))[1].append((item, days_left))
     out: dict[int, list[int]] = {}
-    for group_id, (group, items) in by_group.items():
+    for group_id, (group, entries) in by_group.items():
         lines = [
             calendar.text(
                 "deadline_item",
@@ -202,9 +300,11 @@ def remind_deadlines(
                 deadline=calendar.format_date(local_day(r.deadline, tz)) if r.deadline else "",
                 days_left=days_left,
             )
-            for r, days_left in items
+            for r, days_left in entries[:MAX_ITEMS]
         ]
-        text = calendar.text("deadline_reminder", list=item_list(lines, calendar), count=len(lines))
+        text = calendar.text(
+            "deadline_reminder", list=cut_list(lines, len(entries), calendar), count=len(entries)
+        )
         enqueue_to_group(
             session,
             group,
@@ -213,7 +313,7 @@ def remind_deadlines(
             text=text,
             not_before=now,
         )
-        out[group_id] = [r.id for r, _ in items]
+        out[group_id] = [r.id for r, _ in entries]
     return out
 
 
@@ -227,26 +327,55 @@ def run_deadline_checks(session: Session, calendar: Calendar, now: datetime, tz:
 
 @dataclass
 class Digest:
-    """The weekly numbers for officials and the hazards that need attention."""
+    """The weekly numbers for officials and the hazards that need attention.
+
+    ``overdue`` and ``due_soon`` hold the first of those hazards by deadline, enough to itemise MAX_ITEMS of them
+    in any group; the ``*_count`` fields count them all, ``*_public`` those without the anonymous ones.
+    """
 
     open: int
-    overdue: list[Report]
-    due_soon: list[Report]
+    overdue: list[Item]
+    due_soon: list[Item]
     new: int
     rectified: int
+    overdue_count: int = 0
+    overdue_public: int = 0
+    due_soon_count: int = 0
+    due_soon_public: int = 0
 
 
 def weekly_digest(session: Session, calendar: Calendar, now: datetime) -> Digest:
-    """Open hazards, the overdue and soon-due ones, and the past seven days' new and rectified counts."""
+    """Open hazards, the overdue and soon-due ones, and the past seven days' new and rectified counts.
+
+    Counted in SQL, and only the first MAX_ITEMS hazards of each list are read (once for officials' groups,
+    once without anonymous tips): seven small queries however big the ledger.
+    """
     week_ago = now - timedelta(days=7)
     soon = now + timedelta(days=calendar.deadlines.due_soon_days)
-    open_reports = list(
-        session.scalars(
-            select(Report).where(Report.status.in_(OPEN_STATUSES)).order_by(Report.deadline, Report.id)
-        )
-    )
-    overdue = [r for r in open_reports if r.deadline is not None and r.deadline < now]
-    due_soon = [r for r in open_reports if r.deadline is not None and now <= r.deadline < soon]
+    is_open = Report.status.in_(OPEN_STATUSES)
+    public = Report.anonymous.is_(False)
+    overdue = and_(Report.deadline.is_not(None), Report.deadline < now)
+    due_soon = and_(Report.deadline.is_not(None), Report.deadline >= now, Report.deadline < soon)
+    counts = session.execute(
+        select(
+            func.count(Report.id),
+            _count(overdue),
+            _count(and_(overdue, public)),
+            _count(due_soon),
+            _count(and_(due_soon, public)),
+        ).where(is_open)
+    ).one()
+
+    def first(condition: ColumnElement[bool]) -> list[Item]:
+        seen: dict[int, Item] = {}
+        for only_public in (False, True):
+            stmt = select(*ITEM_COLUMNS).where(is_open, condition)
+            if only_public:
+                stmt = stmt.where(public)
+            for item in _items(session.execute(stmt.order_by(Report.deadline, Report.id).limit(MAX_ITEMS))):
+                seen.setdefault(item.id, item)
+        return sorted(seen.values(), key=lambda i: (i.deadline, i.id))
+
     new = session.scalar(
         select(func.count(Report.id)).where(
             Report.created_at >= week_ago,
@@ -257,11 +386,28 @@ def weekly_digest(session: Session, calendar: Calendar, now: datetime) -> Digest
     rectified = session.scalar(
         select(func.count(Report.id)).where(Report.rectified_at >= week_ago, Report.rectified_at < now)
     )
-    return Digest(len(open_reports), overdue, due_soon, int(new or 0), int(rectified or 0))
+    return Digest(
+        open=int(counts[0]),
+        overdue=first(overdue),
+        due_soon=first(due_soon),
+        new=int(new or 0),
+        rectified=int(rectified or 0),
+        overdue_count=int(counts[1]),
+        overdue_public=int(counts[2]),
+        due_soon_count=int(counts[3]),
+        due_soon_public=int(counts[4]),
+    )
 
 
 def render_digest(digest: Digest, calendar: Calendar, tz: ZoneInfo, group_kind: str | None) -> str:
     """The digest's text for one group (tips itemised for officials' groups only)."""
+    official = group_kind in OFFICIAL_KINDS
+    total = (
+        digest.overdue_count + digest.due_soon_count
+        if official
+        else digest.overdue_public + digest.due_soon_public
+    )
+    shown = [r for r in [*digest.overdue, *digest.due_soon] if visible_in(r, group_kind)][:MAX_ITEMS]
     lines = [
         calendar.text(
             "digest_item",
@@ -272,16 +418,15 @@ def render_digest(digest: Digest, calendar: Calendar, tz: ZoneInfo, group_kind: 
             status=calendar.label("statuses", r.status),
             deadline=calendar.format_date(local_day(r.deadline, tz)) if r.deadline else "",
         )
-        for r in [*digest.overdue, *digest.due_soon]
-        if visible_in(r, group_kind)
+        for r in shown
     ]
     return calendar.text(
         "digest_body",
         open=digest.open,
-        overdue=len(digest.overdue),
-        due_soon=len(digest.due_soon),
+        overdue=digest.overdue_count,
+        due_soon=digest.due_soon_count,
         soon_days=calendar.deadlines.due_soon_days,
         new=digest.new,
         rectified=digest.rectified,
-        list=item_list(lines, calendar) if lines else calendar.text("digest_empty"),
+        list=cut_list(lines, total, calendar) if total else calendar.text("digest_empty"),
     )

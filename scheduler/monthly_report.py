@@ -19,18 +19,17 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Subquery, and_, case, exists, func, select, union
+from sqlalchemy.orm import Session, aliased
 
 from scheduler.calendar import Calendar
-from storage.models import OPEN_STATUSES, Report, Tip
+from storage.models import OPEN_STATUSES, Report, ReportEvent, Tip, TipEvent
 
 NOT_COUNTED = ("rejected", "duplicate")
 DONE = ("rectified", "closed")
@@ -116,89 +115,131 @@ def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _events(report: Report) -> list[tuple[datetime, str]]:
-    return sorted((e.at, e.to_status) for e in report.events if e.to_status)  # type: ignore[misc]
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """``SUM(CASE WHEN condition THEN 1 ELSE 0 END)``: a conditional count both databases understand."""
+    return func.sum(case((condition, 1), else_=0))
 
 
-def status_at(report: Report, moment: datetime) -> str:
-    """The report's status just before ``moment``, from its audit trail (current status if it has none)."""
-    status = None
-    for at, to_status in _events(report):
-        if at < moment:
-            status = to_status
-    return status or report.status
+def _status_at(moment: datetime) -> Subquery:
+    """Rows (report_id, status) for the reports whose status changed at or after ``moment``: their status then.
+
+    A report's status just before ``moment`` is the last status its audit trail records before it (the latest
+    entry; on a tie of times, the greatest status, as the trail is read in (time, status) order), or its current
+    status if the trail has none before it. Every status change appends to the trail, so a report whose trail
+    has nothing at or after ``moment`` is still in its current status, and only the changed ones are read here.
+    """
+    changed = select(ReportEvent.report_id).where(
+        ReportEvent.to_status.is_not(None), ReportEvent.at >= moment
+    )
+    ranked = (
+        select(
+            ReportEvent.report_id,
+            ReportEvent.to_status,
+            func.row_number()
+            .over(
+                partition_by=ReportEvent.report_id,
+                order_by=(ReportEvent.at.desc(), ReportEvent.to_status.desc()),
+            )
+            .label("rn"),
+        )
+        .where(
+            ReportEvent.report_id.in_(changed),
+            ReportEvent.to_status.is_not(None),
+            ReportEvent.at < moment,
+        )
+        .subquery("ranked")
+    )
+    return (
+        select(ranked.c.report_id, ranked.c.to_status.label("status"))
+        .where(ranked.c.rn == 1)
+        .subquery("status_at_end")
+    )
 
 
-def done_at(report: Report) -> datetime | None:
-    """When the report was rectified (or struck off without a rectification), if ever."""
-    times = [at for at, to_status in _events(report) if to_status in DONE]
-    if report.rectified_at is not None:
-        times.append(report.rectified_at)
-    return min(times) if times else None
-
-
-def verified_at(report: Report) -> datetime | None:
-    """When the report was first confirmed (moved to 整改中, 已整改 or 已销号), if ever."""
-    times = [at for at, to_status in _events(report) if to_status in VERIFIED]
-    return min(times) if times else None
+def _first_in(
+    events: type[ReportEvent] | type[TipEvent],
+    owner: ColumnElement[int],
+    statuses: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+) -> ColumnElement[bool]:
+    """Whether the first trail entry moving to one of ``statuses`` falls in [start, end)."""
+    key = events.report_id if events is ReportEvent else events.tip_id  # type: ignore[union-attr]
+    in_window = exists().where(
+        key == owner, events.to_status.in_(statuses), events.at >= start, events.at < end
+    )
+    earlier = exists().where(key == owner, events.to_status.in_(statuses), events.at < start)
+    return and_(in_window, ~earlier)
 
 
 def build_monthly_report(
     session: Session, month: str, tz: ZoneInfo, *, now: datetime | None = None
 ) -> MonthlyReport:
-    """Count the ledger for ``month`` (YYYY-MM) in the township's time zone; see the module docstring."""
+    """Count the ledger for ``month`` (YYYY-MM) in the township's time zone; see the module docstring.
+
+    Three aggregate queries whatever the size of the ledger: the month's slices (grouped by village and
+    category), the month's rectified reports (for their count and the days they took), and the tips.
+    """
     start, month_end = month_bounds(month, tz)
     end = min(month_end, now) if now is not None else month_end
-    report = MonthlyReport(
-        month=f"{parse_month(month)[0]:04d}-{parse_month(month)[1]:02d}", start=start, end=end
-    )
-    rows: Iterable[Report] = session.scalars(
-        select(Report).where(Report.created_at < end).options(selectinload(Report.events)).order_by(Report.id)
-    )
-    days: list[float] = []
-    for r in rows:
-        status = status_at(r, end)
-        if r.kind == "tip":
-            if start <= r.created_at < end:
-                report.tips_received += 1
-            when = verified_at(r)
-            if when is not None and start <= when < end:
-                report.tips_verified += 1
-        if status in NOT_COUNTED:
-            continue
-        slices = (
-            report.totals,
-            report.by_village.setdefault(r.village or "", Counts()),
-            report.by_category.setdefault(r.category, Counts()),
+    year, mon = parse_month(month)
+    report = MonthlyReport(month=f"{year:04d}-{mon:02d}", start=start, end=end)
+    at_end = _status_at(end)
+    status = func.coalesce(at_end.c.status, Report.status)
+    counted = status.not_in(NOT_COUNTED)
+    is_open = and_(counted, status.in_(OPEN_STATUSES))
+    slices = (
+        select(
+            Report.village,
+            Report.category,
+            _count(and_(counted, Report.created_at >= start)).label("new"),
+            _count(is_open).label("open"),
+            _count(and_(is_open, Report.deadline < end)).label("overdue"),
+            _count(and_(is_open, Report.listed_at < end)).label("listed"),
+            _count(counted).label("filed"),
+            _count(and_(counted, status.in_(DONE))).label("done"),
+            _count(and_(Report.kind == "tip", Report.created_at >= start)).label("tips"),
         )
-        report.filed_total += 1
-        finished = done_at(r)
-        if status in DONE:
-            report.done_total += 1
-        is_new = start <= r.created_at < end
-        is_rectified = finished is not None and start <= finished < end
-        is_open = status in OPEN_STATUSES
-        is_overdue = is_open and r.deadline is not None and r.deadline < end
-        if is_open and r.listed_at is not None and r.listed_at < end:
-            report.listed += 1
-        if is_rectified:
-            assert finished is not None
-            days.append((finished - r.created_at).total_seconds() / 86400)
-        for c in slices:
-            c.new += is_new
-            c.rectified += is_rectified
-            c.open += is_open
-            c.overdue += is_overdue
-    # Tips live in their own store: only their monthly totals enter the report, never a village or a number.
-    tips: Iterable[Tip] = session.scalars(
-        select(Tip).where(Tip.kind == "tip", Tip.created_at < end).options(selectinload(Tip.events))
+        .outerjoin(at_end, at_end.c.report_id == Report.id)
+        .where(Report.created_at < end)
+        .group_by(Report.village, Report.category)
     )
-    for tip in tips:
-        if start <= tip.created_at < end:
-            report.tips_received += 1
-        when = verified_at(tip)  # type: ignore[arg-type]  # a tip has the same events and statuses
-        if when is not None and start <= when < end:
-            report.tips_verified += 1
+    for row in session.execute(slices):
+        report.tips_received += int(row.tips)
+        if not row.filed:
+            continue
+        report.filed_total += int(row.filed)
+        report.done_total += int(row.done)
+        report.listed += int(row.listed)
+        for c in (
+            report.totals,
+            report.by_village.setdefault(row.village or "", Counts()),
+            report.by_category.setdefault(row.category, Counts()),
+        ):
+            c.new += int(row.new)
+            c.open += int(row.open)
+            c.overdue += int(row.overdue)
+    days = _rectified(session, report, at_end, start, end)
+    # Tips filed as reports count in the month's totals; those in their own store only by number, never by
+    # village. Verified: first moved to 整改中/已整改/已销号 in the month.
+    tips = select(
+        select(func.count(Report.id))
+        .where(
+            Report.kind == "tip",
+            Report.created_at < end,
+            _first_in(ReportEvent, Report.id, VERIFIED, start, end),
+        )
+        .scalar_subquery(),
+        select(func.count(Tip.id))
+        .where(Tip.kind == "tip", Tip.created_at >= start, Tip.created_at < end)
+        .scalar_subquery(),
+        select(func.count(Tip.id))
+        .where(Tip.kind == "tip", Tip.created_at < end, _first_in(TipEvent, Tip.id, VERIFIED, start, end))
+        .scalar_subquery(),
+    )
+    verified, store_received, store_verified = session.execute(tips).one()
+    report.tips_verified = int(verified or 0) + int(store_verified or 0)
+    report.tips_received += int(store_received or 0)
     report.by_village = {k: v for k, v in report.by_village.items() if v.any()}
     report.by_category = {k: v for k, v in report.by_category.items() if v.any()}
     if report.filed_total:
@@ -206,6 +247,53 @@ def build_monthly_report(
     if days:
         report.avg_days_to_rectify = round(sum(days) / len(days), 1)
     return report
+
+
+def _rectified(
+    session: Session, report: MonthlyReport, at_end: Subquery, start: datetime, end: datetime
+) -> list[float]:
+    """Count the month's rectified reports into ``report``; the days each took, in filing order.
+
+    A report is rectified when first moved to 已整改 or 已销号, or at its recorded rectification time if that is
+    earlier. Only reports with such a moment inside the month are read, so the rows are the month's, not the
+    ledger's.
+    """
+    done = aliased(ReportEvent)
+    candidates = union(
+        select(ReportEvent.report_id.label("id")).where(
+            ReportEvent.to_status.in_(DONE), ReportEvent.at >= start, ReportEvent.at < end
+        ),
+        select(Report.id.label("id")).where(Report.rectified_at >= start, Report.rectified_at < end),
+    ).subquery("candidates")
+    first_done = (
+        select(func.min(done.at))
+        .where(done.report_id == Report.id, done.to_status.in_(DONE))
+        .scalar_subquery()
+    )
+    status = func.coalesce(at_end.c.status, Report.status)
+    rows = session.execute(
+        select(
+            Report.village, Report.category, Report.created_at, Report.rectified_at, first_done.label("first")
+        )
+        .join(candidates, candidates.c.id == Report.id)
+        .outerjoin(at_end, at_end.c.report_id == Report.id)
+        .where(Report.created_at < end, status.not_in(NOT_COUNTED))
+        .order_by(Report.id)
+    )
+    days: list[float] = []
+    for row in rows:
+        times = [t for t in (row.first, row.rectified_at) if t is not None]
+        finished = min(times)
+        if not start <= finished < end:
+            continue
+        days.append((finished - row.created_at).total_seconds() / 86400)
+        for c in (
+            report.totals,
+            report.by_village.setdefault(row.village or "", Counts()),
+            report.by_category.setdefault(row.category, Counts()),
+        ):
+            c.rectified += 1
+    return days
 
 
 def _rows(slices: dict[str, Counts], names: dict[str, str], order: list[str], calendar: Calendar) -> str:
