@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -131,6 +132,10 @@ class AuditEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
+# The partial indexes' condition: the open statuses (OPEN_STATUSES), as SQL.
+_OPEN_SQL = "status IN ('reported', 'rectifying')"
+
+
 class Report(Base):
     """One entry of the hazard ledger: a hazard from a group, or an anonymous tip.
 
@@ -141,6 +146,25 @@ class Report(Base):
     __table_args__ = (
         Index("ix_reports_status", "status"),
         Index("ix_reports_village_category", "village", "category"),
+        Index("ix_reports_deadline", "deadline"),
+        Index("ix_reports_created_at", "created_at"),
+        Index("ix_reports_rectified_at", "rectified_at"),
+        # The per-sender hourly limit counts one sender's recent reports.
+        Index("ix_reports_reporter", "platform", "reporter_id", "created_at"),
+        # Open hazards only (待核实, 整改中): small however long the ledger grows.
+        Index(
+            "ix_reports_open_deadline",
+            "deadline",
+            postgresql_where=text(_OPEN_SQL),
+            sqlite_where=text(_OPEN_SQL),
+        ),
+        Index(
+            "ix_reports_open_village",
+            "village",
+            "id",
+            postgresql_where=text(_OPEN_SQL),
+            sqlite_where=text(_OPEN_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -194,6 +218,7 @@ class ReportEvent(Base):
     """Append-only audit trail: every change to a report, with who made it."""
 
     __tablename__ = "report_events"
+    __table_args__ = (Index("ix_report_events_at", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
