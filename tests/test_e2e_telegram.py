@@ -525,3 +525,130 @@ async def test_ledger_command_sends_an_xlsx_document(tg: Harness) -> None:
     mid, _ = await tg.say(VILLAGE_GROUP, OFFICIAL, "/ledger")
     assert "私聊" in (await tg.reply_to(mid)).text
     assert len(tg.api.documents) == 1  # nothing was sent into the group
+
+
+# --- photo evidence over the wire ---------------------------------------------------------------------------
+
+
+def _phone_jpeg(color: tuple[int, int, int] = (170, 60, 30)) -> bytes:
+    """A phone JPEG with a capture time and a GPS position."""
+    import io
+
+    from PIL import ExifTags, Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "HUAWEI"
+    exif.get_ifd(ExifTags.IFD.Exif)[0x9003] = "2026:06:09 17:42:05"
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[1], gps[2] = "N", (38.0, 1.0, 12.5)
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), color).save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def _attachments(tg: Harness) -> list[tuple[int | None, int | None, str, str | None]]:
+    from storage.models import Attachment
+
+    with tg.db.sessions() as session:
+        return [(a.report_id, a.tip_id, a.role, a.added_by) for a in session.query(Attachment).all()]
+
+
+async def _file_hazard(tg: Harness) -> tuple[int, SentMessage]:
+    mid, _ = await tg.say(VILLAGE_GROUP, VILLAGER, HAZARD)
+    card = await tg.reply_to(mid)
+    return int(REPORT_ID.search(card.text).group(1)), card  # type: ignore[union-attr]
+
+
+async def _send_photo(tg: Harness, chat: dict[str, Any], sender: dict[str, Any], **kwargs: Any) -> int:
+    from tests.fakes.telegram_api import photo_update
+
+    big = tg.api.add_file(b"\xff" * 64, file_size=6 * 1024 * 1024)  # a version over the 5 MB cap
+    big.update(width=4000, height=3000)
+    fitting = tg.api.add_file(kwargs.pop("data", None) or _phone_jpeg())
+    update = photo_update(chat, sender, [fitting, big], **kwargs)
+    tg.api.push_update(update)
+    return int(update["message"]["message_id"])
+
+
+async def test_a_photo_with_a_report_number_is_kept_before_rectification_without_gps(
+    tg: Harness, tmp_path: Path
+) -> None:
+    tg.bridge.router.core.data_dir = tmp_path
+    report_id, _ = await _file_hazard(tg)
+    mid = await _send_photo(tg, VILLAGE_GROUP, VILLAGER, caption=f"#{report_id} 就是这孔")
+    reply = await tg.reply_to(mid)
+    assert f"#{report_id}" in reply.text and "整改前" in reply.text
+    assert tg.api.downloads == ["photos/file_2.jpg"]  # the largest version within the cap, not the 6 MB one
+    assert _attachments(tg) == [(report_id, None, "before", f"villager(telegram:{VILLAGER['id']})")]
+    [stored] = list((tmp_path / "photos").rglob("*.jpg"))
+    assert b"HUAWEI" not in stored.read_bytes() and b"2026:06:09 17:42:05" in stored.read_bytes()
+
+    # A reply to the bot's card works the same way, without any caption.
+    card = next(s for s in tg.api.sent if s.text.startswith("已登记") or f"#{report_id}" in s.text)
+    quoted = {
+        "message_id": card.message_id,
+        "from": tg.api.bot_user,
+        "chat": VILLAGE_GROUP,
+        "date": int(time.time()),
+        "text": card.text,
+    }
+    mid = await _send_photo(tg, VILLAGE_GROUP, VILLAGER, data=_phone_jpeg((10, 200, 10)), reply_to=quoted)
+    assert "整改前共 2 张" in (await tg.reply_to(mid)).text
+
+
+async def test_a_rectified_caption_attaches_after_and_rectifies_and_photos_go_to_the_official_in_private(
+    tg: Harness, tmp_path: Path
+) -> None:
+    tg.bridge.router.core.data_dir = tmp_path
+    report_id, _ = await _file_hazard(tg)
+    await tg.reply_to(await _send_photo(tg, VILLAGE_GROUP, VILLAGER, caption=f"#{report_id}"))
+    mid = await _send_photo(
+        tg, VILLAGE_GROUP, OFFICIAL, data=_phone_jpeg((20, 20, 220)), caption=f"/整改完成 {report_id} 已加固"
+    )
+    done = await tg.reply_to(mid)
+    assert "已整改" in done.text and "整改后" in done.text
+    assert tg.report(report_id).status == "rectified"  # type: ignore[union-attr]
+    assert sorted(a[2] for a in _attachments(tg)) == ["after", "before"]
+
+    mid, _ = await tg.say(VILLAGE_GROUP, OFFICIAL, f"/照片 {report_id}")
+    assert "私聊" in (await tg.reply_to(mid)).text
+    assert tg.api.photos == []  # nothing into the group
+
+    official_chat = private_chat(OFFICIAL)
+    before = len(tg.api.sent)
+    await tg.say(official_chat, OFFICIAL, f"/照片 {report_id}")
+    await tg.api.wait_for(lambda: len(tg.api.photos) == 2, timeout=15)
+    assert {chat for _, chat, _ in tg.api.photos} == {str(OFFICIAL["id"])}
+    texts = [s.text for s in tg.api.sent[before:] if s.chat_id == str(OFFICIAL["id"])]
+    assert (
+        texts[0].startswith(f"#{report_id} 的照片") and "整改前 1 张：" in texts and "整改后 1 张：" in texts
+    )
+
+
+async def test_a_villagers_photo_with_chatter_gets_nothing_and_keeps_nothing(
+    tg: Harness, tmp_path: Path
+) -> None:
+    tg.bridge.router.core.data_dir = tmp_path
+    mid = await _send_photo(tg, VILLAGE_GROUP, VILLAGER, caption="今天的晚霞真好看")
+    chatter_done, _ = await tg.say(VILLAGE_GROUP, VILLAGER, HAZARD)  # a later message, answered
+    await tg.reply_to(chatter_done)
+    assert not any(s.reply_to_message_id == mid for s in tg.api.sent)
+    assert _attachments(tg) == [] and not (tmp_path / "photos").exists()
+
+
+async def test_a_private_photo_joins_the_tip_filed_next_with_nothing_about_the_sender(
+    tg: Harness, tmp_path: Path
+) -> None:
+    tg.bridge.router.core.data_dir = tmp_path
+    chat = private_chat(WHISTLEBLOWER)
+    await _send_photo(tg, chat, WHISTLEBLOWER)
+    held = await tg.next_send(WHISTLEBLOWER["id"], 0)
+    assert "暂存" in held.text
+    before = len(tg.api.sent)
+    await tg.say(chat, WHISTLEBLOWER, TIP)
+    receipt = await tg.next_send(WHISTLEBLOWER["id"], before)
+    assert "回执码" in receipt.text and "已附照片 1 张" in receipt.text
+    [(report_id, tip_id, role, added_by)] = _attachments(tg)
+    assert report_id is None and tip_id is not None and added_by is None
+    [stored] = list((tmp_path / "photos").rglob("*.jpg"))
+    assert b"Exif" not in stored.read_bytes() and b"HUAWEI" not in stored.read_bytes()
