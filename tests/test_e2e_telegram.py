@@ -648,7 +648,7 @@ async def test_a_private_photo_joins_the_tip_filed_next_with_nothing_about_the_s
     await tg.say(chat, WHISTLEBLOWER, TIP)
     receipt = await tg.next_send(WHISTLEBLOWER["id"], before)
     assert "回执码" in receipt.text and "已附照片 1 张" in receipt.text
-    [(report_id, tip_id, role, added_by)] = _attachments(tg)
+    [(report_id, tip_id, _role, added_by)] = _attachments(tg)
     assert report_id is None and tip_id is not None and added_by is None
     [stored] = list((tmp_path / "photos").rglob("*.jpg"))
     assert b"Exif" not in stored.read_bytes() and b"HUAWEI" not in stored.read_bytes()
