@@ -1,7 +1,8 @@
 """A terminal chat for trying the bot: play villager, whistleblower and official without any platform.
 
 Lines starting with ``:`` switch who you are and where you write (``:群 王家沟村``, ``:私聊``, ``:干部``,
-``:村民``, ``:退出``); ``:回复 3`` makes the next line a reply to the third message typed in this session. With stdin piped it handles each line, prints the replies, sends the pushes those lines queued (a confirmed
+``:村民``, ``:退出``); ``:回复 3`` makes the next line a reply to the third message typed in this session, and
+``:图片 路径`` makes it carry that local photo file (an empty line then sends the photo alone). With stdin piped it handles each line, prints the replies, sends the pushes those lines queued (a confirmed
 broadcast) and ends at end of input. Bytes that are not UTF-8 are replaced (U+FFFD), never fatal.
 """
 
@@ -37,6 +38,9 @@ _SWITCHES = {
     "villager": "villager",
     "回复": "reply",
     "reply": "reply",
+    "图片": "photo",
+    "照片": "photo",
+    "photo": "photo",
     "退出": "quit",
     "quit": "quit",
     "exit": "quit",
@@ -61,6 +65,13 @@ class ConsoleState:
     private: bool = False
     village: str = ""
     reply_to: QuotedMessage | None = None
+    # ``:图片 路径``: the next message carries this photo (or why it could not be read: "too_large").
+    photo: bytes | None = None
+    photo_error: str | None = None
+
+
+# A photo file is read up to this size (the core refuses larger ones as well).
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
 
 
 class ConsoleAdapter(Adapter):
@@ -173,7 +184,7 @@ class ConsoleAdapter(Adapter):
                         break
                     continue
                 msg = await self._message(bridge, text)
-                await bridge.process(msg, self._deliver, self.send_document)
+                await bridge.process(msg, self._deliver, self.send_document, self.send_image)
         finally:
             stop_wait.cancel()
         stop.set()  # end of input ends the whole program
@@ -188,6 +199,9 @@ class ConsoleAdapter(Adapter):
             return False
         if action == "reply":
             self._choose_reply(arg.strip())
+            return True
+        if action == "photo":
+            self._choose_photo(arg.strip())
             return True
         if action == "group":
             if arg.strip():
@@ -204,6 +218,26 @@ class ConsoleAdapter(Adapter):
             self.state.official = action == "official"
         self._print(self.texts("console.switched", who=self._who(), where=self._where()))
         return True
+
+    def _choose_photo(self, arg: str) -> None:
+        """``:图片 路径``: read a local photo file (up to the size cap) for the next message."""
+        path = Path(arg).expanduser()
+        try:
+            with path.open("rb") as f:
+                data = f.read(PHOTO_MAX_BYTES + 1)
+        except (OSError, ValueError):
+            self._print(self.texts("photos.console_attach_failed", name=arg))
+            return
+        if len(data) > PHOTO_MAX_BYTES:
+            self.state.photo, self.state.photo_error = None, "too_large"
+        else:
+            self.state.photo, self.state.photo_error = data, None
+        self._print(self.texts("photos.console_attach", name=path.name))
+
+    async def send_image(self, chat_id: str, image: bytes) -> None:
+        """Show that the bot sent a photo (a terminal cannot display it): ``[图片 N KB]``."""
+        prefix = self.texts("console.bot_prefix", bot=self.profile.bot_name) if self.interactive else ""
+        self._print(prefix + self.texts("photos.console_image", kb=max(1, round(len(image) / 1024))))
 
     def _choose_reply(self, arg: str) -> None:
         original = self._typed.get(int(arg)) if arg.isdigit() else None
@@ -227,6 +261,8 @@ class ConsoleAdapter(Adapter):
                 await bridge.membership(MembershipChange(PLATFORM, chat_id, title, joined=True))
                 self._known_groups.add(chat_id)
         reply_to, self.state.reply_to = self.state.reply_to, None
+        photo, photo_error = self.state.photo, self.state.photo_error
+        self.state.photo = self.state.photo_error = None
         msg = IncomingMessage(
             platform=PLATFORM,
             chat_id=chat_id,
@@ -239,6 +275,8 @@ class ConsoleAdapter(Adapter):
             reply_to=reply_to if chat_type == "group" else None,
             # One person plays every villager here: flood limits would lock the next "newcomer" out.
             unlimited=True,
+            photo=photo,
+            photo_error=photo_error,
         )
         self._typed[self._count] = msg
         return msg
