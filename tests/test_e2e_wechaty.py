@@ -88,8 +88,8 @@ class RecordingBridge(Bridge):
         super().__init__(router)
         self.handled: list[str] = []
 
-    async def process(self, msg: IncomingMessage, deliver: Any) -> None:
-        await super().process(msg, deliver)
+    async def process(self, msg: IncomingMessage, deliver: Any, *senders: Any) -> None:
+        await super().process(msg, deliver, *senders)
         self.handled.append(msg.message_id)
 
 
