@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, exists, func, select, union
+from sqlalchemy import ColumnElement, Subquery, and_, exists, func, select, union
 from sqlalchemy.orm import Session, aliased
 
 from scheduler.calendar import Calendar
@@ -115,9 +115,18 @@ def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    """``SUM(CASE WHEN condition THEN 1 ELSE 0 END)``: a conditional count both databases understand."""
-    return func.sum(case((condition, 1), else_=0))
+def _slice_counts(status: ColumnElement[str], start: datetime, end: datetime) -> list[ColumnElement[int]]:
+    """new, open, overdue, listed, counted and done, as ``COUNT(*) FILTER (WHERE …)``, for reports in ``status``."""
+    counted = status.not_in(NOT_COUNTED)
+    is_open = status.in_(OPEN_STATUSES)
+    return [
+        func.count().filter(and_(counted, Report.created_at >= start)),
+        func.count().filter(is_open),
+        func.count().filter(and_(is_open, Report.deadline < end)),
+        func.count().filter(and_(is_open, Report.listed_at < end)),
+        func.count().filter(counted),
+        func.count().filter(status.in_(DONE)),
+    ]
 
 
 def _status_at(moment: datetime) -> Subquery:
@@ -177,48 +186,57 @@ def build_monthly_report(
 ) -> MonthlyReport:
     """Count the ledger for ``month`` (YYYY-MM) in the township's time zone; see the module docstring.
 
-    Three aggregate queries whatever the size of the ledger: the month's slices (grouped by village and
-    category), the month's rectified reports (for their count and the days they took), and the tips.
+    Four aggregate queries whatever the size of the ledger: the month's slices (grouped by village and
+    category), their correction for reports changed since, the month's rectified reports (for their count and
+    the days they took), and the tips.
     """
     start, month_end = month_bounds(month, tz)
     end = min(month_end, now) if now is not None else month_end
     year, mon = parse_month(month)
     report = MonthlyReport(month=f"{year:04d}-{mon:02d}", start=start, end=end)
     at_end = _status_at(end)
-    status = func.coalesce(at_end.c.status, Report.status)
-    counted = status.not_in(NOT_COUNTED)
-    is_open = and_(counted, status.in_(OPEN_STATUSES))
-    slices = (
+    # The month's slices by current status over the whole ledger (one parallel scan, no join), corrected for the
+    # few reports whose status changed at or after the end: their counts move from today's status to that one.
+    sums: dict[tuple[str, str], list[int]] = {}
+    main = select(
+        Report.village,
+        Report.category,
+        *_slice_counts(Report.status, start, end),
+        func.count().filter(and_(Report.kind == "tip", Report.created_at >= start)),
+    ).where(Report.created_at < end)
+    for row in session.execute(main.group_by(Report.village, Report.category)):
+        key = (row[0] or "", row[1])
+        sums[key] = [int(v) for v in row[2:8]]
+        report.tips_received += int(row[8])
+    correction = (
         select(
             Report.village,
             Report.category,
-            _count(and_(counted, Report.created_at >= start)).label("new"),
-            _count(is_open).label("open"),
-            _count(and_(is_open, Report.deadline < end)).label("overdue"),
-            _count(and_(is_open, Report.listed_at < end)).label("listed"),
-            _count(counted).label("filed"),
-            _count(and_(counted, status.in_(DONE))).label("done"),
-            _count(and_(Report.kind == "tip", Report.created_at >= start)).label("tips"),
+            *_slice_counts(Report.status, start, end),
+            *_slice_counts(at_end.c.status, start, end),
         )
-        .outerjoin(at_end, at_end.c.report_id == Report.id)
-        .where(Report.created_at < end)
+        .join(at_end, at_end.c.report_id == Report.id)
+        .where(Report.created_at < end, at_end.c.status != Report.status)
         .group_by(Report.village, Report.category)
     )
-    for row in session.execute(slices):
-        report.tips_received += int(row.tips)
-        if not row.filed:
+    for row in session.execute(correction):
+        values = sums.setdefault((row[0] or "", row[1]), [0] * 6)
+        for i in range(6):
+            values[i] += int(row[8 + i]) - int(row[2 + i])
+    for (village, category), (new, open_, overdue, listed, filed, done) in sums.items():
+        if not filed:
             continue
-        report.filed_total += int(row.filed)
-        report.done_total += int(row.done)
-        report.listed += int(row.listed)
+        report.filed_total += filed
+        report.done_total += done
+        report.listed += listed
         for c in (
             report.totals,
-            report.by_village.setdefault(row.village or "", Counts()),
-            report.by_category.setdefault(row.category, Counts()),
+            report.by_village.setdefault(village, Counts()),
+            report.by_category.setdefault(category, Counts()),
         ):
-            c.new += int(row.new)
-            c.open += int(row.open)
-            c.overdue += int(row.overdue)
+            c.new += new
+            c.open += open_
+            c.overdue += overdue
     days = _rectified(session, report, at_end, start, end)
     # Tips filed as reports count in the month's totals; those in their own store only by number, never by
     # village. Verified: first moved to 整改中/已整改/已销号 in the month.
