@@ -295,8 +295,9 @@ async def test_own_non_text_and_official_account_messages_are_ignored(start_bot:
     image = fake.push_room_text(ROOM, ROOM_TOPIC, VILLAGER_ID, VILLAGER_NAME, HAZARD, message_type=6)
     fake.add_contact("gh_news_account", "临县发布", official_account=True)
     official_account_push = fake.push_message(from_id="gh_news_account", text=HAZARD, to_id=BOT_ID)
-    for message_id in (own_in_room, own_private, image, official_account_push):
+    for message_id in (own_in_room, own_private, official_account_push):
         await wechat.skipped(message_id)
+    await wechat.handled(image)  # an image goes in as a photo; with no report named, it is ignored silently
     await wechat.bridge.drain()
     assert fake.sent == []
     # The bot still answers others afterwards.
@@ -554,3 +555,46 @@ async def test_tls_to_a_gateway_without_tls_fails_with_a_clear_error(
         await plain.close()
     assert isinstance(error, GatewayTLSError) and "TLS" in str(error)
     assert plain.calls == [] and bridge.handled == []
+
+
+async def test_a_private_image_joins_the_tip_and_reaches_an_admin_as_a_file_without_metadata(
+    start_bot: StartBot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import io
+
+    from PIL import ExifTags, Image
+
+    from storage.models import Attachment
+
+    caplog.set_level(logging.DEBUG)
+    wechat = await start_bot()
+    wechat.bridge.router.core.data_dir = tmp_path / "data"
+    with wechat.db.sessions.begin() as s:
+        add_official(s, "wechaty", OFFICIAL_ID, OFFICIAL_NAME, role="admin")
+    exif = Image.Exif()
+    exif[0x010F] = "HUAWEI"
+    exif.get_ifd(ExifTags.IFD.Exif)[0x9003] = "2026:06:09 17:42:05"
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[2] = (38.0, 1.0, 12.5)
+    raw = io.BytesIO()
+    Image.new("RGB", (64, 48), (150, 90, 20)).save(raw, "JPEG", exif=exif.tobytes())
+
+    image_id = wechat.fake.push_image(TIPSTER_ID, TIPSTER_NAME, raw.getvalue())
+    await wechat.handled(image_id)
+    assert "暂存" in wechat.fake.sent_to(TIPSTER_ID)[-1]
+    receipt = await wechat.private_says(TIP)
+    assert "回执码" in receipt[0] and "已附照片 1 张" in receipt[0]
+    with wechat.db.sessions() as s:
+        [row] = s.query(Attachment).all()
+        assert row.tip_id is not None and row.added_by is None and row.report_id is None
+        tip_id = row.tip_id
+
+    before = len(wechat.fake.sent_to(OFFICIAL_ID))
+    message_id = wechat.fake.push_private_text(OFFICIAL_ID, OFFICIAL_NAME, f"/照片 T{tip_id}")
+    await wechat.handled(message_id)
+    [(conversation, name, data)] = await wechat.fake.wait_for_files(1)
+    assert conversation == OFFICIAL_ID and name.endswith(".jpg")
+    img = Image.open(io.BytesIO(data))
+    assert img.format == "JPEG" and dict(img.getexif()) == {} and b"HUAWEI" not in data
+    assert f"T{tip_id} 的照片 1 张" in wechat.fake.sent_to(OFFICIAL_ID)[before]
+    for secret in (TIPSTER_ID, TIPSTER_NAME):
+        assert secret not in caplog.text

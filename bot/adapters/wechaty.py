@@ -327,17 +327,21 @@ def build_incoming(
     bot_names: Iterable[str] = (),
     timestamp: int | float | None = None,
     reply_to: QuotedMessage | None = None,
+    photo: bytes | None = None,
+    photo_error: str | None = None,
 ) -> IncomingMessage | None:
-    """Translate one text message into the core's type; ``None`` when there is nothing to hand over.
+    """Translate one text (or image) message into the core's type; ``None`` when there is nothing to hand over.
 
     Room messages are group chats keyed by the room id and titled by the topic; anything else is a private chat
     keyed by the contact id. The sender is always the contact id (never the name). A private message carries no
     sender name: the core needs none, and the whistleblower channel must not see one. ``reply_to`` (the quoted
-    room message) is kept for room messages only.
+    room message) is kept for room messages only. An image message comes with ``photo`` (already fetched) or
+    ``photo_error``, and no text.
     """
+    has_photo = photo is not None or photo_error is not None
     if room_id:
         cleaned = strip_mention(text, bot_names)
-        if not cleaned:
+        if not cleaned and not has_photo:
             return None
         return IncomingMessage(
             platform=PLATFORM,
@@ -350,9 +354,11 @@ def build_incoming(
             chat_title=room_topic or None,
             sent_at=message_time(timestamp),
             reply_to=reply_to,
+            photo=photo,
+            photo_error=photo_error,
         )
     cleaned = text[:MAX_TEXT_CHARS].strip()
-    if not cleaned:
+    if not cleaned and not has_photo:
         return None
     return IncomingMessage(
         platform=PLATFORM,
@@ -362,7 +368,70 @@ def build_incoming(
         sender_id=talker_id,
         text=cleaned,
         sent_at=message_time(timestamp),
+        photo=photo,
+        photo_error=photo_error,
     )
+
+
+# --- photos ---------------------------------------------------------------------------------------------
+
+# An image is fetched only up to this size (the core refuses larger ones as well).
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+PHOTO_URL_TIMEOUT = 20.0
+
+
+def filebox_bytes(box: Any, cap: int = PHOTO_MAX_BYTES) -> tuple[bytes | None, str | None]:
+    """(the contents of a FileBox the gateway sent, None), or (None, "too_large" | "failed").
+
+    Gateways send images as base64 boxes (buffers and streams are serialised that way); a URL box is fetched
+    over http(s) with a timeout, never beyond the cap.
+    """
+    encoded = getattr(box, "base64", None)
+    if encoded:
+        if isinstance(encoded, str):
+            encoded = encoded.encode("ascii", "ignore")
+        if len(encoded) > (cap * 4) // 3 + 4:
+            return None, "too_large"
+        try:
+            data = base64.b64decode(encoded)
+        except (ValueError, TypeError):
+            return None, "failed"
+    elif isinstance(getattr(box, "buffer", None), bytes | bytearray):
+        data = bytes(box.buffer)
+    elif isinstance(getattr(box, "remoteUrl", None), str):
+        return _fetch_url(box.remoteUrl, cap)
+    else:
+        return None, "failed"
+    if not data:
+        return None, "failed"
+    return (data, None) if len(data) <= cap else (None, "too_large")
+
+
+def _fetch_url(url: str, cap: int) -> tuple[bytes | None, str | None]:
+    import urllib.request
+
+    if not url.lower().startswith(("http://", "https://")):
+        return None, "failed"
+    try:
+        with urllib.request.urlopen(url, timeout=PHOTO_URL_TIMEOUT) as response:
+            data = response.read(cap + 1)
+    except Exception:
+        return None, "failed"
+    return (data, None) if len(data) <= cap else (None, "too_large")
+
+
+async def fetch_image(message: Any, cap: int = PHOTO_MAX_BYTES) -> tuple[bytes | None, str | None]:
+    """The image of a WeChat image message through its file box; logs the kind of error only."""
+    try:
+        box = await message.to_file_box()
+        if isinstance(getattr(box, "remoteUrl", None), str) and not getattr(box, "base64", None):
+            return await asyncio.to_thread(filebox_bytes, box, cap)  # a URL is fetched off the event loop
+        return filebox_bytes(box, cap)
+    except Exception as exc:
+        log.warning(
+            "wechat image could not be fetched", extra={"platform": PLATFORM, "error": type(exc).__name__}
+        )
+        return None, "failed"
 
 
 # --- pacing ---------------------------------------------------------------------------------------------
@@ -747,13 +816,15 @@ class WechatyAdapter(Adapter):
             )
             return
         if incoming is not None:
-            bridge.submit(incoming, self._deliver, self.send_document)
+            bridge.submit(incoming, self._deliver, self.send_document, self.send_image)
 
     async def _translate(self, message: Any) -> IncomingMessage | None:
         sdk = self._sdk
         assert sdk is not None
         if message.is_self():
             return None
+        if message.type() == sdk.MessageType.MESSAGE_TYPE_IMAGE:
+            return await self._translate_image(message)
         if message.type() != sdk.MessageType.MESSAGE_TYPE_TEXT:
             return None
         payload = message.payload
@@ -828,6 +899,35 @@ class WechatyAdapter(Adapter):
                 await bot.puppet.message_send_text(conversation_id=chat_id, message=text)
             except Exception as exc:
                 raise _delivery_error(exc) from exc
+
+    async def _translate_image(self, message: Any) -> IncomingMessage | None:
+        """An image message: fetched here (before dispatch), handed over with no text (WeChat images have none)."""
+        sdk = self._sdk
+        assert sdk is not None
+        talker = message.talker()
+        room = message.room()
+        if room is None:
+            talker_payload = talker.payload
+            sdk.pools[0].pop(talker.contact_id, None)  # do not keep a private sender cached
+            if talker_payload is not None and talker_payload.type == sdk.ContactType.CONTACT_TYPE_OFFICIAL:
+                return None
+        photo, error = await fetch_image(message)
+        topic = room.payload.topic if room is not None and room.payload is not None else None
+        return build_incoming(
+            message_id=message.message_id,
+            text="",
+            talker_id=talker.contact_id,
+            talker_name=talker.name if room is not None else "",
+            room_id=room.room_id if room is not None else None,
+            room_topic=topic,
+            timestamp=message.payload.timestamp,
+            photo=photo,
+            photo_error=error,
+        )
+
+    async def send_image(self, chat_id: str, image: bytes) -> None:
+        """Send one photo (a FileBox from base64) into a room or private chat, paced like texts."""
+        await self.send_document(chat_id, image, "photo.jpg")
 
     async def send_document(self, chat_id: str, data: bytes, filename: str) -> None:
         """Send one file (a FileBox from base64) into a room or private chat, paced like texts."""

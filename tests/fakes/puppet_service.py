@@ -18,6 +18,7 @@ do not care about answer an empty response.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import importlib.util
 import itertools
@@ -40,6 +41,7 @@ from wechaty_grpc.wechaty import PuppetStub
 from wechaty_grpc.wechaty import puppet as pb
 
 TEXT_TYPE = 7  # MessageType.Text of the TypeScript puppet; the client maps it to MESSAGE_TYPE_TEXT
+IMAGE_TYPE = 6  # MessageType.Image of the TypeScript puppet; the client maps it to MESSAGE_TYPE_IMAGE
 MENTION_SPACE = "\u2005"  # WeChat puts a four-per-em space after an @mention
 # How puppets render a quote-reply as text (e.g. wechaty-puppet-padlocal's refer-message parser).
 QUOTE_SEPARATOR = "- - - - - - - - - - - - - - -"
@@ -76,6 +78,9 @@ class FakePuppetService:
         self.rooms: dict[str, pb.RoomPayloadResponse] = {}
         self.messages: dict[str, pb.MessagePayloadResponse] = {}
         self.sent: list[SentText] = []
+        # Images of image messages (served by MessageImage as base64 file boxes), and files the bot sent.
+        self.images: dict[str, bytes] = {}
+        self.sent_files: list[tuple[str, str, bytes]] = []  # (conversation id, file name, contents)
         self.calls: list[str] = []
         self.self_id: str | None = None
         self.self_name: str = ""
@@ -222,6 +227,29 @@ class FakePuppetService:
         text = f"「{quoted_name}：{quoted_text}」\n{QUOTE_SEPARATOR}\n{typed}"
         return self.push_room_text(room_id, topic, from_id, from_name, text)
 
+    def push_image(
+        self, from_id: str, from_name: str, data: bytes, *, room_id: str = "", topic: str = ""
+    ) -> str:
+        """A contact sends an image, privately or (with ``room_id``) into a room; served by MessageImage."""
+        self.add_contact(from_id, from_name)
+        if room_id:
+            self.add_room(room_id, topic, [from_id])
+        message_id = self.push_message(
+            from_id=from_id, text="", room_id=room_id, to_id="" if room_id else self.self_id or "",
+            message_type=IMAGE_TYPE,
+        )  # fmt: skip
+        self.images[message_id] = data
+        return message_id
+
+    async def wait_for_files(self, n: int, timeout: float = 5.0) -> list[tuple[str, str, bytes]]:
+        """Wait until at least ``n`` files were sent in total; returns all of them."""
+        deadline = time.monotonic() + timeout
+        while len(self.sent_files) < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"expected {n} sent files, got {len(self.sent_files)}")
+            await asyncio.sleep(0.01)
+        return list(self.sent_files)
+
     def push_private_text(self, from_id: str, from_name: str, text: str) -> str:
         """A contact writes to the bot in a private chat."""
         self.add_contact(from_id, from_name)
@@ -305,6 +333,22 @@ class FakePuppetService:
         self.sent.append(SentText(conversation, request.text, time.monotonic(), message_id))
         await stream.send_message(pb.MessageSendTextResponse(id=message_id))
 
+    async def _message_image(self, stream: Stream[Any, Any]) -> None:
+        request = await stream.recv_message()
+        self.calls.append("MessageImage")
+        data = self.images.get(request.id, b"")
+        box = {"boxType": 1, "base64": base64.b64encode(data).decode("ascii"), "name": f"{request.id}.jpg"}
+        await stream.send_message(pb.MessageImageResponse(filebox=json.dumps(box)))
+
+    async def _message_send_file(self, stream: Stream[Any, Any]) -> None:
+        request = await stream.recv_message()
+        self.calls.append("MessageSendFile")
+        box = json.loads(request.filebox)
+        data = base64.b64decode(box.get("base64", ""))
+        self.sent_files.append((request.conversation_id, str(box.get("name", "")), data))
+        message_id = new_message_id()
+        await stream.send_message(pb.MessageSendFileResponse(id=message_id))
+
     def _empty(self, name: str, response_type: type) -> Callable[[Stream[Any, Any]], Awaitable[None]]:
         async def handler(stream: Stream[Any, Any]) -> None:
             await stream.recv_message()
@@ -339,6 +383,12 @@ class FakePuppetService:
                 self._message_send_text,
                 pb.MessageSendTextRequest,
                 pb.MessageSendTextResponse,
+            ),
+            "MessageImage": (self._message_image, pb.MessageImageRequest, pb.MessageImageResponse),
+            "MessageSendFile": (
+                self._message_send_file,
+                pb.MessageSendFileRequest,
+                pb.MessageSendFileResponse,
             ),
         }
         for name, (func, request_type, response_type) in handlers.items():
