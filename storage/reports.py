@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import OPEN_STATUSES, REPORT_STATUSES, Report, ReportEvent, utcnow
@@ -112,6 +113,51 @@ def list_reports(
 def open_reports(session: Session, *, village: str | None = None) -> list[Report]:
     """Hazards still waiting for rectification (待核实 or 整改中)."""
     return list_reports(session, statuses=OPEN_STATUSES, village=village)
+
+
+def iter_reports(
+    session: Session,
+    *,
+    statuses: Sequence[str] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    batch: int = 500,
+) -> Iterator[Report]:
+    """Reports in filing order, fetched ``batch`` at a time (a server-side cursor on PostgreSQL), never all at once."""
+    stmt = select(Report).order_by(Report.id).offset(offset or None).limit(limit)
+    if statuses:
+        stmt = stmt.where(Report.status.in_(list(statuses)))
+    for report in session.scalars(stmt.execution_options(yield_per=batch)):
+        yield report
+        session.expunge(report)
+
+
+def _open_where(stmt: Select[Any], village: str | None, include_anonymous: bool) -> Select[Any]:
+    stmt = stmt.where(Report.status.in_(OPEN_STATUSES))
+    if village:
+        stmt = stmt.where(Report.village == village)
+    if not include_anonymous:
+        stmt = stmt.where(Report.anonymous.is_(False))
+    return stmt
+
+
+def count_open(session: Session, *, village: str | None = None, include_anonymous: bool = True) -> int:
+    """How many hazards are open (待核实 or 整改中), optionally in one village, optionally without anonymous ones."""
+    return int(session.scalar(_open_where(select(func.count(Report.id)), village, include_anonymous)) or 0)
+
+
+def open_page(
+    session: Session,
+    *,
+    village: str | None = None,
+    include_anonymous: bool = True,
+    limit: int = 20,
+    offset: int = 0,
+) -> list[Report]:
+    """One page of open hazards: major ones first, then in filing order (as /清单 lists them)."""
+    major_first = case((Report.severity == "major", 0), else_=1)
+    stmt = _open_where(select(Report), village, include_anonymous)
+    return list(session.scalars(stmt.order_by(major_first, Report.id).offset(offset or None).limit(limit)))
 
 
 def recent_similar_candidates(

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from storage.constants import OPEN_STATUSES, REPORT_STATUSES
@@ -150,18 +150,41 @@ def set_status(
     return tip
 
 
-def list_tips(
-    session: Session, *, statuses: Sequence[str] | None = None, village: str | None = None
-) -> list[Tip]:
-    """Tips ordered by their (random) number, optionally filtered by status or village."""
+def _tips_query(statuses: Sequence[str] | None, village: str | None) -> Select[tuple[Tip]]:
     stmt = select(Tip).order_by(Tip.id)
     if statuses:
         stmt = stmt.where(Tip.status.in_(list(statuses)))
     if village:
         stmt = stmt.where(Tip.village == village)
-    return list(session.scalars(stmt))
+    return stmt
 
 
-def open_tips(session: Session, *, village: str | None = None) -> list[Tip]:
-    """Tips still waiting for verification or rectification."""
-    return list_tips(session, statuses=OPEN_STATUSES, village=village)
+def list_tips(
+    session: Session,
+    *,
+    statuses: Sequence[str] | None = None,
+    village: str | None = None,
+    limit: int | None = None,
+) -> list[Tip]:
+    """Tips ordered by their (random) number, optionally filtered by status or village, at most ``limit``."""
+    return list(session.scalars(_tips_query(statuses, village).limit(limit)))
+
+
+def iter_tips(
+    session: Session,
+    *,
+    statuses: Sequence[str] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    batch: int = 500,
+) -> Iterator[Tip]:
+    """Tips by number, fetched ``batch`` at a time (a server-side cursor on PostgreSQL), never all at once."""
+    stmt = _tips_query(statuses, None).offset(offset or None).limit(limit)
+    for tip in session.scalars(stmt.execution_options(yield_per=batch)):
+        yield tip
+        session.expunge(tip)
+
+
+def open_tips(session: Session, *, village: str | None = None, limit: int | None = None) -> list[Tip]:
+    """Tips still waiting for verification or rectification (the first ``limit`` by number, if given)."""
+    return list_tips(session, statuses=OPEN_STATUSES, village=village, limit=limit)
