@@ -236,17 +236,21 @@ def open_list(ctx: CommandContext) -> str:
         village = ctx.group.unit
     elif ctx.official is not None and ctx.official.role == "village":
         village = ctx.official.unit  # a village official's own list by default
-    rows = report_repo.open_reports(ctx.session, village=village)
     tip_reader = permissions.may_read_tips(ctx.official) and ctx.msg.chat_type == "private"
-    if not tip_reader:
-        rows = [r for r in rows if not r.anonymous]
-    tips = tip_repo.open_tips(ctx.session, village=village) if tip_reader else []
+    # Counted and paged in SQL: the first LIST_LIMIT (major ones first) and how many there are in all.
+    count = report_repo.count_open(ctx.session, village=village, include_anonymous=tip_reader)
+    rows = (
+        report_repo.open_page(ctx.session, village=village, include_anonymous=tip_reader, limit=LIST_LIMIT)
+        if count
+        else []
+    )
+    tips = tip_repo.open_tips(ctx.session, village=village, limit=LIST_LIMIT) if tip_reader else []
     scope = village or ctx.t("commands.list_scope_all")
-    if not rows and not tips:
+    if not count and not tips:
         return ctx.t("commands.list_empty", scope=scope)
     now = core.clock()
-    lines = [ctx.t("commands.list_header", scope=scope, count=len(rows))]
-    for r in sorted(rows, key=lambda r: (r.severity != "major", r.id))[:LIST_LIMIT]:
+    lines = [ctx.t("commands.list_header", scope=scope, count=count)]
+    for r in rows:
         lines.append(
             ctx.t(
                 "commands.list_item",
@@ -258,9 +262,9 @@ def open_list(ctx: CommandContext) -> str:
                 age=max(0, (now - r.created_at).days),
             )
         )
-    if len(rows) > LIST_LIMIT:
-        lines.append(ctx.t("commands.list_more", count=len(rows) - LIST_LIMIT))
-    for tip in tips[:LIST_LIMIT]:
+    if count > LIST_LIMIT:
+        lines.append(ctx.t("commands.list_more", count=count - LIST_LIMIT))
+    for tip in tips:
         lines.append(
             ctx.t(
                 "commands.tip_list_item",
