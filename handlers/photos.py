@@ -365,6 +365,14 @@ class PhotoDesk:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.held = HeldPhotos(core.secret)
+        # Group photos sent without words, per sender: their words (``#23``, a hazard, /整改完成 23) may follow.
+        self.group_held = HeldPhotos(core.secret)
+
+    def waiting(self, msg: IncomingMessage) -> bool:
+        """Whether the sender of a group message has photos waiting for the words that say where they go."""
+        if msg.chat_type != "group" or msg.has_photo or not len(self.group_held):
+            return False
+        return self.group_held.count(msg.platform, _sender_key(msg), self.core.clock()) > 0
 
     # --- the router's entry points ---------------------------------------------------------------------------
 
@@ -374,7 +382,10 @@ class PhotoDesk:
         msg: IncomingMessage,
         handle_text: Callable[[Session, IncomingMessage], Handled],
     ) -> Handled:
-        """Handle a message that carries a photo; ``handle_text`` handles its words as if there were no photo."""
+        """Handle a message that carries a photo (or whose sender has group photos waiting).
+
+        ``handle_text`` handles the words as if there were no photo.
+        """
         caption = (msg.text or "").strip()
         command = parse_command(caption) if caption else None
         if command is not None:
@@ -389,7 +400,8 @@ class PhotoDesk:
         if private:
             return self._private(session, msg, caption, handle_text, named)
         if not caption:
-            return "photo-ignored", None, None
+            self._hold_group(msg)  # silently: the words may follow (WeChat photos never have any)
+            return "photo-held", None, None
         outcome, reply, report_id = handle_text(session, msg)
         if outcome not in FILED_OUTCOMES or report_id is None:
             return outcome, reply, report_id  # chatter (or anything else) with a photo: the photo is ignored
@@ -420,6 +432,7 @@ class PhotoDesk:
     def purge(self, now: datetime) -> None:
         """Forget held photos whose window has passed."""
         self.held.purge(now)
+        self.group_held.purge(now)
 
     # --- where a photo goes ----------------------------------------------------------------------------------
 
@@ -505,6 +518,19 @@ class PhotoDesk:
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
+    def _hold_group(self, msg: IncomingMessage) -> None:
+        try:
+            photo = self._prepare(msg, keep_time=True)
+        except PhotoError:
+            return  # a bad photo about nothing: ignored like the rest of the chatter
+        self.group_held.hold(msg.platform, _sender_key(msg), photo, self.core.clock())
+
+    def _incoming(self, msg: IncomingMessage) -> list[Prepared]:
+        """The photos a message brings: its own, or (a group message without one) its sender's waiting ones."""
+        if msg.has_photo:
+            return [self._prepare(msg, keep_time=True)]
+        return self.group_held.take(msg.platform, _sender_key(msg), self.core.clock())
+
     def _prepare(self, msg: IncomingMessage, *, keep_time: bool) -> Prepared:
         if msg.photo_error is not None or msg.photo is None:
             reason = msg.photo_error if msg.photo_error in ("too_large", "failed") else "failed"
@@ -519,17 +545,36 @@ class PhotoDesk:
     def _attach_or_say(
         self, session: Session, msg: IncomingMessage, report_id: int, role: str, added_by: str
     ) -> tuple[bool, str]:
-        """Attach the message's photo to a report's side: whether it was kept, and the sentence that says so."""
+        """Attach the message's photos to a report's side: whether any was kept, and the sentences that say so."""
         t = self.core.texts
         try:
-            photo = self._prepare(msg, keep_time=True)
-            added = attach(session, self.core, photo, role=role, report_id=report_id, added_by=added_by)
+            incoming = self._incoming(msg)
         except PhotoError as exc:
             return False, error_text(self.core, exc)
-        if not added:
-            return True, t("photos.already", id=report_id)
-        count = attachment_repo.counts(session, report_id=report_id)[role]
-        return True, t(f"photos.attached_{role}", id=report_id, count=count)
+        added = repeated = 0
+        refused: PhotoError | None = None
+        for photo in incoming:
+            try:
+                if attach(session, self.core, photo, role=role, report_id=report_id, added_by=added_by):
+                    added += 1
+                else:
+                    repeated += 1
+            except PhotoError as exc:
+                refused = exc
+        notes = []
+        if added:
+            count = attachment_repo.counts(session, report_id=report_id)[role]
+            notes.append(t(f"photos.attached_{role}", id=report_id, count=count))
+        elif repeated:
+            notes.append(t("photos.already", id=report_id))
+        if refused is not None:
+            notes.append(error_text(self.core, refused))
+        return bool(added or repeated), _join(*notes) or ""
+
+
+def _sender_key(msg: IncomingMessage) -> str:
+    """Group photos wait per chat and sender (the key is an HMAC of both, like every held item)."""
+    return f"{msg.chat_id}:{msg.sender_id}"
 
 
 def photo_counts_line(

@@ -233,7 +233,7 @@ class Router:
             )
 
     def _handle(self, session: Session, msg: IncomingMessage) -> tuple[str, str | None, int | None]:
-        if msg.has_photo:
+        if msg.has_photo or self.photos.waiting(msg):
             return self.photos.handle(session, msg, self._handle_text)  # type: ignore[return-value]
         return self._handle_text(session, msg)
 

@@ -598,3 +598,33 @@ async def test_a_private_image_joins_the_tip_and_reaches_an_admin_as_a_file_with
     assert f"T{tip_id} 的照片 1 张" in wechat.fake.sent_to(OFFICIAL_ID)[before]
     for secret in (TIPSTER_ID, TIPSTER_NAME):
         assert secret not in caplog.text
+
+
+async def test_a_room_image_followed_by_its_report_number_joins_that_report(
+    start_bot: StartBot, tmp_path: Path
+) -> None:
+    import io
+
+    from PIL import Image
+
+    from storage.models import Attachment
+
+    wechat = await start_bot()
+    wechat.bridge.router.core.data_dir = tmp_path / "data"
+    report_id = _report_id((await wechat.room_says(HAZARD))[0])
+    raw = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 140, 60)).save(raw, "JPEG")
+    image_id = wechat.fake.push_image(
+        VILLAGER_ID, VILLAGER_NAME, raw.getvalue(), room_id=ROOM, topic=ROOM_TOPIC
+    )
+    await wechat.handled(image_id)
+    assert len(wechat.fake.sent_to(ROOM)) == 1  # a photo alone gets no answer: it waits for its words
+    answer = await wechat.room_says(f"#{report_id} 就是这孔窑洞")
+    assert len(answer) == 1 and f"#{report_id}" in answer[0] and "整改前" in answer[0]
+    with wechat.db.sessions() as s:
+        [row] = s.query(Attachment).all()
+        assert (row.report_id, row.role, row.added_by) == (
+            report_id,
+            "before",
+            f"villager(wechaty:{VILLAGER_ID})",
+        )

@@ -337,3 +337,38 @@ def test_query_counts_photos_and_photos_come_only_in_private_to_officials(desk: 
     assert len(images) == 2 and all(Image.open(io.BytesIO(i)).format == "JPEG" for i in images)
     texts = [r.text for r in sent.replies if r.image is None]
     assert texts[0].startswith(f"#{rid} 的照片") and "整改前 1 张：" in texts and "整改后 1 张：" in texts
+
+
+def test_a_group_photo_sent_before_its_words_waits_for_them_from_the_same_sender(
+    desk: Router, clock: Clock
+) -> None:
+    rid = file_hazard(desk)
+    assert desk.dispatch(photo_msg("")).replies == []  # WeChat photos never have a caption
+    assert desk.dispatch(group_msg("收到", sender="someone-else")).replies == []
+    assert desk.dispatch(group_msg(f"#{rid}", sender="someone-else")).replies == []  # not their photo
+    assert desk.dispatch(group_msg("这是刚才拍的")).replies == []  # chatter: the photo keeps waiting
+    named = desk.dispatch(group_msg(f"#{rid} 就是这个"))
+    assert "整改前共 1 张" in named.replies[0].text
+    assert len(rows(desk, report_id=rid, role="before")) == 1
+    assert desk.dispatch(group_msg(f"#{rid}")).replies == []  # nothing waits any more: plain chatter again
+
+
+def test_a_group_photo_then_a_hazard_files_it_with_the_photo_and_old_photos_expire(
+    desk: Router, clock: Clock
+) -> None:
+    desk.dispatch(photo_msg("", jpeg_with_gps((1, 2, 250))))
+    filed = desk.dispatch(group_msg(HAZARD))
+    assert filed.report_id is not None and "整改前共 1 张" in filed.replies[0].text
+    desk.dispatch(photo_msg("", jpeg_with_gps((250, 2, 1))))
+    clock.now += timedelta(minutes=11)
+    later = desk.dispatch(group_msg(f"#{filed.report_id}"))
+    assert later.replies == [] and len(rows(desk)) == 1
+
+
+def test_an_officials_photos_then_rectified_go_to_the_after_side(desk: Router) -> None:
+    rid = file_hazard(desk)
+    for color in ((9, 9, 200), (200, 9, 9)):
+        desk.dispatch(photo_msg("", jpeg_with_gps(color), sender=OFFICIAL_ID))
+    done = desk.dispatch(group_msg(f"/整改完成 {rid} 已加固", sender=OFFICIAL_ID))
+    assert "已整改" in done.replies[0].text and "整改后共 2 张" in done.replies[0].text
+    assert [r.role for r in rows(desk, report_id=rid)] == ["after", "after"]
