@@ -978,3 +978,24 @@ def test_round12_emergency_forms(clf: Classifier, text: str) -> None:
 
 def test_a_website_going_down_is_not_a_person_collapsing(clf: Classifier) -> None:
     assert clf.classify("我就想知道在哪看的，人人影视倒了，我都好几集没看了").intent == "chatter"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "屋垮了 人在里头",  # a one-character noun (屋) and people inside
+        "煤洞垮了 有人遭埋了",  # 遭 passive of a person buried
+        "车翻到坎下去了",  # overturned off a bank
+        "电打到人了",  # electrocution said with 电打
+        "山上打燃了 往这边来了",  # south-western 打燃 (caught fire)
+        "垮方了 路断了",  # south-western 垮方 (a landslip)
+    ],
+)
+def test_south_western_emergencies(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+def test_people_living_in_a_cracked_house_is_major_but_not_an_emergency(clf: Classifier) -> None:
+    c = clf.classify("房子裂了 人在里面住着")
+    assert (c.intent, c.urgent) == ("hazard", False), c
