@@ -105,6 +105,8 @@ _NOUN_ROLES = frozenset({"thing", "lack_item"})
 _CHATTY = frozenset("我你咱俺吧啊呢哈嘛呀哦噢吗")
 _JIEBA_DICT = Path(jieba.__file__).resolve().parent / "dict.txt"
 
+# Roles of a hit that is evidence by itself or with a thing (what a repair can close).
+_EVIDENCE_ROLES = frozenset({"bad", "strong", "event"})
 # Roles of a hit naming people (人还在里头, 下头有人).
 _PEOPLE_ROLES = frozenset({"people_strong", "people_weak"})
 # What a match of the anonymity pattern ("别跟村长说", "怕…知道是我") stands for.
@@ -519,6 +521,10 @@ class Classifier:
         if intent == "chatter":
             conf = 0.9 if ev.score == 0 else (0.7 if vetoed else 0.75)
             reason = self._chatter_reason(ev.score, frames, civic, vetoed)
+            if reason == "没有隐患证据" and self._all_handled(hits, scopes):
+                # "井盖没了 / 已经补上了": the evidence was there, every bit of it in a repaired or explained
+                # scope; a frame, so the model alone does not send it to review
+                reason = "框架：已处理"
             framed = (
                 frames.notice
                 or frames.news
@@ -602,6 +608,18 @@ class Classifier:
             if "non_safety" not in h.entry.roles
         )
         return not strong_events and score < 2 * self._rules.hazard_threshold
+
+    @staticmethod
+    def _all_handled(hits: Sequence[Hit], scopes: Scopes) -> bool:
+        """True when the message had evidence (a bad state or an event) and all of it sits in scopes that a
+        repair, an all-clear or an explanation closed."""
+        closed = False
+        for h in hits:
+            if h.entry.roles & _EVIDENCE_ROLES:
+                if scopes.alive(h) or scopes.of_clause[h.clause] not in scopes.resolved:
+                    return False
+                closed = True
+        return closed
 
     @staticmethod
     def _chatter_reason(score: float, frames: Frames, civic: bool, vetoed: bool) -> str:

@@ -999,3 +999,18 @@ def test_south_western_emergencies(clf: Classifier, text: str) -> None:
 def test_people_living_in_a_cracked_house_is_major_but_not_an_emergency(clf: Classifier) -> None:
     c = clf.classify("房子裂了 人在里面住着")
     assert (c.intent, c.urgent) == ("hazard", False), c
+
+
+@pytest.mark.parametrize("text", ["引用 张三：井盖没了\n已经补上了", "「窑洞裂缝」是去年的事了 现在修好了"])
+def test_a_quoted_hazard_reported_as_repaired_goes_nowhere(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.review) == ("chatter", False), c
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [("变压气冒烟了", "electric"), ("灭火气都过期了", "fire"), ("楼道里然气味好大", "gas")],
+)
+def test_voice_input_homophones_of_device_names(clf: Classifier, text: str, category: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.category) == ("hazard", category), c
