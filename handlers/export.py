@@ -528,15 +528,16 @@ def write_xlsx(
             header_cells.append(cell)
         ws.append(header_cells)
 
+    formats = {**_TIME_COLUMNS, _FUNDS_COLUMN: FUNDS_FORMAT}
+
     def cells(ws: Any, values: list[Any]) -> list[Any]:
-        out = []
-        for i, value in enumerate(values):
-            cell = WriteOnlyCell(ws, value=value)
-            if i in _TIME_COLUMNS:
-                cell.number_format = _TIME_COLUMNS[i]
-            elif i == _FUNDS_COLUMN:
-                cell.number_format = FUNDS_FORMAT
-            out.append(cell)
+        # Only cells with a number format need a cell object; the rest go in as plain values (much faster).
+        out = list(values)
+        for i, number_format in formats.items():
+            if out[i] is not None:
+                cell = WriteOnlyCell(ws, value=out[i])
+                cell.number_format = number_format
+                out[i] = cell
         return out
 
     stats = ExportStats()
@@ -547,8 +548,8 @@ def write_xlsx(
         ledger.append(cells(ledger, values))
         if row.severity == "major":
             major_seq += 1
-            values = ledger_values(row, major_seq, texts, tz, now) + five_values(row, texts)
-            major.append(cells(major, values))
+            values[0] = major_seq
+            major.append(cells(major, values + five_values(row, texts)))
     ledger.auto_filter.ref = f"A2:{_column_letter(len(LEDGER_COLUMNS))}{stats.rows + 2}"
     major.auto_filter.ref = f"A2:{_column_letter(len(LEDGER_COLUMNS) + len(FIVE_ITEMS))}{major_seq + 2}"
     wb.save(target)
