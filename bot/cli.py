@@ -148,48 +148,57 @@ def report_json(report: Report) -> dict[str, Any]:
 
 @main.command()
 @click.option("--status", type=click.Choice(["open", "all"]), default="open", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="每行输出一条 JSON")
+@click.option("--json", "as_json", is_flag=True, help="每行输出一条 JSON（JSON Lines，边读边输出）")
 @click.option(
     "--tips", is_flag=True, help="改为列出匿名举报（单独编号 T+6 位随机数，时间只到小时，不含举报人信息）"
 )
-def reports(status: str, as_json: bool, tips: bool) -> None:
-    """隐患台账：默认列出群里登记、未整改的隐患；--tips 列出匿名举报。"""
-    from storage.reports import list_reports
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="最多列出几条（默认全部）")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="跳过前面几条")
+def reports(status: str, as_json: bool, tips: bool, limit: int | None, offset: int) -> None:
+    """隐患台账：默认列出群里登记、未整改的隐患；--tips 列出匿名举报。按编号顺序分批读取、边读边输出。"""
+    from storage.reports import iter_reports
 
     settings = load_settings()
     db = open_db(settings)
     if tips:
-        _list_tips(settings, db, status, as_json)
+        _list_tips(settings, db, status, as_json, limit=limit, offset=offset)
         return
     with db.sessions() as session:
-        rows = list_reports(session, statuses=OPEN_STATUSES if status == "open" else None)
+        rows = iter_reports(
+            session, statuses=OPEN_STATUSES if status == "open" else None, offset=offset, limit=limit
+        )
         _print_ledger(settings, rows, as_json, report_json, lambda r: f"#{r.id}")
 
 
 def _print_ledger(
     settings: Settings,
-    rows: Sequence[Any],
+    rows: Iterator[Any] | Sequence[Any],
     as_json: bool,
     to_json: Callable[[Any], dict[str, Any]],
     number: Callable[[Any], str],
 ) -> None:
-    """Print ledger rows (reports or tips) as JSON Lines or as one tab-separated line each."""
+    """Print ledger rows (reports or tips) as JSON Lines or as one tab-separated line each, as they come."""
     from handlers.texts import Texts
 
+    out = sys.stdout
     if as_json:
         for row in rows:
-            click.echo(json.dumps(to_json(row), ensure_ascii=False))
+            out.write(json.dumps(to_json(row), ensure_ascii=False) + "\n")
+        out.flush()
         return
     texts = Texts.load(settings.texts)
-    if not rows:
-        click.echo("（没有记录）")
+    printed = False
     for row in rows:
+        printed = True
         created = row.created_at.astimezone(settings.tz).strftime("%Y-%m-%d")
-        click.echo(
+        out.write(
             f"{number(row)}\t{texts.label('kinds', row.kind)}\t{texts.label('categories', row.category)}\t"
             f"{texts.label('severities', row.severity)}\t{texts.label('statuses', row.status)}\t"
-            f"{row.village or row.location or '-'}\t{created}\t{row.text[:40]}"
+            f"{row.village or row.location or '-'}\t{created}\t{row.text[:40]}\n"
         )
+    if not printed:
+        out.write("（没有记录）\n")
+    out.flush()
 
 
 def tip_json(tip: Tip) -> dict[str, Any]:
@@ -213,11 +222,15 @@ def tip_json(tip: Tip) -> dict[str, Any]:
     }
 
 
-def _list_tips(settings: Settings, db: Database, status: str, as_json: bool) -> None:
-    from storage.tips import list_tips, tip_label
+def _list_tips(
+    settings: Settings, db: Database, status: str, as_json: bool, *, limit: int | None = None, offset: int = 0
+) -> None:
+    from storage.tips import iter_tips, tip_label
 
     with db.sessions() as session:
-        rows = list_tips(session, statuses=OPEN_STATUSES if status == "open" else None)
+        rows = iter_tips(
+            session, statuses=OPEN_STATUSES if status == "open" else None, offset=offset, limit=limit
+        )
         _print_ledger(settings, rows, as_json, tip_json, lambda t: tip_label(t.id))
 
 
