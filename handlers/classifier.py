@@ -98,6 +98,8 @@ _EMOJI_RE = re.compile(
     "\ufe0f\u200d\u20e3\U000e0020-\U000e007f]+"
 )
 _SPACE_RE = re.compile(r"\s+")
+# a short run of Chinese characters, optionally closed by a punctuation mark
+_CJK_TOKEN_RE = re.compile(r"[\u4e00-\u9fff]{1,3}[,，.。!！?？]?")
 # a doubled Chinese character: south-western and child-directed nouns double their last syllable (电杆杆)
 _DOUBLED_RE = re.compile(r"([\u4e00-\u9fff])\1")
 _NOUN_ROLES = frozenset({"thing", "lack_item"})
@@ -113,6 +115,16 @@ _PEOPLE_ROLES = frozenset({"people_strong", "people_weak"})
 _ANON_ENTRY = Entry(frozenset({"anon"}), None, 1.0)
 # What a match of the conduct pattern ("没有…资格", "改了拉客", "过期…接着用") stands for.
 _ILLEGAL_ENTRY = Entry(frozenset({"illegal"}), None, 1.0)
+
+
+def _typed_char_by_char(text: str) -> bool:
+    """True for a message typed one or two characters at a time with spaces between ("村口 河 水 涨 起 来 了"):
+    every piece is one to three Chinese characters and at least 60% of them are single characters."""
+    pieces = text.split(" ")
+    if not all(_CJK_TOKEN_RE.fullmatch(p) for p in pieces):
+        return False
+    single = sum(1 for p in pieces if len(p.rstrip(",，.。!！?？")) == 1)
+    return single >= 0.6 * len(pieces)
 
 
 def _literal_inside_emergencies(hits: list[Hit]) -> list[Hit]:
@@ -281,6 +293,9 @@ class Classifier:
             phrases = rules.phrases
             text = rules.phrase_re.sub(lambda m: phrases[m.group(0)], text)
         text = _SPACE_RE.sub(" ", text).strip()
+        if text.count(" ") >= 3 and _typed_char_by_char(text):
+            # "着 火 了 快 来 人": one character at a time (elderly typing), so the spaces are no pauses
+            text = text.replace(" ", "")
         if _DOUBLED_RE.search(text) is not None:
             text = self._undouble(text)
         return text[: rules.max_chars]

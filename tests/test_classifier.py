@@ -1014,3 +1014,23 @@ def test_a_quoted_hazard_reported_as_repaired_goes_nowhere(clf: Classifier, text
 def test_voice_input_homophones_of_device_names(clf: Classifier, text: str, category: str) -> None:
     c = clf.classify(text)
     assert (c.intent, c.category) == ("hazard", category), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "着 火 了 快 来 人",  # typed one character at a time
+        "村口 河 水 涨 起 来 了 桥 快 淹 了",  # one or two characters at a time
+        "我被困在二楼了 楼下全是水",  # the speaker is trapped in a flooded house
+        "学校食堂好多学生吃了饭肚子痛 还有吐的",  # many people sick at once
+        "我家隔壁在冒黑烟 敲门没人应",  # smoke and nobody answering
+    ],
+)
+def test_elderly_typing_and_speakers_in_danger_are_emergencies(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+def test_short_words_with_spaces_are_not_run_together(clf: Classifier) -> None:
+    assert clf.normalize("好的 谢谢 支书 明天 见") == "好的 谢谢 支书 明天 见"
+    assert clf.normalize("着 火 了 快 来 人") == "着火了快来人"
