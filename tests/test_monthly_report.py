@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import random
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import Engine, event, select
+from sqlalchemy.orm import Session
 
 from bot.app import Database
 from scheduler.calendar import Calendar, load_calendar
@@ -20,6 +23,7 @@ from scheduler.monthly_report import (
     render_png,
     render_text,
 )
+from storage.models import Report
 from storage.reports import create_report, set_status
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -145,3 +149,139 @@ def test_month_helpers() -> None:
         parse_month("2026/05")
     with pytest.raises(MonthError):
         parse_month("2026-13")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The SQL aggregates give what the definitions say, and their number of queries does not grow with the ledger.
+
+
+class _Reference:
+    """The module docstring's definitions, read report by report from the audit trail (the old, slow way)."""
+
+    def __init__(self, session: Session, month: str, now: datetime | None) -> None:
+        self.start, month_end = month_bounds(month, TZ)
+        self.end = min(month_end, now) if now is not None else month_end
+        self.session = session
+
+    def numbers(
+        self,
+    ) -> tuple[Counts, dict[str, Counts], dict[str, Counts], int, int, int, float | None, int, int]:
+        start, end = self.start, self.end
+        totals, by_village, by_category = Counts(), {}, {}
+        listed = filed = done_total = tips_received = tips_verified = 0
+        days: list[float] = []
+        reports = self.session.scalars(select(Report).where(Report.created_at < end).order_by(Report.id))
+        for r in reports:
+            trail = sorted((e.at, e.to_status) for e in r.events if e.to_status)
+            status = ([s for at, s in trail if at < end] or [r.status])[-1]
+            if r.kind == "tip":
+                tips_received += start <= r.created_at < end
+                verified = [at for at, s in trail if s in ("rectifying", "rectified", "closed")]
+                tips_verified += bool(verified) and start <= min(verified) < end
+            if status in ("rejected", "duplicate"):
+                continue
+            finished_times = [at for at, s in trail if s in ("rectified", "closed")]
+            finished_times += [r.rectified_at] if r.rectified_at else []
+            finished = min(finished_times) if finished_times else None
+            filed += 1
+            done_total += status in ("rectified", "closed")
+            is_open = status in ("reported", "rectifying")
+            listed += is_open and r.listed_at is not None and r.listed_at < end
+            is_rectified = finished is not None and start <= finished < end
+            if is_rectified:
+                days.append((finished - r.created_at).total_seconds() / 86400)
+            for c in (
+                totals,
+                by_village.setdefault(r.village or "", Counts()),
+                by_category.setdefault(r.category, Counts()),
+            ):
+                c.new += start <= r.created_at < end
+                c.rectified += is_rectified
+                c.open += is_open
+                c.overdue += is_open and r.deadline is not None and r.deadline < end
+        by_village = {k: v for k, v in by_village.items() if v.any()}
+        by_category = {k: v for k, v in by_category.items() if v.any()}
+        avg = round(sum(days) / len(days), 1) if days else None
+        return totals, by_village, by_category, listed, filed, done_total, avg, tips_received, tips_verified
+
+
+def _random_ledger(session: Session, rng: random.Random, count: int) -> None:
+    """``count`` reports filed over spring 2026, moved through random statuses at random later times."""
+    villages = ["王家沟村", "庙坪村", "克虎村", None]
+    for _ in range(count):
+        created = at(3, 1) + timedelta(hours=rng.randrange(0, 24 * 110))
+        kind = "tip" if rng.random() < 0.15 else "hazard"
+        status = "duplicate" if rng.random() < 0.05 else "reported"
+        r = create_report(
+            session,
+            actor="t",
+            kind=kind,
+            category=rng.choice(["building", "fire", "mining"]),
+            severity="general",
+            text="x",
+            village=rng.choice(villages),
+            created_at=created,
+            deadline=created + timedelta(days=rng.choice([7, 30])),
+            listed_at=created + timedelta(days=rng.randrange(8, 40)) if rng.random() < 0.3 else None,
+            anonymous=kind == "tip",
+            status=status,
+        )
+        when = created
+        for _ in range(rng.randrange(0, 4) if status == "reported" else 0):
+            when += timedelta(hours=rng.randrange(1, 24 * 25))
+            target = rng.choice(["rectifying", "rectified", "closed", "rejected", "reported"])
+            set_status(session, r, target, "o", now=when)
+
+
+def test_sql_numbers_match_the_definitions_on_a_random_ledger(database: Database) -> None:
+    """Statuses changed before, inside and after the month, tips, duplicates: the same numbers as the trail says."""
+    rng = random.Random(7)
+    with database.sessions.begin() as s:
+        _random_ledger(s, rng, 150)
+    for month, now in (("2026-04", None), ("2026-05", None), ("2026-05", at(5, 20)), ("2026-06", at(7, 3))):
+        with database.sessions() as s:
+            got = build_monthly_report(s, month, TZ, now=now)
+            want = _Reference(s, month, now).numbers()
+        assert (
+            got.totals,
+            got.by_village,
+            got.by_category,
+            got.listed,
+            got.filed_total,
+            got.done_total,
+            got.avg_days_to_rectify,
+            got.tips_received,
+            got.tips_verified,
+        ) == want, month
+
+
+class _Queries:
+    """Counts the statements sent to the database while active."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.count = 0
+
+    def _seen(self, *_args: object) -> None:
+        self.count += 1
+
+    def __enter__(self) -> _Queries:
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+def test_query_count_does_not_grow_with_the_ledger(database: Database) -> None:
+    """10 or 1,000 reports: the monthly report sends the same few statements (it never reads report by report)."""
+    rng = random.Random(3)
+    counts = []
+    for size in (10, 990):
+        with database.sessions.begin() as s:
+            _random_ledger(s, rng, size)
+        with database.sessions() as s, _Queries(database.engine) as queries:
+            report = build_monthly_report(s, "2026-05", TZ, now=at(6, 15))
+        counts.append(queries.count)
+        assert report.filed_total > 0
+    assert counts[0] == counts[1] <= 5
