@@ -6,12 +6,18 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 
 from bot.app import Database
 from scheduler import jobs
 from scheduler.calendar import Calendar, load_calendar
-from scheduler.deadlines import escalate_overdue, remind_deadlines, run_deadline_checks, weekly_digest
+from scheduler.deadlines import (
+    escalate_overdue,
+    remind_deadlines,
+    render_digest,
+    run_deadline_checks,
+    weekly_digest,
+)
 from storage.groups import upsert_group
 from storage.models import Group, OutboxMessage, Report, ReportEvent
 from storage.reports import set_status
@@ -187,3 +193,111 @@ def test_rectified_before_deadline_is_never_listed(
         set_status(s, r, "rectified", "official:1", now=NOW - timedelta(days=2))
     with database.sessions.begin() as s:
         assert escalate_overdue(s, cal, NOW, TZ) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Set-based: the number of statements does not grow with the number of hazards.
+
+
+class _Queries:
+    """Counts the statements sent to the database while active."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.count = 0
+
+    def _seen(self, *_args: object) -> None:
+        self.count += 1
+
+    def __enter__(self) -> _Queries:
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+def _file_many(
+    database: Database, count: int, *, filed: datetime, deadline: datetime, spread: bool = True
+) -> None:
+    """``count`` open hazards in the two villages with groups, every seventh an anonymous tip."""
+    with database.sessions.begin() as s:
+        for i in range(count):
+            tip = i % 7 == 3
+            file_report(
+                s,
+                kind="tip" if tip else "hazard",
+                anonymous=tip,
+                village=("王家沟村", "庙坪村")[i % 2],
+                created_at=filed,
+                deadline=deadline - timedelta(minutes=i % 50 if spread else 0),
+            )
+
+
+def test_escalation_is_set_based(database: Database, groups: dict[str, Group], cal: Calendar) -> None:
+    """10 or 1,000 overdue hazards: the same statements; each listed once with its event; the notice is cut."""
+    counts = []
+    for size, now in ((10, NOW), (1000, NOW + timedelta(days=1))):
+        _file_many(database, size, filed=now - timedelta(days=40), deadline=now - timedelta(days=2))
+        with database.sessions.begin() as s, _Queries(database.engine) as queries:
+            listed = escalate_overdue(s, cal, now, TZ)
+        assert len(listed) == size and [r.id for r in listed] == sorted(r.id for r in listed)
+        counts.append(queries.count)
+    assert counts[0] == counts[1] <= 6
+    with database.sessions() as s:
+        events = list(s.scalars(select(ReportEvent).where(ReportEvent.action == "listed")))
+        assert len(events) == 1010 and len({e.report_id for e in events}) == 1010
+        assert all(e.actor == "scheduler" and "挂牌督办" in (e.note or "") for e in events)
+        assert all(e.at == NOW + timedelta(days=1) for e in events if e.report_id > listed[0].id - 1)
+        notice = s.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.event == "overdue_listed", OutboxMessage.group_id == groups["lead"].id)
+            .order_by(OutboxMessage.id.desc())
+        ).first()
+    assert notice is not None and notice.text.startswith("【挂牌督办】以下 1000 项")
+    assert "……另有 960 项" in notice.text and notice.text.count("已逾期") == 40
+
+
+def test_reminders_are_set_based(database: Database, groups: dict[str, Group], cal: Calendar) -> None:
+    """10 or 1,000 hazards due in three days: the same statements, one reminder per village group."""
+    counts = []
+    for size, now in ((10, NOW), (1000, NOW + timedelta(days=1))):
+        _file_many(database, size, filed=now - timedelta(days=20), deadline=now + timedelta(days=3, hours=1))
+        with database.sessions.begin() as s, _Queries(database.engine) as queries:
+            reminded = remind_deadlines(s, cal, now, TZ)
+        public = [i for i in range(size) if i % 7 != 3]
+        assert sum(len(v) for v in reminded.values()) == len(public)
+        assert set(reminded) == {groups["wjg"].id, groups["mp"].id}
+        counts.append(queries.count)
+    assert counts[0] == counts[1] <= 5
+    with database.sessions() as s:
+        wjg = s.scalar(
+            select(OutboxMessage).where(
+                OutboxMessage.dedup_key == f"deadline_reminder:2026-06-11:{groups['wjg'].id}"
+            )
+        )
+    assert wjg is not None and "……另有" in wjg.text and wjg.text.count("还剩3天") == 40
+
+
+def test_digest_counts_in_sql_and_lists_the_first(
+    database: Database, groups: dict[str, Group], cal: Calendar
+) -> None:
+    """10 or 1,000 overdue hazards: the same statements; counts cover all, the list its first 40, tips hidden."""
+    counts = []
+    for size in (10, 1000):
+        _file_many(database, size, filed=NOW - timedelta(days=40), deadline=NOW - timedelta(days=1))
+        with database.sessions() as s, _Queries(database.engine) as queries:
+            digest = weekly_digest(s, cal, NOW)
+        counts.append(queries.count)
+    assert counts[0] == counts[1] <= 8
+    assert digest.open == 1010 and digest.overdue_count == 1010 and digest.due_soon_count == 0
+    tips = sum(1 for i in range(10) if i % 7 == 3) + sum(1 for i in range(1000) if i % 7 == 3)
+    assert digest.overdue_public == 1010 - tips
+    village_text = render_digest(digest, cal, TZ, "village")
+    station_text = render_digest(digest, cal, TZ, "station")
+    assert village_text.startswith("未整改 1010 项，其中逾期 1010 项")
+    assert f"……另有 {1010 - tips - 40} 项" in village_text and "内部举报" not in village_text
+    assert "……另有 970 项" in station_text
+    # The list is in deadline order: the earliest deadlines first.
+    first = [int(line.split()[0][1:]) for line in village_text.splitlines()[1:41]]
+    assert first == [r.id for r in digest.overdue if not r.anonymous][:40]
