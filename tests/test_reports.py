@@ -8,11 +8,14 @@ import pytest
 
 from bot.app import Database
 from storage.reports import (
+    count_open,
     count_recent_by_reporter,
     create_report,
     find_by_receipt,
     get_report,
+    iter_reports,
     list_reports,
+    open_page,
     open_reports,
     recent_similar_candidates,
     set_status,
@@ -115,3 +118,31 @@ def test_unknown_status_is_rejected(database: Database) -> None:
         r = _hazard(s)
         with pytest.raises(ValueError):
             set_status(s, r, "fixed", "x")
+
+
+def test_open_hazards_are_counted_and_paged_major_first(database: Database) -> None:
+    """/清单's storage: a count and one page, major hazards first, anonymous ones only when asked for."""
+    with database.sessions.begin() as s:
+        general = [_hazard(s).id for _ in range(3)]
+        major = _hazard(s, severity="major").id
+        tip = _hazard(s, kind="tip", anonymous=True).id
+        other = _hazard(s, village="庙坪村").id
+        done = _hazard(s).id
+        set_status(s, get_report(s, done), "rectified", "x")
+    with database.sessions() as s:
+        assert count_open(s) == 6 and count_open(s, include_anonymous=False) == 5
+        assert count_open(s, village="王家沟村", include_anonymous=False) == 4
+        assert [r.id for r in open_page(s, limit=3)] == [major, general[0], general[1]]
+        assert [r.id for r in open_page(s, limit=3, offset=3)] == [general[2], tip, other]
+        assert tip not in [r.id for r in open_page(s, include_anonymous=False)]
+        assert [r.id for r in open_page(s, village="庙坪村")] == [other]
+
+
+def test_reports_are_streamed_in_filing_order_with_limit_and_offset(database: Database) -> None:
+    with database.sessions.begin() as s:
+        ids = [_hazard(s).id for _ in range(7)]
+        set_status(s, get_report(s, ids[1]), "closed", "x")
+    with database.sessions() as s:
+        assert [r.id for r in iter_reports(s, batch=2)] == ids
+        assert [r.id for r in iter_reports(s, offset=2, limit=3, batch=2)] == ids[2:5]
+        assert [r.id for r in iter_reports(s, statuses=["reported"], limit=2)] == [ids[0], ids[2]]
