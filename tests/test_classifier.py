@@ -1034,3 +1034,21 @@ def test_elderly_typing_and_speakers_in_danger_are_emergencies(clf: Classifier, 
 def test_short_words_with_spaces_are_not_run_together(clf: Classifier) -> None:
     assert clf.normalize("好的 谢谢 支书 明天 见") == "好的 谢谢 支书 明天 见"
     assert clf.normalize("着 火 了 快 来 人") == "着火了快来人"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("河上的铁索桥 木板少了好几块 学生天天走", None),  # pieces missing
+        ("那家饭馆的液化气罐就放在门口太阳底下晒", "gas"),  # a cylinder baking in the sun
+        ("谁家的狗又把娃咬了 也不拴", "other"),  # a dog biting a child is no pet story
+    ],
+)
+def test_missing_pieces_sun_and_dogs(clf: Classifier, text: str, category: str | None) -> None:
+    c = clf.classify(text)
+    assert c.intent == "hazard", c
+    assert category is None or c.category == category
+
+
+def test_a_pet_chewing_the_sofa_is_still_chatter(clf: Classifier) -> None:
+    assert clf.classify("狗又把沙发咬了").intent == "chatter"
