@@ -158,9 +158,12 @@ class Report(Base):
             postgresql_where=text(_OPEN_SQL),
             sqlite_where=text(_OPEN_SQL),
         ),
+        # /清单 counts and pages open hazards from this index alone (an index-only scan).
         Index(
             "ix_reports_open_village",
             "village",
+            "anonymous",
+            "severity",
             "id",
             postgresql_where=text(_OPEN_SQL),
             sqlite_where=text(_OPEN_SQL),

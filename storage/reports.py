@@ -156,8 +156,15 @@ def open_page(
 ) -> list[Report]:
     """One page of open hazards: major ones first, then in filing order (as /清单 lists them)."""
     major_first = case((Report.severity == "major", 0), else_=1)
-    stmt = _open_where(select(Report), village, include_anonymous)
-    return list(session.scalars(stmt.order_by(major_first, Report.id).offset(offset or None).limit(limit)))
+    # The page's numbers come from the open-hazards index alone; only those rows are then read.
+    page = (
+        _open_where(select(Report.id), village, include_anonymous)
+        .order_by(major_first, Report.id)
+        .offset(offset or None)
+        .limit(limit)
+    )
+    stmt = select(Report).where(Report.id.in_(page.scalar_subquery())).order_by(major_first, Report.id)
+    return list(session.scalars(stmt))
 
 
 def recent_similar_candidates(
