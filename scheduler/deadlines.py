@@ -200,7 +200,14 @@ def escalate_overdue(session: Session, calendar: Calendar, now: datetime, tz: Zo
                 literal("listed", String()),
                 case(*notes, else_=notes[-1][1]),
             )
-            .where(Report.listed_at == now, Report.id >= listed[0].id, Report.id <= listed[-1].id)
+            .where(
+                # The rows just marked: the same open, overdue ones (found by the same index), now listed at ``now``.
+                Report.status.in_(OPEN_STATUSES),
+                Report.deadline < now,
+                Report.listed_at == now,
+                Report.id >= listed[0].id,
+                Report.id <= listed[-1].id,
+            )
             .order_by(Report.id),
         )
     )
