@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sqlalchemy import Engine, event, func, select, text, update  # noqa: E402
+from sqlalchemy import Engine, event, func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from storage.db import make_engine, make_session_factory  # noqa: E402
@@ -129,6 +129,12 @@ def cleanup(sessions: Any, last_id: int) -> None:
         s.execute(text("DELETE FROM officials WHERE user_id = 'bench-admin'"))
 
 
+def vacuum(engine: Engine) -> None:
+    """VACUUM ANALYZE the reports table (as autovacuum would have), outside any transaction."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE reports" if engine.dialect.name == "postgresql" else "ANALYZE"))
+
+
 def main() -> None:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -149,7 +155,7 @@ def main() -> None:
     from scheduler import deadlines
     from scheduler.calendar import load_calendar
     from scheduler.monthly_report import build_monthly_report, previous_month
-    from storage.models import OPEN_STATUSES, Report
+    from storage.models import Report
     from storage.officials import add_official
     from storage.reports import count_recent_by_reporter
 
@@ -190,31 +196,42 @@ def main() -> None:
     )
 
     # Escalation and reminders: inside a transaction that is rolled back.
-    def escalate(clear: bool) -> tuple[float, int, int]:
+    def escalate() -> tuple[float, int, int]:
         with sessions() as s:
-            if clear:
-                s.execute(
-                    update(Report)
-                    .where(Report.status.in_(OPEN_STATUSES), Report.deadline < now)
-                    .values(listed_at=None)
-                    .execution_options(synchronize_session=False)
-                )
             with counted(counter, keep=True) as c:
                 started = time.perf_counter()
                 listed = deadlines.escalate_overdue(s, calendar, now, TZ)
                 seconds = time.perf_counter() - started
-            if clear:
+            if not any(title == "escalation" for title, _ in explains):
                 explains.append(("escalation", c.statements))
             s.rollback()
         return seconds, c.count, len(listed)
 
-    for name, clear in (
-        ("escalation (as generated)", False),
-        ("escalation (every overdue hazard unlisted)", True),
-    ):
-        runs = [escalate(clear) for _ in range(args.repeat)]
-        seconds, queries, listed = min(runs)
-        record(name, seconds, queries, f"{listed} listed")
+    seconds, queries, listed = min(escalate() for _ in range(args.repeat))
+    record("escalation (as generated)", seconds, queries, f"{listed} listed")
+    # Worst case: no overdue hazard listed yet. Unlisted (committed, then vacuumed), measured, then restored.
+    open_overdue = "status IN ('reported', 'rectifying') AND deadline < :now AND listed_at IS NOT NULL"
+    naive_now = now.astimezone(UTC).replace(tzinfo=None)
+    with sessions.begin() as s:
+        s.execute(
+            text("CREATE TABLE bench_listed AS SELECT id, listed_at FROM reports WHERE " + open_overdue),
+            {"now": naive_now},
+        )
+        s.execute(text("UPDATE reports SET listed_at = NULL WHERE " + open_overdue), {"now": naive_now})
+    vacuum(engine)
+    try:
+        seconds, queries, listed = min(escalate() for _ in range(args.repeat))
+        record("escalation (every overdue hazard unlisted)", seconds, queries, f"{listed} listed")
+    finally:
+        with sessions.begin() as s:
+            s.execute(
+                text(
+                    "UPDATE reports SET listed_at = (SELECT b.listed_at FROM bench_listed b WHERE b.id = reports.id) "
+                    "WHERE id IN (SELECT id FROM bench_listed)"
+                )
+            )
+            s.execute(text("DROP TABLE bench_listed"))
+        vacuum(engine)
 
     def remind() -> int:
         with sessions() as s:
