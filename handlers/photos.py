@@ -14,13 +14,16 @@ Where a photo goes (``PhotoDesk.handle``, called by the router for every message
   is an official who may act on that report;
 - a caption that is itself a hazard: it is filed as usual and the photo goes to the before side of what was filed
   (or of the report it was merged into);
+- a group photo with no words at all (WeChat photos never have any): it waits in memory, silently, for its
+  sender's next message in that group within ``HOLD_WINDOW`` (``#<id>``, a hazard, /整改完成 <id> place it);
 - anything else in a group: ignored, silently;
 - in a private chat: the photo is held in memory only (keyed by an HMAC of platform and chat, never written
   anywhere) for ``HOLD_WINDOW`` and attached to the next tip filed from that chat, which may be the caption itself.
   Officials may also use ``#<id>`` and ``/整改完成 <id>`` in private.
 
 A photo that is not a readable image, or is too large, or would go over a report's limits, is refused with a clear
-Chinese reply and nothing is stored; the words that came with it are handled as usual.
+Chinese reply and nothing is stored; the words that came with it are handled as usual. Held photos taken by a
+transaction that rolls back go back to waiting.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from handlers import permissions
@@ -415,9 +419,11 @@ class PhotoDesk:
         tip_id = getattr(result, "tip_id", None)
         if tip_id is None:
             return result
-        photos = self.held.take(msg.platform, msg.chat_id, self.core.clock())
+        now = self.core.clock()
+        photos = self.held.take(msg.platform, msg.chat_id, now)
         if not photos:
             return result
+        _give_back_on_rollback(session, self.held, msg.platform, msg.chat_id, photos, now)
         attached, refused = 0, None
         for photo in photos:
             try:
@@ -525,11 +531,14 @@ class PhotoDesk:
             return  # a bad photo about nothing: ignored like the rest of the chatter
         self.group_held.hold(msg.platform, _sender_key(msg), photo, self.core.clock())
 
-    def _incoming(self, msg: IncomingMessage) -> list[Prepared]:
+    def _incoming(self, session: Session, msg: IncomingMessage) -> list[Prepared]:
         """The photos a message brings: its own, or (a group message without one) its sender's waiting ones."""
         if msg.has_photo:
             return [self._prepare(msg, keep_time=True)]
-        return self.group_held.take(msg.platform, _sender_key(msg), self.core.clock())
+        now = self.core.clock()
+        photos = self.group_held.take(msg.platform, _sender_key(msg), now)
+        _give_back_on_rollback(session, self.group_held, msg.platform, _sender_key(msg), photos, now)
+        return photos
 
     def _prepare(self, msg: IncomingMessage, *, keep_time: bool) -> Prepared:
         if msg.photo_error is not None or msg.photo is None:
@@ -548,7 +557,7 @@ class PhotoDesk:
         """Attach the message's photos to a report's side: whether any was kept, and the sentences that say so."""
         t = self.core.texts
         try:
-            incoming = self._incoming(msg)
+            incoming = self._incoming(session, msg)
         except PhotoError as exc:
             return False, error_text(self.core, exc)
         added = repeated = 0
@@ -570,6 +579,20 @@ class PhotoDesk:
         if refused is not None:
             notes.append(error_text(self.core, refused))
         return bool(added or repeated), _join(*notes) or ""
+
+
+def _give_back_on_rollback(
+    session: Session, held: HeldPhotos, platform: str, key: str, photos: list[Prepared], now: datetime
+) -> None:
+    """Held photos taken inside a transaction go back to waiting if it rolls back (the router tries again)."""
+    if not photos:
+        return
+
+    def give_back(_: Session) -> None:
+        for photo in photos:
+            held.hold(platform, key, photo, now)
+
+    event.listen(session, "after_rollback", give_back, once=True)
 
 
 def _sender_key(msg: IncomingMessage) -> str:

@@ -180,7 +180,9 @@ OFFICIAL_ID = "off1"
 
 
 @pytest.fixture
-def desk(database: Database, classifier: Classifier, texts: Texts, profile: Profile, clock: Clock, tmp_path: Path):
+def desk(
+    database: Database, classifier: Classifier, texts: Texts, profile: Profile, clock: Clock, tmp_path: Path
+):
     """A router whose core keeps photos under ``tmp_path``, with one station official."""
     core = make_core(database, classifier, texts, profile, clock)
     core.data_dir = tmp_path
@@ -372,3 +374,26 @@ def test_an_officials_photos_then_rectified_go_to_the_after_side(desk: Router) -
     done = desk.dispatch(group_msg(f"/整改完成 {rid} 已加固", sender=OFFICIAL_ID))
     assert "已整改" in done.replies[0].text and "整改后共 2 张" in done.replies[0].text
     assert [r.role for r in rows(desk, report_id=rid)] == ["after", "after"]
+
+
+def test_photos_taken_by_a_transaction_that_rolls_back_wait_again(desk: Router, clock: Clock) -> None:
+    from handlers.intake import IntakeResult
+    from storage import tips as tip_repo
+
+    desk.dispatch(photo_msg("", private=True))
+    msg = private_msg(TIP)
+    session = desk.core.sessions()
+    try:
+        tip = tip_repo.create_tip(
+            session, receipt_code="ABCDEFGHJKLMNPQRST", now=clock.now, kind="tip", category="mining",
+            severity="major", text=TIP, confidence=0.9,
+        )  # fmt: skip
+        result = desk.photos.after_filing(session, msg, IntakeResult("anonymous-filed", "ok", tip_id=tip.id))
+        assert "已附照片 1 张" in result.reply  # type: ignore[attr-defined]
+        assert desk.photos.held.count(msg.platform, msg.chat_id, clock.now) == 0
+        session.rollback()  # e.g. a deadlock: the router will try the message again
+    finally:
+        session.close()
+    assert desk.photos.held.count(msg.platform, msg.chat_id, clock.now) == 1
+    filed = desk.dispatch(msg)
+    assert "已附照片 1 张" in filed.replies[0].text and len(rows(desk)) == 1
