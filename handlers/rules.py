@@ -313,20 +313,33 @@ def compile_regex(pattern: str, where: str, label: str = "") -> re.Pattern[str]:
 def load_nouns(paths: Iterable[Path], tags: frozenset[str], exclude: frozenset[str]) -> frozenset[str]:
     """Read "word freq pos" dictionaries and return the words whose part of speech is in ``tags``.
 
-    The answer is cached in the temporary directory (as jieba caches its own dictionary), keyed by the
-    files' paths, sizes and modification times and by the tags and exclusions, so start-up skips reading
-    jieba's 8 MB dictionary; any problem with the cache just reads the files again."""
+    The nouns of a large dictionary (jieba's own, 8 MB) are cached in the temporary directory, as jieba
+    caches its dictionary, keyed by the file's path, size and modification time and by the tags; small
+    dictionaries (the township's user dictionary) are read each time. Any problem with the cache just
+    reads the file again."""
     if not tags:
         return frozenset()
-    paths = list(paths)
-    cache = _nouns_cache_path(paths, tags, exclude)
+    nouns: set[str] = set()
+    for path in paths:
+        if path.exists():
+            nouns |= _nouns_of(path, tags)
+    return frozenset(nouns - exclude)
+
+
+# dictionaries at least this large have their noun list cached
+_CACHE_NOUNS_OVER = 1_000_000
+
+
+def _nouns_of(path: Path, tags: frozenset[str]) -> frozenset[str]:
+    """The nouns of one dictionary, from the cache when it is large and a cache is there."""
+    cache = _nouns_cache_path(path, tags)
     if cache is not None:
         try:
             with cache.open("rb") as fh:
                 return frozenset(marshal.load(fh).split("\n"))
-        except (OSError, ValueError, EOFError, TypeError):
+        except (OSError, ValueError, EOFError, TypeError, AttributeError):
             pass
-    nouns = _read_nouns(paths, tags, exclude)
+    nouns = _read_nouns(path, tags)
     if cache is not None:
         try:
             tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
@@ -338,31 +351,26 @@ def load_nouns(paths: Iterable[Path], tags: frozenset[str], exclude: frozenset[s
     return nouns
 
 
-def _nouns_cache_path(paths: list[Path], tags: frozenset[str], exclude: frozenset[str]) -> Path | None:
-    """Where the noun list of these dictionaries is cached, or None when a file cannot be looked at."""
-    key = hashlib.sha1(b"nouns-v2")
+def _nouns_cache_path(path: Path, tags: frozenset[str]) -> Path | None:
+    """Where the noun list of a large dictionary is cached, or None for a small or unreadable file."""
     try:
-        for path in paths:
-            if path.exists():
-                st = path.stat()
-                key.update(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        st = path.stat()
+        if st.st_size < _CACHE_NOUNS_OVER:
+            return None
+        key = hashlib.sha1(f"nouns-v3|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|".encode())
     except OSError:
         return None
-    key.update(("|".join(sorted(tags)) + "\n" + "|".join(sorted(exclude))).encode())
+    key.update("|".join(sorted(tags)).encode())
     return Path(tempfile.gettempdir()) / f"anquan-nouns-{key.hexdigest()[:16]}.marshal"
 
 
-def _read_nouns(paths: list[Path], tags: frozenset[str], exclude: frozenset[str]) -> frozenset[str]:
-    """The nouns of the dictionaries, read from the files."""
-    # one regex pass over each file instead of splitting its ~350,000 lines in Python (start-up time)
+def _read_nouns(path: Path, tags: frozenset[str]) -> frozenset[str]:
+    """The nouns of one dictionary, read from the file."""
+    # one regex pass over the file instead of splitting its ~350,000 lines in Python (start-up time)
     line_re = re.compile(
         r"^(\S+)[ \t]+\S+[ \t]+(?:" + "|".join(map(re.escape, sorted(tags))) + r")[ \t]*\r?$", re.MULTILINE
     )
-    nouns: set[str] = set()
-    for path in paths:
-        if path.exists():
-            nouns.update(line_re.findall(path.read_text(encoding="utf-8")))
-    return frozenset(nouns - exclude)
+    return frozenset(line_re.findall(path.read_text(encoding="utf-8")))
 
 
 # --------------------------------------------------------------------------------------------------------

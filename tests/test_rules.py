@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import handlers.rules as rules_module
 from handlers.rules import (
     DEFAULT_RULES,
     EVIDENCE_GATE,
@@ -146,6 +147,7 @@ def test_the_noun_list_is_cached_and_follows_changes_to_the_dictionary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "cache"))
+    monkeypatch.setattr(rules_module, "_CACHE_NOUNS_OVER", 10)  # cache even this small file
     (tmp_path / "cache").mkdir()
     words = tmp_path / "dict.txt"
     words.write_text("电杆 5 n\n跑 3 v\n", encoding="utf-8")
@@ -155,4 +157,12 @@ def test_the_noun_list_is_cached_and_follows_changes_to_the_dictionary(
     assert load_nouns([words], tags, frozenset()) == {"电杆"}  # read back from the cache
     words.write_text("电杆 5 n\n堡坎 3 n\n", encoding="utf-8")
     os.utime(words, ns=(1, 2))  # a different modification time, as after an edit
-    assert load_nouns([words], tags, frozenset()) == {"电杆", "堡坎"}
+    assert load_nouns([words], tags, frozenset({"电杆"})) == {"堡坎"}
+
+
+def test_small_dictionaries_are_never_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    words = tmp_path / "userdict.txt"
+    words.write_text("堡坎 5 n\n", encoding="utf-8")
+    assert load_nouns([words], frozenset({"n"}), frozenset()) == {"堡坎"}
+    assert not list(tmp_path.glob("anquan-nouns-*"))
