@@ -1052,3 +1052,22 @@ def test_missing_pieces_sun_and_dogs(clf: Classifier, text: str, category: str |
 
 def test_a_pet_chewing_the_sofa_is_still_chatter(clf: Classifier) -> None:
     assert clf.classify("狗又把沙发咬了").intent == "chatter"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("水库那边有人溺水了", "water"),
+        ("隔壁一家煤气中毒了 正在抢救", "gas"),
+        ("化工厂氯气泄漏了", "chemical"),
+    ],
+)
+def test_accidents_told_as_done_now_are_emergencies(clf: Classifier, text: str, category: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.category, c.severity, c.urgent) == ("hazard", category, "major", True), c
+
+
+@pytest.mark.parametrize("text", ["夏天娃娃容易溺水", "电线老化容易触电"])
+def test_a_risk_of_an_accident_is_a_hazard_not_an_emergency(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("hazard", False), c
