@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from handlers import binding, broadcasts, ledger, permissions, photos, review
+from handlers import binding, broadcasts, ledger, permissions, photos, review, tip_followup
 from handlers.arguments import parse_ids
 from handlers.commands import Command, CommandRegistry
 from handlers.context import Core, official_actor
@@ -47,6 +47,8 @@ class CommandContext:
     official: Official | None
     command: str
     args: str
+    # The tipsters' ten-minute follow-up windows (memory only); None where no router is around.
+    followups: tip_followup.FollowupWindows | None = None
 
     def t(self, key: str, **values: object) -> str:
         """Shortcut for the wording lookup."""
@@ -107,6 +109,8 @@ def _change_tip_status(ctx: CommandContext, tip: Tip, note: str) -> str:
     tip_repo.set_status(
         ctx.session, tip, target, official_actor(ctx.official), note=note or None, now=ctx.core.clock()
     )
+    if target == "rejected":
+        tip_followup.void_reward(ctx.session, tip, official_actor(ctx.official), ctx.core.clock())
     note_text = ctx.t("commands.rectified_note", note=note) if note else ""
     if target == "rectified":
         return ctx.t("commands.rectified", id=label, note=note_text)
@@ -175,7 +179,7 @@ def _tip_detail(ctx: CommandContext, tip: Tip) -> str:
         if tip.rectified_at
         else ""
     )
-    return ctx.t(
+    detail = ctx.t(
         "commands.tip_detail",
         id=tip_repo.tip_label(tip.id),
         kind=texts.label("kinds", tip.kind),
@@ -186,8 +190,9 @@ def _tip_detail(ctx: CommandContext, tip: Tip) -> str:
         created=core.local_date(tip.created_at),
         deadline=core.local_date(tip.deadline),
         rectified=rectified,
-        text=tip.text,
+        text=tip.text if tip.purged_at is None else ctx.t("tips.purged"),
     )
+    return "\n".join([detail, *tip_followup.official_lines(ctx, tip)])
 
 
 def query(ctx: CommandContext) -> str:
@@ -300,7 +305,7 @@ def progress(ctx: CommandContext) -> str:
         tip_repo.reissue_receipt(ctx.session, tip, code)
         reissued = ctx.t("commands.receipt_reissued", code=format_receipt(code)) + "\n"
     note = ctx.t("commands.receipt_note", note=tip.public_note) if tip.public_note else ""
-    return reissued + ctx.t(
+    status = ctx.t(
         "commands.receipt_status",
         kind=texts.label("kinds", tip.kind),
         id=tip_repo.tip_label(tip.id),
@@ -308,6 +313,8 @@ def progress(ctx: CommandContext) -> str:
         created=ctx.core.local_date(tip.created_at),
         note=note,
     )
+    extra = tip_followup.progress_extra(ctx, tip)
+    return reissued + status + (f"\n{extra}" if extra else "")
 
 
 def bind(ctx: CommandContext) -> str:
@@ -532,6 +539,13 @@ def build_registry() -> CommandRegistry:
     reg.add("督办", ledger.supervise, aliases=("supervise",), official_only=True)
     reg.add("五落实", ledger.five, aliases=("five",), official_only=True)
     reg.add("验收", ledger.accept, aliases=("accept",), official_only=True)
+    reg.add("补充", tip_followup.supplement_command, aliases=("supplement",))
+    reg.add("领奖", tip_followup.claim_command, aliases=("claim",))
+    reg.add("追问", tip_followup.ask_command, aliases=("ask",), official_only=True)
+    reg.add("属实", tip_followup.verify_command, aliases=("verify",), official_only=True)
+    reg.add("奖励", tip_followup.override_command, aliases=("reward",), official_only=True)
+    reg.add("已兑付", tip_followup.paid_command, aliases=("paid",), official_only=True)
+    reg.add("同一事项", tip_followup.same_matter_command, aliases=("samematter",), official_only=True)
     reg.add("台账", ledger_command, aliases=("ledger",), official_only=True)
     reg.add("照片", photos_command, aliases=("photos",), official_only=True)
     return reg

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from handlers.rewards import Tariff, TariffError, load_tariff
+
 DEFAULT_PROFILE = Path(__file__).parent / "data" / "profile.toml"
 
 
@@ -48,6 +50,7 @@ class Profile:
     private_per_minute: int = 10
     duplicate_window_days: int = 7
     calendar: Path | None = None
+    rewards: Tariff = field(default_factory=Tariff)
 
     @property
     def villages(self) -> tuple[Unit, ...]:
@@ -159,4 +162,12 @@ def load_profile(path: Path | None = None) -> Profile:
         private_burst=int(_number(limits, "private_burst", 20, "limits", 1, 1000)),
         private_per_minute=int(_number(limits, "private_per_minute", 10, "limits", 1, 1000)),
         duplicate_window_days=int(_number(limits, "duplicate_window_days", 7, "limits", 0, 90)),
+        rewards=_tariff(data, str(town.get("office", f"{town['name']}安全办"))),
     )
+
+
+def _tariff(data: dict[str, Any], office: str) -> Tariff:
+    try:
+        return load_tariff(data, office)
+    except TariffError as exc:
+        raise ProfileError(str(exc)) from exc

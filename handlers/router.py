@@ -10,12 +10,12 @@ import hashlib
 import hmac
 import logging
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from handlers import binding, broadcasts, review
+from handlers import binding, broadcasts, review, tip_followup
 from handlers.chat_commands import CommandContext, build_registry
 from handlers.commands import ParsedCommand, parse_command
 from handlers.context import Core
@@ -28,6 +28,7 @@ from handlers.texts import clean_text
 from storage import audit, idempotency, outbox
 from storage import groups as group_repo
 from storage import officials as official_repo
+from storage import tips as tip_repo
 from storage.db import DatabaseUnavailable, unavailable_reason
 from storage.models import SELF_TAG_KINDS, Group
 
@@ -79,6 +80,9 @@ class Router:
         # Receipts the platform refused to deliver, shown again on the sender's next private message.
         self.held_receipts = HeldReceipts(core.secret)
         self.private_counter = PrivateCounter()
+        # Ten minutes after /进度, a tipster's plain messages supplement their tip (memory only).
+        self.followups = tip_followup.FollowupWindows(core.secret)
+        self._purged_on: date | None = None  # the local day closed tips were last purged
         # Photos: where each goes; private ones wait in memory for their tip.
         self.photos = PhotoDesk(core)
 
@@ -250,6 +254,14 @@ class Router:
         if command is not None:
             return self._command(session, msg, group, command)
         if msg.chat_type == "private":
+            tip_id = self.followups.current(msg.platform, msg.chat_id, self.core.clock())
+            tip = tip_repo.get_tip(session, tip_id) if tip_id is not None else None
+            if tip is not None:
+                return (
+                    "tip-supplement",
+                    tip_followup.supplement(session, self.core, tip, msg.text.strip()),
+                    None,
+                )
             confirmed = self._confirm_private(session, msg)
             if confirmed is not None:
                 return confirmed
@@ -299,7 +311,9 @@ class Router:
         official = official_repo.get_official(session, msg.platform, msg.sender_id)
         if cmd.official_only and official is None:
             return "refused", self.core.texts("commands.refused_not_official", command=cmd.name), None
-        ctx = CommandContext(session, self.core, msg, group, official, cmd.name, parsed.args)
+        ctx = CommandContext(
+            session, self.core, msg, group, official, cmd.name, parsed.args, followups=self.followups
+        )
         return f"command:{cmd.name}", cmd.handler(ctx), None
 
     def _group(self, session: Session, msg: IncomingMessage) -> Group:
@@ -400,7 +414,14 @@ class Router:
             idempotency.purge_private(session, now - PRIVATE_KEY_TTL)
             idempotency.purge_group(session, now - GROUP_KEY_TTL)
             review.housekeeping(session, self.core, now)
+            tip_followup.expire(session, now)
+            today = now.astimezone(self.core.tz).date()
+            if self._purged_on != today:
+                retention = self.core.profile.rewards.retention_days
+                tip_followup.purge_closed(session, now, retention, self.core.data_dir)
+                self._purged_on = today
         self.pending.purge(now)
+        self.followups.purge(now)
         self.private_limiter.purge(now)
         self.held_receipts.purge(now)
         self.photos.purge(now)
