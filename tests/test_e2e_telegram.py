@@ -257,6 +257,32 @@ async def test_the_ledger_workflow_over_the_wire(tg: Harness) -> None:
     assert tg.report(rid).status == "closed"  # type: ignore[union-attr]
 
 
+async def test_a_tip_thread_and_its_reward_over_the_wire(tg: Harness) -> None:
+    """Ask, /progress shows the question, an answer inside the window, the official's card, verify, claim."""
+    with tg.db.sessions.begin() as session:
+        add_official(session, "telegram", "6500000004", "刘主任", "admin", "应急管理站")
+    admin = user(6500000004, "主任", "刘")
+
+    async def ask(who: dict[str, Any], text: str) -> str:
+        before = len(tg.api.sent)
+        await tg.say(private_chat(who), who, text)
+        return (await tg.next_send(who["id"], before)).text
+
+    receipt = await ask(WHISTLEBLOWER, TIP)
+    code = RECEIPT.search(receipt).group(1)  # type: ignore[union-attr]
+    number = re.search(r"T\d{6}", receipt).group(0)  # type: ignore[union-attr]
+    assert "追问" in await ask(admin, f"/ask {number} 具体在后沟哪个位置？")
+    progress = await ask(WHISTLEBLOWER, f"/progress {code}")
+    assert "1. 具体在后沟哪个位置？" in progress
+    assert "已补充到您的举报" in await ask(WHISTLEBLOWER, "第三个岔口往里")
+    card = await ask(admin, f"/status {number}")
+    assert "（已读）" in card and "举报人 答：第三个岔口往里" in card
+    assert "奖励 ¥30,000" in await ask(admin, f"/verify {number} 违法行为 20万")
+    assert "身份证件" in await ask(WHISTLEBLOWER, f"/claim {code}")
+    sent_to_tipster = [s.text for s in tg.api.sent if s.chat_id == str(WHISTLEBLOWER["id"])]
+    assert len(sent_to_tipster) == 4  # only answers to what the tipster wrote: nothing is ever pushed
+
+
 async def test_ascii_alias_with_bot_name_from_supergroup(tg: Harness) -> None:
     mid, _ = await tg.say(STATION_GROUP, VILLAGER, "克虎镇加油站后面的液化气罐漏气了，味道很大")
     filed = await tg.reply_to(mid)
