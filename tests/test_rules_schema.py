@@ -145,3 +145,15 @@ def test_a_missing_user_dictionary_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "没有这个.txt"
     with pytest.raises(RulesError, match=f"找不到或读不了分词词典文件 {missing}"):
         validate_userdict(missing)
+
+
+def test_a_typo_in_a_word_class_name_is_named(rules: dict[str, Any]) -> None:
+    rules["classes"]["peoples"] = rules["classes"].pop("people")
+    message = _error(rules)
+    assert '[classes] 里有未知的键 "peoples"（是不是 "people"？）' in message
+
+
+def test_dialect_particles_must_be_a_word_list(rules: dict[str, Any]) -> None:
+    rules["morphology"]["le_like"] = "咯"
+    message = _error(rules)
+    assert '[morphology] 的 "le_like" 应该是词语列表' in message
