@@ -301,3 +301,23 @@ def test_digest_counts_in_sql_and_lists_the_first(
     # The list is in deadline order: the earliest deadlines first.
     first = [int(line.split()[0][1:]) for line in village_text.splitlines()[1:41]]
     assert first == [r.id for r in digest.overdue if not r.anonymous][:40]
+
+
+def test_each_listing_note_names_its_own_deadline(
+    database: Database, groups: dict[str, Group], cal: Calendar
+) -> None:
+    """The events are written by one INSERT … SELECT, yet each note names that hazard's own deadline date."""
+    days = [1, 2, 2, 5, 9, 30]
+    with database.sessions.begin() as s:
+        ids = {
+            file_report(
+                s, created_at=NOW - timedelta(days=60), deadline=NOW - timedelta(days=d, hours=3)
+            ).id: d
+            for d in days
+        }
+    with database.sessions.begin() as s:
+        escalate_overdue(s, cal, NOW, TZ)
+    with database.sessions() as s:
+        for event_ in s.scalars(select(ReportEvent).where(ReportEvent.action == "listed")):
+            day = (NOW - timedelta(days=ids[event_.report_id], hours=3)).date()
+            assert event_.note == f"超过整改期限（{day.month}月{day.day}日），挂牌督办"
