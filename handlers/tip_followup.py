@@ -87,6 +87,11 @@ class FollowupWindows:
         return len(old)
 
 
+def _actor(ctx: CommandContext) -> str:
+    assert ctx.official is not None  # the registry checked the permission
+    return official_actor(ctx.official)
+
+
 # --- the thread ---------------------------------------------------------------------------------------------
 
 
@@ -103,7 +108,7 @@ def ask_command(ctx: CommandContext) -> str:
     if not question:
         return ctx.t("tips.need_question")
     assert ctx.official is not None
-    row = thread_repo.ask(ctx.session, tip, question, official_actor(ctx.official), now=ctx.core.clock())
+    row = thread_repo.ask(ctx.session, tip, question, _actor(ctx), now=ctx.core.clock())
     asked = sum(1 for m in thread_repo.thread(ctx.session, tip.id) if m.kind == "question")
     return ctx.t("tips.asked", id=tip_repo.tip_label(tip.id), number=asked, seq=row.seq)
 
@@ -265,7 +270,7 @@ def verify_command(ctx: CommandContext) -> str:
         return ctx.t("tips.verify_rejected", id=tip_repo.tip_label(tip.id))
     tariff = ctx.core.profile.rewards
     now = ctx.core.clock()
-    actor = official_actor(ctx.official)  # type: ignore[arg-type]
+    actor = _actor(ctx)
     if tip.status == "reported":
         tip_repo.set_status(ctx.session, tip, "rectifying", actor, now=now)
     reward = thread_repo.create_reward(
@@ -313,8 +318,8 @@ def override_command(ctx: CommandContext) -> str:
         reward,
         fen,
         reason.strip(),
-        official_actor(ctx.official),
-        now=ctx.core.clock(),  # type: ignore[arg-type]
+        _actor(ctx),
+        now=ctx.core.clock(),
     )
     return ctx.t(
         "tips.overridden",
@@ -338,9 +343,9 @@ def paid_command(ctx: CommandContext) -> str:
         tip,
         reward,
         "paid",
-        official_actor(ctx.official),
+        _actor(ctx),
         note or None,
-        now=ctx.core.clock(),  # type: ignore[arg-type]
+        now=ctx.core.clock(),
     )
     return ctx.t("tips.paid", id=tip_repo.tip_label(tip.id), amount=format_amount(reward.amount_fen))
 
@@ -361,7 +366,7 @@ def same_matter_command(ctx: CommandContext) -> str:
     tip_repo.add_event(
         ctx.session,
         later,
-        official_actor(ctx.official),  # type: ignore[arg-type]
+        _actor(ctx),
         "same-matter",
         note=tip_repo.tip_label(first.id),
         at=ctx.core.clock(),
