@@ -1071,3 +1071,21 @@ def test_accidents_told_as_done_now_are_emergencies(clf: Classifier, text: str, 
 def test_a_risk_of_an_accident_is_a_hazard_not_an_emergency(clf: Classifier, text: str) -> None:
     c = clf.classify(text)
     assert (c.intent, c.urgent) == ("hazard", False), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "俺们村东头那个大口井没盖盖子小孩老在边上玩",  # a well, and a doubled 盖
+        "这两天刮风大 麦秸垛离电线太近了",  # too close to a wire
+        "山上下来的水把路冲了个大口子",  # a road washed open
+        "村口的老槐树空心了 随时会倒 底下天天有人下棋",  # a hollow tree that may fall
+    ],
+)
+def test_elderly_reports_of_wells_trees_and_washouts(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).intent == "hazard"
+
+
+@pytest.mark.parametrize("text", ["我会倒车", "井然有序", "市井小民的生活"])
+def test_words_that_merely_contain_a_thing_are_chatter(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).intent == "chatter"
