@@ -18,7 +18,7 @@ from bot.cli_export import export
 from bot.cli_model import model
 from bot.cli_officials import audit_command, groups, officials
 from bot.cli_schedule import report, schedule
-from bot.cli_tips import purge_command
+from bot.cli_tips import export_rewards, purge_command
 from bot.config import KNOWN_PLATFORMS
 from bot.logs import setup_logging
 from storage.constants import OPEN_STATUSES
@@ -344,3 +344,4 @@ main.add_command(officials)
 main.add_command(groups)
 main.add_command(audit_command)
 main.add_command(purge_command)
+export.add_command(export_rewards)
