@@ -17,6 +17,7 @@ from storage import attachments as attachment_repo
 from storage import audit
 from storage import broadcasts as broadcast_repo
 from storage import groups as group_repo
+from storage import ledger as ledger_repo
 from storage import officials as official_repo
 from storage import reports as report_repo
 from storage import tips as tip_repo
@@ -25,6 +26,8 @@ from storage.models import Group, Official, Report, Tip
 from storage.officials import new_code
 
 LIST_LIMIT = 20
+# /清单 全部: the whole town, even typed in a village's group.
+ALL_WORDS = ("全部", "全镇", "所有", "all")
 
 # Which status changes each official command may make, from which states. Closing a group report (销号) is an
 # acceptance (handlers.ledger); tips, which have no acceptance, close directly.
@@ -231,7 +234,9 @@ def open_list(ctx: CommandContext) -> str:
     """Anyone: open hazards, optionally of one village; anonymous tips only for officials in private."""
     core = ctx.core
     village = None
-    if ctx.args:
+    if ctx.args in ALL_WORDS:
+        pass  # the whole town, even in a village's group
+    elif ctx.args:
         # Only a village we know: whatever else was typed is never repeated back as the bot's own words.
         village = core.profile.village_of(ctx.args)
         if village is None:
@@ -251,7 +256,8 @@ def open_list(ctx: CommandContext) -> str:
     )
     tips = tip_repo.open_tips(ctx.session, village=village, limit=LIST_LIMIT) if tip_reader else []
     scope = village or ctx.t("commands.list_scope_all")
-    if not count and not tips:
+    waiting, awaiting = ledger_repo.awaiting_acceptance(ctx.session, village=village, limit=LIST_LIMIT)
+    if not count and not tips and not waiting:
         return ctx.t("commands.list_empty", scope=scope)
     now = core.clock()
     lines = [ctx.t("commands.list_header", scope=scope, count=count)]
@@ -269,6 +275,21 @@ def open_list(ctx: CommandContext) -> str:
         )
     if count > LIST_LIMIT:
         lines.append(ctx.t("commands.list_more", count=count - LIST_LIMIT))
+    if waiting:
+        lines.append(ctx.t("commands.list_awaiting_header", count=waiting))
+        for r in awaiting:
+            failed = ctx.t("commands.list_failed", count=r.failed_acceptances) if r.failed_acceptances else ""
+            lines.append(
+                ctx.t(
+                    "commands.list_awaiting_item",
+                    id=r.id,
+                    category=core.texts.label("categories", r.category),
+                    place=_place(ctx, r),
+                    failed=failed,
+                )
+            )
+        if waiting > LIST_LIMIT:
+            lines.append(ctx.t("commands.list_more", count=waiting - LIST_LIMIT))
     for tip in tips:
         lines.append(
             ctx.t(

@@ -184,3 +184,17 @@ def photo_counts(session: Session, report_id: int) -> dict[str, int]:
         .group_by(Attachment.role)
     )
     return {role: count for role, count in rows}
+
+
+def awaiting_acceptance(
+    session: Session, *, village: str | None = None, limit: int = 20
+) -> tuple[int, list[Report]]:
+    """Hazards marked rectified and waiting for acceptance (待验收): how many, and the oldest ``limit`` of them."""
+    where = [Report.status == "rectified", Report.anonymous.is_(False)]
+    if village is not None:
+        where.append(Report.village == village)
+    count = session.scalar(select(func.count(Report.id)).where(*where)) or 0
+    if not count:
+        return 0, []
+    rows = session.scalars(select(Report).where(*where).order_by(Report.rectified_at, Report.id).limit(limit))
+    return count, list(rows)

@@ -207,3 +207,20 @@ def test_several_numbers_are_each_confirmed_and_loose_ones_refused(
         refused = _say(router, "zhang", f"/不属实 {loose}")
         assert "请在命令后面写上隐患编号" in refused, loose
     assert _report(core, b).status == "rectified"
+
+
+def test_the_list_shows_what_awaits_acceptance_apart_and_all_of_the_town_on_request(
+    router: Router, core: Core, town: dict[str, int]
+) -> None:
+    major, general = town["major"], town["general"]
+    with core.sessions.begin() as s:
+        other = file_report(s, text="庙坪村小学门口电线杆歪了", village="庙坪村").id
+    _say(router, "wang", f"/整改完成 {general}")
+    _say(router, "zhang", f"/验收 {general} 不合格 灯杆基础没浇")
+    _say(router, "wang", f"/整改完成 {general} 补浇了基础")
+    listing = _reply(router.dispatch(group_msg("/清单")))  # the 王家沟村 group: its own village
+    head, _, awaiting = listing.partition("已整改待验收 1 条：")
+    assert f"#{major}" in head and f"#{general}" not in head and f"#{other}" not in listing
+    assert f"#{general}" in awaiting and "验收不合格 1 次" in awaiting
+    everything = _reply(router.dispatch(group_msg("/清单 全部")))
+    assert everything.startswith("全镇") and f"#{other}" in everything and f"#{major}" in everything
