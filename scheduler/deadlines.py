@@ -361,6 +361,8 @@ class Digest:
     overdue_public: int = 0
     due_soon_count: int = 0
     due_soon_public: int = 0
+    awaiting: int = 0  # rectified, waiting for acceptance (待验收)
+    failed: int = 0  # open again after a failed acceptance (继续挂账)
 
 
 def weekly_digest(session: Session, calendar: Calendar, now: datetime) -> Digest:
@@ -405,7 +407,15 @@ def weekly_digest(session: Session, calendar: Calendar, now: datetime) -> Digest
     rectified = session.scalar(
         select(func.count(Report.id)).where(Report.rectified_at >= week_ago, Report.rectified_at < now)
     )
+    acceptance = session.execute(
+        select(
+            _count(Report.status == "rectified"),
+            _count(and_(is_open, Report.failed_acceptances > 0)),
+        ).where(public)
+    ).one()
     return Digest(
+        awaiting=int(acceptance[0]),
+        failed=int(acceptance[1]),
         open=int(counts[0]),
         overdue=first(overdue),
         due_soon=first(due_soon),
@@ -447,5 +457,7 @@ def render_digest(digest: Digest, calendar: Calendar, tz: ZoneInfo, group_kind: 
         soon_days=calendar.deadlines.due_soon_days,
         new=digest.new,
         rectified=digest.rectified,
+        awaiting=digest.awaiting,
+        failed=digest.failed,
         list=cut_list(lines, total, calendar) if total else calendar.text("digest_empty"),
     )

@@ -299,7 +299,7 @@ def test_digest_counts_in_sql_and_lists_the_first(
     assert f"……另有 {1010 - tips - 40} 项" in village_text and "内部举报" not in village_text
     assert "……另有 970 项" in station_text
     # The list is in deadline order: the earliest deadlines first.
-    first = [int(line.split()[0][1:]) for line in village_text.splitlines()[1:41]]
+    first = [int(line.split()[0][1:]) for line in village_text.splitlines()[2:42]]
     assert first == [r.id for r in digest.overdue if not r.anonymous][:40]
 
 
@@ -321,3 +321,20 @@ def test_each_listing_note_names_its_own_deadline(
         for event_ in s.scalars(select(ReportEvent).where(ReportEvent.action == "listed")):
             day = (NOW - timedelta(days=ids[event_.report_id], hours=3)).date()
             assert event_.note == f"超过整改期限（{day.month}月{day.day}日），挂牌督办"
+
+
+def test_the_digest_counts_what_awaits_acceptance_and_what_failed_it(
+    database: Database, groups: dict[str, Group], cal: Calendar
+) -> None:
+    with database.sessions.begin() as s:
+        file_report(
+            s, text="护栏松了", status="rectified", village="王家沟村", deadline=NOW + timedelta(days=3)
+        )
+        file_report(
+            s, text="电线乱", status="rectifying", failed_acceptances=2, deadline=NOW + timedelta(days=9)
+        )
+        file_report(s, text="举报的", status="rectified", anonymous=True)
+    with database.sessions() as s:
+        digest = weekly_digest(s, cal, NOW)
+    assert (digest.awaiting, digest.failed) == (1, 1)  # anonymous rows are never counted for groups
+    assert "已整改待验收 1 项；验收不合格、继续挂账 1 项。" in render_digest(digest, cal, TZ, "village")
