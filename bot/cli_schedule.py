@@ -101,7 +101,17 @@ def report_monthly(month: str | None, png: Path | None, as_json: bool) -> None:
     else:
         click.echo(render_text(numbers, calendar))
     if png:
+        if not png.parent.is_dir():
+            raise click.BadParameter(f"目录不存在：{png.parent}（不会自动创建）", param_hint="--png")
         try:
+            from scheduler.monthly_report import cjk_font_available
+
+            if not cjk_font_available():
+                click.echo(
+                    "注意：本机没有中文字体，统计图里的中文会显示成方框。请安装中文字体（Debian/Ubuntu："
+                    "apt-get install fonts-noto-cjk），再删除 matplotlib 的字体缓存（rm -rf ~/.cache/matplotlib）后重试。",
+                    err=True,
+                )
             render_png(numbers, calendar, png)
         except ImportError as exc:
             raise click.ClickException("画图需要 matplotlib：pip install 'anquan-bot[chart]'") from exc

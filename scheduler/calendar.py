@@ -84,6 +84,8 @@ REQUIRED_TEXTS: dict[str, tuple[str, ...]] = {
         "avg_days",
         "tips_received",
         "tips_verified",
+        "tips_rewarded",
+        "tips_paid",
         "by_village",
         "by_category",
     ),

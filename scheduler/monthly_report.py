@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Subquery, and_, exists, func, select, unio
 from sqlalchemy.orm import Session, aliased
 
 from scheduler.calendar import Calendar
-from storage.models import OPEN_STATUSES, Report, ReportEvent, Tip, TipEvent
+from storage.models import OPEN_STATUSES, Report, ReportEvent, Tip, TipEvent, TipReward
 
 NOT_COUNTED = ("rejected", "duplicate")
 DONE = ("rectified", "closed")
@@ -84,6 +84,10 @@ class MonthlyReport:
     avg_days_to_rectify: float | None = None
     tips_received: int = 0
     tips_verified: int = 0
+    tips_rewarded: int = (
+        0  # reward records created (tips verified for a reward) in the month, cancelled ones aside
+    )
+    tips_paid: int = 0  # rewards paid out in the month
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the numbers."""
@@ -258,6 +262,17 @@ def build_monthly_report(
     verified, store_received, store_verified = session.execute(tips).one()
     report.tips_verified = int(verified or 0) + int(store_verified or 0)
     report.tips_received += int(store_received or 0)
+    rewarded, paid = session.execute(
+        select(
+            select(func.count(TipReward.tip_id))
+            .where(TipReward.verified_at >= start, TipReward.verified_at < end, TipReward.status != "void")
+            .scalar_subquery(),
+            select(func.count(TipReward.tip_id))
+            .where(TipReward.paid_at >= start, TipReward.paid_at < end)
+            .scalar_subquery(),
+        )
+    ).one()
+    report.tips_rewarded, report.tips_paid = int(rewarded or 0), int(paid or 0)
     report.by_village = {k: v for k, v in report.by_village.items() if v.any()}
     report.by_category = {k: v for k, v in report.by_category.items() if v.any()}
     if report.filed_total:
@@ -339,9 +354,16 @@ def render_text(report: MonthlyReport, calendar: Calendar) -> str:
         else na,
         tips_received=report.tips_received,
         tips_verified=report.tips_verified,
+        tips_rewarded=report.tips_rewarded,
+        tips_paid=report.tips_paid,
         by_village=_rows(report.by_village, village_names, [], calendar),
         by_category=_rows(report.by_category, dict(categories), list(categories), calendar),
     ).strip()
+
+
+def cjk_font_available() -> bool:
+    """Whether matplotlib knows a font with Chinese glyphs (without one the chart's labels are boxes)."""
+    return _cjk_font() is not None
 
 
 def _cjk_font() -> Any:
@@ -372,7 +394,8 @@ def render_png(report: MonthlyReport, calendar: Calendar, path: Path | str | Bin
 
     if isinstance(path, str | Path):
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            raise FileNotFoundError(path.parent)  # a missing folder is a mistake: never create it
     font = _cjk_font()
     names = sorted(report.by_village, key=lambda k: (k == "", k))
     labels = [n or calendar.text("unknown_village") for n in names] or [calendar.text("report_none")]
@@ -409,6 +432,8 @@ def _draw(
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=30, ha="right", fontproperties=font)
     ax.yaxis.get_major_locator().set_params(integer=True)
+    highest = max((max(values, default=0) for _, values, _ in series), default=0)
+    ax.set_ylim(0, max(1, highest) * 1.15)  # an empty month still gets a sane 0–1 axis
     ax.set_title(calendar.text("chart_title", month=report.month), fontproperties=font)
     ax.legend(prop=font)
     fig.tight_layout()

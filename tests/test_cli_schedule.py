@@ -120,6 +120,9 @@ def test_report_monthly(cli: click.Group, tmp_path: Path) -> None:
         )
         set_status(s, r, "rectified", "o", now=datetime(2026, 5, 5, 9, 0, tzinfo=TZ))
     db.engine.dispose()
+    missing = tmp_path / "nowhere" / "may.png"
+    result = CliRunner().invoke(cli, ["report", "monthly", "--month", "2026-05", "--png", str(missing)])
+    assert result.exit_code != 0 and "不会自动创建" in result.output and not missing.parent.exists()
     png = tmp_path / "may.png"
     result = CliRunner().invoke(cli, ["report", "monthly", "--month", "2026-05", "--png", str(png)])
     assert result.exit_code == 0, result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,10 @@ from scheduler.monthly_report import (
     render_text,
 )
 from storage.models import Report
+from storage.officials import new_code
 from storage.reports import create_report, set_status
+from storage.tip_threads import create_reward
+from storage.tips import create_tip
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -127,8 +131,12 @@ def test_text_and_chart(database: Database, ledger: None, cal: Calendar, tmp_pat
     assert "内部举报：收到 2 条，核实 2 条" in text
     assert "王家沟村：2/1/2/2" in text and "庙坪村：3/1/3/1" in text and "未注明村：0/1/0/0" in text
     assert text.index("火灾：1/0/1/1") < text.index("房屋建筑：2/2/1/1") < text.index("交通")  # label order
-    png = render_png(report, cal, tmp_path / "chart" / "2026-05.png")
+    assert text.startswith("2026-05 安全隐患排查治理月报")  # the text names its month
+    png = render_png(report, cal, tmp_path / "2026-05.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    with pytest.raises(FileNotFoundError):
+        render_png(report, cal, tmp_path / "no-such-folder" / "x.png")  # a folder is never created
+    assert not (tmp_path / "no-such-folder").exists()
     assert report.to_json()["totals"] == {"new": 5, "rectified": 3, "open": 5, "overdue": 3}
 
 
@@ -138,6 +146,33 @@ def test_empty_month(sqlite_database: Database, cal: Calendar) -> None:
     assert report.rectification_rate is None and report.avg_days_to_rectify is None
     text = render_text(report, cal)
     assert "累计整改率 —" in text and "（无）" in text
+    png = render_png(report, cal, io.BytesIO())  # an empty month still draws, on a 0–1 axis
+    assert png.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"  # type: ignore[union-attr]
+
+
+def test_rewards_counted_and_paid_in_the_month(sqlite_database: Database, cal: Calendar) -> None:
+    may = datetime(2026, 5, 12, 10, tzinfo=TZ)
+    with sqlite_database.sessions.begin() as s:
+        values = {"kind": "tip", "category": "mining", "severity": "major", "confidence": 0.9, "text": "偷挖"}
+        for i, status in enumerate(("pending", "paid", "void")):
+            tip = create_tip(s, receipt_code=new_code(18), now=may, **values)
+            reward = create_reward(
+                s,
+                tip,
+                category="general",
+                fine_fen=None,
+                computed_fen=50_000,
+                verified_by="刘主任",
+                department="安全办",
+                claim_days=60,
+                now=may + timedelta(days=i),
+            )
+            reward.status = status
+            reward.paid_at = may + timedelta(days=3) if status == "paid" else None
+    with sqlite_database.sessions() as s:
+        report = build_monthly_report(s, "2026-05", TZ, now=datetime(2026, 6, 2, tzinfo=TZ))
+    assert (report.tips_rewarded, report.tips_paid) == (2, 1)
+    assert "核定奖励 2 条，兑付 1 条" in render_text(report, cal)
 
 
 def test_month_helpers() -> None:
