@@ -54,6 +54,7 @@ from handlers.messages import IncomingMessage
 from storage import attachments as attachment_repo
 from storage import officials as official_repo
 from storage import reports as report_repo
+from storage import tips as tip_repo
 from storage.db import PRIVATE_DIR, PRIVATE_FILE
 from storage.models import Official, Report
 
@@ -80,6 +81,8 @@ _CAPTION_ID = re.compile(r"^[#＃]\s*(\d{1,9})(?![\d.])(?:\s+.*)?$", re.DOTALL)
 _CARD_ID = re.compile(r"[#＃](\d{1,9})(?!\d)")
 _SINGLE_ID = re.compile(r"^[#＃]?\s*(\d{1,9})(?![\d.,，、])(?:\s.*)?$", re.DOTALL)
 AFTER_COMMANDS = frozenset({"整改完成", "done"})
+# A tip in one of these takes no more photos from its tipster.
+CLOSED_TIP_STATUSES = frozenset({"closed", "rejected", "duplicate"})
 # Outcomes of handling words that filed a report (or merged into one) the photo can join as "before".
 FILED_OUTCOMES = frozenset({"filed", "filed-silently", "duplicate"})
 
@@ -366,9 +369,11 @@ def _join(*parts: object) -> str | None:
 class PhotoDesk:
     """The router's photo clerk: decides where a photo goes, and holds private ones until their tip is filed."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, current_tip: Callable[[str, str], int | None] | None = None) -> None:
         self.core = core
         self.held = HeldPhotos(core.secret)
+        # The tip a private chat is following up (after /进度), if any: its photos go straight to that tip.
+        self.current_tip = current_tip
         # Group photos sent without words, per sender: their words (``#23``, a hazard, /整改完成 23) may follow.
         self.group_held = HeldPhotos(core.secret)
 
@@ -501,6 +506,14 @@ class PhotoDesk:
         t = self.core.texts
         if named is not None:  # a villager naming a group report in private: not from here
             return "photo-refused", t("photos.private_refer_group", id=named), None
+        followed = self.current_tip(msg.platform, msg.chat_id) if self.current_tip is not None else None
+        tip = tip_repo.get_tip(session, followed) if followed is not None else None
+        if (
+            tip is not None
+            and tip.status not in CLOSED_TIP_STATUSES
+            and getattr(tip, "purged_at", None) is None
+        ):
+            return self._supplement(session, msg, caption, handle_text, tip.id)
         now = self.core.clock()
         problem = None
         try:
@@ -521,6 +534,28 @@ class PhotoDesk:
             minutes = int(self.held.window.total_seconds() // 60)
             problem = _join(problem, t("photos.held_note", count=still, minutes=minutes))
         return outcome, _join(reply if isinstance(reply, str) else None, problem), report_id
+
+    def _supplement(
+        self,
+        session: Session,
+        msg: IncomingMessage,
+        caption: str,
+        handle_text: Callable[[Session, IncomingMessage], Handled],
+        tip_id: int,
+    ) -> Handled:
+        """A photo while the tipster follows up their tip (after /进度): it joins that tip at once."""
+        label = tip_repo.tip_label(tip_id)
+        try:
+            photo = self._prepare(msg, keep_time=False)  # a tip's photo keeps nothing at all
+            attach(session, self.core, photo, role="before", tip_id=tip_id)
+            count = sum(attachment_repo.counts(session, tip_id=tip_id).values())
+            note = self.core.texts("photos.tip_supplemented", id=label, count=count)
+        except PhotoError as exc:
+            note = error_text(self.core, exc)
+        if not caption:
+            return "tip-photo", note, None
+        outcome, reply, report_id = handle_text(session, msg)  # the words supplement the tip as usual
+        return outcome, _join(reply if isinstance(reply, str) else None, note), report_id
 
     # --- helpers ---------------------------------------------------------------------------------------------
 

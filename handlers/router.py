@@ -84,7 +84,9 @@ class Router:
         self.followups = tip_followup.FollowupWindows(core.secret)
         self._purged_on: date | None = None  # the local day closed tips were last purged
         # Photos: where each goes; private ones wait in memory for their tip.
-        self.photos = PhotoDesk(core)
+        self.photos = PhotoDesk(
+            core, current_tip=lambda platform, chat: self.followups.current(platform, chat, core.clock())
+        )
 
     def idempotency_key(self, msg: IncomingMessage) -> str:
         """A per-message key; for private chats a keyed hash that cannot be matched to a sender without the secret."""

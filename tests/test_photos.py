@@ -397,3 +397,17 @@ def test_photos_taken_by_a_transaction_that_rolls_back_wait_again(desk: Router, 
     assert desk.photos.held.count(msg.platform, msg.chat_id, clock.now) == 1
     filed = desk.dispatch(msg)
     assert "已附照片 1 张" in filed.replies[0].text and len(rows(desk)) == 1
+
+
+def test_a_photo_while_following_up_a_tip_joins_that_tip_at_once(desk: Router) -> None:
+    import re
+
+    filed = desk.dispatch(private_msg(TIP))
+    code = re.search(r"回执码：(\S+)", filed.replies[0].text)
+    assert code, filed.replies[0].text
+    desk.dispatch(private_msg(f"/进度 {code.group(1)}"))
+    added = desk.dispatch(photo_msg("", private=True))
+    assert "已补充到您的举报 T" in added.replies[0].text and "现有照片 1 张" in added.replies[0].text
+    [row] = rows(desk)
+    assert row.tip_id is not None and row.added_by is None
+    assert len(desk.photos.held) == 0  # nothing waits: it went straight to the tip
