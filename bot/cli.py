@@ -19,6 +19,7 @@ from bot.cli_model import model
 from bot.cli_officials import audit_command, groups, officials
 from bot.cli_schedule import report, schedule
 from bot.cli_tips import export_rewards, purge_command
+from bot.cli_web import web
 from bot.config import KNOWN_PLATFORMS
 from bot.logs import setup_logging
 from storage.constants import OPEN_STATUSES
@@ -344,4 +345,5 @@ main.add_command(officials)
 main.add_command(groups)
 main.add_command(audit_command)
 main.add_command(purge_command)
+main.add_command(web)
 export.add_command(export_rewards)

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     wechaty_tls_server_name: str | None = None
     wechaty_insecure: bool = False
 
+    # The web dashboard (挂图作战): started by ``anquan run`` when web_listen (host:port) is set; web_base_url is
+    # where officials reach it (the /后台 links; https turns on the Secure cookie).
+    web_listen: str | None = None
+    web_base_url: str = "http://127.0.0.1:8080"
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from handlers import binding, broadcasts, ledger, permissions, photos, review, tip_followup
+from handlers import binding, broadcasts, ledger, permissions, photos, review, tip_followup, web_login
 from handlers.arguments import parse_ids
 from handlers.commands import Command, CommandRegistry
 from handlers.context import Core, official_actor
@@ -569,4 +569,6 @@ def build_registry() -> CommandRegistry:
     reg.add("同一事项", tip_followup.same_matter_command, aliases=("samematter",), official_only=True)
     reg.add("台账", ledger_command, aliases=("ledger",), official_only=True)
     reg.add("照片", photos_command, aliases=("photos",), official_only=True)
+    reg.add("后台", web_login.login_command, aliases=("web",), official_only=True)
+    reg.add("退出后台", web_login.logout_command, aliases=("weblogout",), official_only=True)
     return reg

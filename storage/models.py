@@ -475,3 +475,29 @@ class TipReward(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when another, earlier-accepted tip is about the same matter: that one has the priority.
     matter_of: Mapped[int | None] = mapped_column(ForeignKey("tips.id"))
+
+
+class WebLoginToken(Base):
+    """A one-time link to the web dashboard (``/后台``): only the token's SHA-256 is kept; 10 minutes, used once."""
+
+    __tablename__ = "web_login_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """A logged-in browser of an official: only the session id's SHA-256 is kept; 8 hours unless ended first."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,237 @@
+"""Tests for the web dashboard (web/): login by one-time link, cookie flags, CSRF, village scope, the pages, the
+action forms writing chat's own events, and the Excel export of exactly the filtered view.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from handlers.context import Core
+from handlers.router import Router
+from storage.officials import add_official
+from tests.conftest import Clock
+from tests.helpers import file_report, private_msg
+from web.app import create_app
+
+BASE = "https://anquan.example"
+
+
+def _say(router: Router, sender: str, text: str) -> str:
+    result = router.dispatch(private_msg(text, sender=sender))
+    return "\n".join(r.text for r in result.replies)
+
+
+def _token(router: Router, sender: str) -> str:
+    reply = _say(router, sender, "/后台")
+    found = re.search(r"/login/([A-Za-z0-9_-]+)", reply)
+    assert found, reply
+    return found.group(1)
+
+
+@pytest.fixture
+def town(core: Core) -> dict[str, int]:
+    """An admin, a station official, a 王家沟村 official; reports in 王家沟村 and 李家庄村."""
+    with core.sessions.begin() as s:
+        add_official(s, "telegram", "admin", "刘主任", "admin", "应急管理站")
+        add_official(s, "telegram", "zhang", "张站长", "station", "应急管理站")
+        add_official(s, "telegram", "wang", "王书记", "village", "王家沟村")
+        soon = core.clock() + timedelta(days=7)
+        past = core.clock() - timedelta(days=2)
+        ids = {
+            "wang_major": file_report(
+                s, text="王家沟村后山煤窑顶板裂缝", severity="major", village="王家沟村", deadline=soon
+            ).id,
+            "wang_overdue": file_report(s, text="王家沟村口电线老化", village="王家沟村", deadline=past).id,
+            "li": file_report(s, text="李家庄村河边护栏坏了", village="李家庄村", category="water").id,
+        }
+    return ids
+
+
+def _client(core: Core) -> TestClient:
+    return TestClient(create_app(core, base_url=BASE), base_url="https://testserver")
+
+
+def _login(client: TestClient, router: Router, sender: str) -> None:
+    response = client.get(f"/login/{_token(router, sender)}", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def test_the_link_logs_in_once_and_sets_a_strict_httponly_secure_cookie(
+    core: Core, router: Router, town: dict[str, int]
+) -> None:
+    client = _client(core)
+    token = _token(router, "admin")
+    response = client.get(f"/login/{token}", follow_redirects=False)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert (
+        "HttpOnly" in cookie
+        and "SameSite=strict" in cookie.replace("Strict", "strict")
+        and "Secure" in cookie
+    )
+    assert "总览" in client.get("/").text
+    # The same link again: refused, and it opens no session.
+    other = _client(core)
+    again = other.get(f"/login/{token}", follow_redirects=False)
+    assert again.status_code == 403 and "不能用了" in again.text
+    assert other.get("/", follow_redirects=False).headers["location"] == "/welcome"
+
+
+def test_a_link_expires_after_ten_minutes(
+    core: Core, router: Router, town: dict[str, int], clock: Clock
+) -> None:
+    token = _token(router, "admin")
+    clock.now += timedelta(minutes=11)
+    client = _client(core)
+    assert client.get(f"/login/{token}", follow_redirects=False).status_code == 403
+
+
+def test_no_link_in_a_group_and_http_base_has_no_secure_flag(
+    core: Core, router: Router, town: dict[str, int]
+) -> None:
+    from tests.helpers import group_msg
+
+    reply = "\n".join(r.text for r in router.dispatch(group_msg("/后台", sender="admin")).replies)
+    assert "/login/" not in reply
+    client = TestClient(create_app(core, base_url="http://127.0.0.1:8080"))
+    response = client.get(f"/login/{_token(router, 'admin')}", follow_redirects=False)
+    assert "Secure" not in response.headers["set-cookie"]
+
+
+def test_without_a_session_every_page_explains_how_to_get_a_link(core: Core, town: dict[str, int]) -> None:
+    client = _client(core)
+    for page in (
+        "/",
+        "/villages",
+        "/ledger",
+        "/tips",
+        "/calendar",
+        f"/reports/{town['li']}",
+        "/ledger/export",
+    ):
+        response = client.get(page, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/welcome"
+    assert "/后台" in client.get("/welcome").text
+
+
+def test_the_sessions_end_with_logout_and_with_the_chat_command(
+    core: Core, router: Router, town: dict[str, int]
+) -> None:
+    client = _client(core)
+    _login(client, router, "admin")
+    csrf = _csrf(client.get("/").text)
+    client.post("/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert client.get("/", follow_redirects=False).status_code == 303
+    first, second = _client(core), _client(core)
+    _login(first, router, "admin")
+    _login(second, router, "admin")
+    assert "2" in _say(router, "admin", "/退出后台")
+    for c in (first, second):
+        assert c.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
+    core: Core, router: Router, town: dict[str, int]
+) -> None:
+    client = _client(core)
+    _login(client, router, "zhang")
+    rid = town["li"]
+    response = client.post(f"/reports/{rid}/action", data={"action": "measures", "measures": "加装护栏"})
+    assert response.status_code == 403
+    response = client.post(
+        f"/reports/{rid}/action", data={"action": "measures", "measures": "加装护栏", "csrf": "0" * 64}
+    )
+    assert response.status_code == 403
+    assert "加装护栏" not in _say(router, "zhang", f"/查询 {rid}")
+
+
+def test_a_village_official_sees_only_their_village_and_no_tips(
+    core: Core, router: Router, town: dict[str, int]
+) -> None:
+    client = _client(core)
+    _login(client, router, "wang")
+    other = client.get(f"/reports/{town['li']}")
+    assert other.status_code == 403 and "王家沟村" in other.text
+    assert client.get(f"/reports/{town['wang_major']}").status_code == 200
+    tips = client.get("/tips")
+    assert tips.status_code == 403 and "举报" in tips.text
+    ledger = client.get("/ledger?village=李家庄村").text
+    assert f"#{town['li']}<" not in ledger and f"#{town['wang_major']}<" in ledger
+    board = client.get("/villages").text
+    assert "王家沟村" in board and "李家庄村" not in board
+
+
+def test_accepting_through_the_form_writes_the_event_chat_shows(
+    core: Core, router: Router, town: dict[str, int]
+) -> None:
+    rid = town["li"]
+    _say(router, "admin", f"/整改完成 {rid} 护栏已修好")
+    client = _client(core)
+    _login(client, router, "zhang")
+    page = client.get(f"/reports/{rid}")
+    assert 'id="form-accept"' in page.text
+    response = client.post(
+        f"/reports/{rid}/action",
+        data={"action": "accept", "verdict": "合格", "note": "现场复核", "csrf": _csrf(page.text)},
+    )
+    assert response.status_code == 200 and 'id="message"' in response.text
+    card = _say(router, "admin", f"/查询 {rid}")
+    assert "已销号" in card or "销号" in card
+    assert "张站长" in card and "现场复核" in card
+
+
+def test_refusals_on_the_page_use_the_chat_wording(core: Core, router: Router, town: dict[str, int]) -> None:
+    rid = town["li"]
+    _say(router, "zhang", f"/整改完成 {rid}")
+    client = _client(core)
+    _login(client, router, "zhang")
+    page = client.get(f"/reports/{rid}")
+    response = client.post(
+        f"/reports/{rid}/action", data={"action": "accept", "verdict": "合格", "csrf": _csrf(page.text)}
+    )
+    chat = _say(router, "zhang", f"/验收 {rid} 合格")
+    assert chat in response.text.replace("&#34;", '"').replace("&#39;", "'")
+
+
+def test_the_export_holds_exactly_the_filtered_rows(core: Core, router: Router, town: dict[str, int]) -> None:
+    client = _client(core)
+    _login(client, router, "admin")
+    listed = client.get("/ledger?village=王家沟村&overdue=1")
+    assert f"#{town['wang_overdue']}<" in listed.text and f"#{town['wang_major']}<" not in listed.text
+    response = client.get("/ledger/export?village=王家沟村&overdue=1")
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+    numbers = [row[1] for row in sheet.iter_rows(min_row=3, values_only=True)]
+    assert numbers == [f"#{town['wang_overdue']}"]
+    texty = load_workbook(io.BytesIO(client.get("/ledger/export?q=护栏").content)).worksheets[0]
+    assert [r[1] for r in texty.iter_rows(min_row=3, values_only=True)] == [f"#{town['li']}"]
+
+
+def test_every_page_renders_with_data(core: Core, router: Router, town: dict[str, int]) -> None:
+    client = _client(core)
+    _login(client, router, "admin")
+    overview = client.get("/").text
+    assert "未整改" in overview and "/static/echarts.min.js" in overview
+    assert "王家沟村" in client.get("/villages").text
+    ledger = client.get("/ledger?sort=village&dir=asc").text
+    assert ledger.index("李家庄村河边") < ledger.index("王家沟村口")
+    detail = client.get(f"/reports/{town['wang_major']}").text
+    assert "五落实" in detail and "煤窑" in detail
+    assert client.get("/tips").status_code == 200
+    assert "日程推送" in client.get("/calendar").text
+    assert client.get("/static/echarts.min.js").status_code == 200
