@@ -51,6 +51,7 @@ from handlers import permissions
 from handlers.commands import parse_command
 from handlers.context import Core, official_actor
 from handlers.messages import IncomingMessage
+from handlers.tip_followup import FollowupWindows
 from storage import attachments as attachment_repo
 from storage import officials as official_repo
 from storage import reports as report_repo
@@ -374,6 +375,9 @@ class PhotoDesk:
         self.held = HeldPhotos(core.secret)
         # The tip a private chat is following up (after /进度), if any: its photos go straight to that tip.
         self.current_tip = current_tip
+        # The tip just filed from a private chat (memory only, HMAC-keyed, HOLD_WINDOW): more photos join it
+        # (an album's other photos, or a photo sent after the words).
+        self.just_filed = FollowupWindows(core.secret, HOLD_WINDOW)
         # Group photos sent without words, per sender: their words (``#23``, a hazard, /整改完成 23) may follow.
         self.group_held = HeldPhotos(core.secret)
 
@@ -425,6 +429,7 @@ class PhotoDesk:
         if tip_id is None:
             return result
         now = self.core.clock()
+        self.just_filed.open(msg.platform, msg.chat_id, tip_id, now)
         photos = self.held.take(msg.platform, msg.chat_id, now)
         if not photos:
             return result
@@ -444,6 +449,7 @@ class PhotoDesk:
         """Forget held photos whose window has passed."""
         self.held.purge(now)
         self.group_held.purge(now)
+        self.just_filed.purge(now)
 
     # --- where a photo goes ----------------------------------------------------------------------------------
 
@@ -507,6 +513,8 @@ class PhotoDesk:
         if named is not None:  # a villager naming a group report in private: not from here
             return "photo-refused", t("photos.private_refer_group", id=named), None
         followed = self.current_tip(msg.platform, msg.chat_id) if self.current_tip is not None else None
+        if followed is None:
+            followed = self.just_filed.current(msg.platform, msg.chat_id, self.core.clock())
         tip = tip_repo.get_tip(session, followed) if followed is not None else None
         if (
             tip is not None

@@ -411,3 +411,14 @@ def test_a_photo_while_following_up_a_tip_joins_that_tip_at_once(desk: Router) -
     [row] = rows(desk)
     assert row.tip_id is not None and row.added_by is None
     assert len(desk.photos.held) == 0  # nothing waits: it went straight to the tip
+
+
+def test_more_photos_right_after_a_tip_join_it_and_stop_after_ten_minutes(desk: Router, clock: Clock) -> None:
+    filed = desk.dispatch(photo_msg(TIP, private=True))  # an album: the first photo carries the words
+    assert "已附照片 1 张" in filed.replies[0].text
+    second = desk.dispatch(photo_msg("", jpeg_with_gps((0, 90, 200)), private=True))
+    assert "现有照片 2 张" in second.replies[0].text
+    assert {r.tip_id for r in rows(desk)} == {rows(desk)[0].tip_id} and len(rows(desk)) == 2
+    clock.now += timedelta(minutes=11)
+    later = desk.dispatch(photo_msg("", jpeg_with_gps((200, 90, 0)), private=True))
+    assert "暂存" in later.replies[0].text and len(rows(desk)) == 2
