@@ -8,7 +8,7 @@ STAMP_TEST := $(VENV)/.installed-test
 # The WeChat extra (wechaty) only imports on Python < 3.13; it is skipped elsewhere and its tests skip.
 comma := ,
 WECHAT_OK := $(shell $(PYTHON) -c 'import sys; print("1" if sys.version_info < (3, 13) else "")')
-TEST_EXTRAS := test,postgres,train$(if $(WECHAT_OK),$(comma)wechat)
+TEST_EXTRAS := test,postgres,train,web$(if $(WECHAT_OK),$(comma)wechat)
 
 .PHONY: run test lint format clean
 
@@ -17,7 +17,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[web]'
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
