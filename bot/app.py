@@ -172,10 +172,15 @@ async def run_bot(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     scheduler = start_scheduler(settings, db.sessions, calendar=settings.calendar or core.profile.calendar)
+    from bot.cli_web import start_web_server
+
+    web = start_web_server(settings, core)  # the dashboard (挂图作战), when ANQUAN_WEB_LISTEN is set
     log.info("anquan started", extra={"platforms": ",".join(settings.platforms)})
     try:
         await serve(adapters, bridge, stop, sessions=db.sessions)
     finally:
+        if web is not None:
+            await web.stop()
         await stop_scheduler(scheduler)
         db.engine.dispose()
         log.info("anquan stopped")

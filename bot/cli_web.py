@@ -6,10 +6,15 @@ Attached to the main command group in ``bot/cli.py`` with ``main.add_command(web
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli_common import load_settings, open_db
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from handlers.context import Core
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -58,3 +63,31 @@ def web(listen: str | None) -> None:
         pass
     finally:
         db.engine.dispose()
+
+
+class WebServer:
+    """The dashboard running as a task beside the bot (``anquan run`` with ANQUAN_WEB_LISTEN)."""
+
+    def __init__(self, server: object, task: asyncio.Task[None]) -> None:
+        self.server = server
+        self.task = task
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Ask uvicorn to finish its requests and wait for it (cancelled after ``timeout``)."""
+        self.server.should_exit = True  # type: ignore[attr-defined]
+        try:
+            await asyncio.wait_for(self.task, timeout=timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            self.task.cancel()
+
+
+def start_web_server(settings: Settings, core: Core) -> WebServer | None:
+    """Start the dashboard on ``settings.web_listen`` in this event loop; None when it is not configured."""
+    if not settings.web_listen:
+        return None
+    from web.app import from_settings
+
+    server = make_server(from_settings(settings, core), settings.web_listen)
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # the bot owns the signals
+    task = asyncio.create_task(server.serve(), name="web")  # type: ignore[attr-defined]
+    return WebServer(server, task)

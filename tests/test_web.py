@@ -235,3 +235,35 @@ def test_every_page_renders_with_data(core: Core, router: Router, town: dict[str
     assert client.get("/tips").status_code == 200
     assert "日程推送" in client.get("/calendar").text
     assert client.get("/static/echarts.min.js").status_code == 200
+
+
+async def test_the_bot_starts_and_stops_the_dashboard_when_a_listen_address_is_set(
+    core: Core, tmp_path: object
+) -> None:
+    import asyncio
+    import socket
+
+    import httpx
+
+    from bot.cli_web import start_web_server
+    from bot.config import Settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert start_web_server(Settings(), core) is None
+    settings = Settings(web_listen=f"127.0.0.1:{port}", web_base_url=f"http://127.0.0.1:{port}")
+    server = start_web_server(settings, core)
+    assert server is not None
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(50):
+                try:
+                    response = await client.get(f"http://127.0.0.1:{port}/", follow_redirects=True)
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.1)
+        assert "/后台" in response.text
+    finally:
+        await server.stop()
+    assert server.task.done()
