@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from handlers.broadcasts import load_library
 from handlers.classifier import Classifier
 from handlers.profile import Profile
-from handlers.similarity import DuplicateRules
+from handlers.similarity import DuplicateRules, SightingMemo
 from handlers.texts import Texts
 from storage.models import Official, utcnow
 
@@ -31,6 +31,8 @@ class Core:
     clock: Callable[[], datetime] = utcnow
     publicity: dict[str, str] = field(default_factory=load_library)
     duplicates: DuplicateRules = field(default_factory=DuplicateRules.load)
+    # Descriptions of recent reports for the duplicate check, so each old text is parsed once.
+    sightings: SightingMemo = field(default_factory=SightingMemo, repr=False)
     # The data folder: photo evidence is kept under ``<data_dir>/photos``. None: this core keeps no photo files.
     data_dir: Path | None = None
 

@@ -72,7 +72,7 @@ def _find_duplicate(session: Session, core: Core, report: dict, now: datetime) -
     )
     if not candidates:
         return None
-    places = core.profile.place_names()
+    places = tuple(core.profile.place_names())
     new = describe(
         rules,
         report["text"],
@@ -82,16 +82,21 @@ def _find_duplicate(session: Session, core: Core, report: dict, now: datetime) -
         places=places,
     )
     for other in candidates:
-        old = describe(
-            rules,
-            other.text,
-            (other.evidence or "").split(),
-            other.location,
-            reporter=other.reporter_id,
-            places=places,
-        )
+        # An old report's text never changes: its description is kept in a bounded memo on the core.
+        key = (other.text, other.evidence or "", other.location, other.reporter_id)
+        old = core.sightings.get(key)
+        if old is None:
+            old = describe(
+                rules,
+                other.text,
+                (other.evidence or "").split(),
+                other.location,
+                reporter=other.reporter_id,
+                places=places,
+            )
+            core.sightings.put(key, old)
         if same_hazard(rules, new, old):
-            return other
+            return session.get(Report, other.id)
     return None
 
 

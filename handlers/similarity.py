@@ -9,7 +9,9 @@ so a township can edit them.
 from __future__ import annotations
 
 import re
+import threading
 import tomllib
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -372,3 +374,28 @@ def same_hazard(rules: DuplicateRules, new: Sighting, old: Sighting) -> bool:
     if new.repeat and _objects_meet(new.objects, old.objects):
         return True
     return wording >= rules.close
+
+
+class SightingMemo:
+    """A bounded, thread-safe memo of old reports' descriptions (their texts never change), oldest dropped first."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[object, ...], Sighting] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> Sighting | None:
+        """The description kept under ``key``, if any."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], sighting: Sighting) -> None:
+        """Keep ``sighting``; the least recently used one goes when the memo is full."""
+        with self._lock:
+            self._items[key] = sighting
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)

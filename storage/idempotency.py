@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -72,8 +72,10 @@ def purge_group(session: Session, before: datetime) -> int:
 
 
 def set_report(session: Session, key: str, report_id: int) -> None:
-    """Link a handled message to the report it filed."""
-    row = session.get(ProcessedMessage, key)
-    if row is not None:
-        row.report_id = report_id
-        session.flush()
+    """Link a handled message to the report it filed (one UPDATE; nothing if the key is unknown)."""
+    session.execute(
+        update(ProcessedMessage)
+        .where(ProcessedMessage.key == key)
+        .values(report_id=report_id)
+        .execution_options(synchronize_session=False)
+    )

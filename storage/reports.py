@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Row, Select, case, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import OPEN_STATUSES, REPORT_STATUSES, Report, ReportEvent, utcnow
@@ -175,12 +175,13 @@ def recent_similar_candidates(
     group_id: int | None,
     since: datetime,
     limit: int = 50,
-) -> list[Report]:
+) -> list[Row[tuple[int, str, str, str | None, str | None]]]:
     """The newest ``limit`` open, non-duplicate group hazards of one category in one village (or group) since ``since``.
 
+    Light rows (id, text, evidence, location, reporter_id), not whole reports: most are only compared, never used.
     Anonymous reports never take part: linking to one would tell a group that someone reported it privately.
     """
-    stmt = select(Report).where(
+    stmt = select(Report.id, Report.text, Report.evidence, Report.location, Report.reporter_id).where(
         Report.kind == "hazard",
         Report.anonymous.is_(False),
         Report.category == category,
@@ -194,7 +195,7 @@ def recent_similar_candidates(
         stmt = stmt.where(Report.group_id == group_id)
     else:
         return []
-    return list(session.scalars(stmt.order_by(Report.id.desc()).limit(limit)))
+    return list(session.execute(stmt.order_by(Report.id.desc()).limit(limit)))
 
 
 def count_recent_by_reporter(session: Session, platform: str, reporter_id: str, since: datetime) -> int:
