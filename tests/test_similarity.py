@@ -221,3 +221,16 @@ def test_an_object_is_known_by_its_last_word(rules: DuplicateRules) -> None:
         ("那个坡又往下溜土了，怕滑坡", ("坡+溜土", "滑坡")),
     )
     assert not _same(rules, ("村口的电线断了", ("电线+断了",)), ("村口的电线杆又歪了", ("电线杆+歪了",)))
+
+
+def test_the_sighting_memo_is_bounded_and_keeps_the_recently_used() -> None:
+    from handlers.similarity import SightingMemo, describe
+
+    memo = SightingMemo(size=2)
+    rules = DuplicateRules.load()
+    a, b, c = (describe(rules, t) for t in ("东头电线杆歪了", "西头窑洞裂了", "桥护栏断了"))
+    memo.put(("a",), a)
+    memo.put(("b",), b)
+    assert memo.get(("a",)) is a  # used: now the newest
+    memo.put(("c",), c)
+    assert memo.get(("b",)) is None and memo.get(("a",)) is a and memo.get(("c",)) is c
