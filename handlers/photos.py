@@ -74,6 +74,8 @@ FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF"})
 HOLD_WINDOW = timedelta(minutes=10)
 HOLD_PER_CHAT = MAX_PER_SIDE
 HOLD_TOTAL_BYTES = 100 * 1024 * 1024
+# In a group, wordless photos this soon after the sender's last photo went to a report follow it (an album).
+ALBUM_WINDOW = timedelta(minutes=2)
 
 EXIF_IFD = 0x8769
 DATE_TIME_ORIGINAL = 0x9003
@@ -303,6 +305,38 @@ class HeldPhotos:
         return sum(len(v) for v in self._items.values())
 
 
+class LastPlaces:
+    """Where a group sender's last photo went (report, side), for ``window``: in memory only, HMAC-keyed."""
+
+    def __init__(self, secret: bytes, window: timedelta = HOLD_WINDOW) -> None:
+        self._secret = secret
+        self.window = window
+        self._items: dict[str, tuple[tuple[int, str], datetime]] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, platform: str, chat_id: str) -> str:
+        return hmac.new(
+            self._secret, f"photo-place:{platform}:{chat_id}".encode(), hashlib.sha256
+        ).hexdigest()
+
+    def put(self, platform: str, chat_id: str, place: tuple[int, str], now: datetime) -> None:
+        """Remember ``place`` (report id, side) until the window has passed."""
+        with self._lock:
+            self._items[self._key(platform, chat_id)] = (place, now + self.window)
+
+    def get(self, platform: str, chat_id: str, now: datetime) -> tuple[int, str] | None:
+        """The place remembered for this key, if still valid."""
+        with self._lock:
+            found = self._items.get(self._key(platform, chat_id))
+        return found[0] if found is not None and now <= found[1] else None
+
+    def purge(self, now: datetime) -> None:
+        """Forget every place whose window has passed."""
+        with self._lock:
+            for key in [k for k, (_, expires) in self._items.items() if now > expires]:
+                del self._items[key]
+
+
 def store_for(core: Core) -> PhotoStore | None:
     """The photo folder of this bot (``<data_dir>/photos``), or None when the core keeps no files."""
     data_dir = getattr(core, "data_dir", None)
@@ -378,6 +412,8 @@ class PhotoDesk:
         # The tip just filed from a private chat (memory only, HMAC-keyed, HOLD_WINDOW): more photos join it
         # (an album's other photos, or a photo sent after the words).
         self.just_filed = FollowupWindows(core.secret, HOLD_WINDOW)
+        # In a group, the report a sender's last photo went to, per side: the rest of an album follows it.
+        self.group_last = LastPlaces(core.secret, ALBUM_WINDOW)
         # Group photos sent without words, per sender: their words (``#23``, a hazard, /整改完成 23) may follow.
         self.group_held = HeldPhotos(core.secret)
 
@@ -413,12 +449,17 @@ class PhotoDesk:
         if private:
             return self._private(session, msg, caption, handle_text, named)
         if not caption:
+            follows = self._album(session, msg, official)
+            if follows is not None:
+                return follows
             self._hold_group(msg)  # silently: the words may follow (WeChat photos never have any)
             return "photo-held", None, None
         outcome, reply, report_id = handle_text(session, msg)
         if outcome not in FILED_OUTCOMES or report_id is None:
             return outcome, reply, report_id  # chatter (or anything else) with a photo: the photo is ignored
-        _, note = self._attach_or_say(session, msg, report_id, "before", self._added_by(msg, official))
+        added, note = self._attach_or_say(session, msg, report_id, "before", self._added_by(msg, official))
+        if added:
+            self._remember(msg, "before", report_id)
         if reply is None:  # filed silently: stay silent about the photo too
             return outcome, None, report_id
         return outcome, _join(reply, note), report_id
@@ -450,6 +491,7 @@ class PhotoDesk:
         self.held.purge(now)
         self.group_held.purge(now)
         self.just_filed.purge(now)
+        self.group_last.purge(now)
 
     # --- where a photo goes ----------------------------------------------------------------------------------
 
@@ -476,6 +518,8 @@ class PhotoDesk:
             if refusal is not None:
                 return "photo-refused", t(refusal.key, **refusal.values), None
         added, note = self._attach_or_say(session, msg, report.id, "before", self._added_by(msg, official))
+        if added and msg.chat_type == "group":
+            self._remember(msg, "before", report.id)
         outcome = "photo-attached" if added else "photo-refused"
         return outcome, note, report.id if msg.chat_type == "group" else None
 
@@ -498,7 +542,9 @@ class PhotoDesk:
             or permissions.report_scope(official, report.village, report.id)
         ):
             return outcome, reply, report_id
-        _, note = self._attach_or_say(session, msg, report.id, "after", official_actor(official))
+        added, note = self._attach_or_say(session, msg, report.id, "after", official_actor(official))
+        if added and msg.chat_type == "group":
+            self._remember(msg, "after", report.id)
         return outcome, _join(reply if isinstance(reply, str) else None, note), report_id
 
     def _private(
@@ -566,6 +612,18 @@ class PhotoDesk:
         return outcome, _join(reply if isinstance(reply, str) else None, note), report_id
 
     # --- helpers ---------------------------------------------------------------------------------------------
+
+    def _album(self, session: Session, msg: IncomingMessage, official: Official | None) -> Handled | None:
+        """A wordless group photo right after the sender's last one went to a report: it goes there too."""
+        last = self.group_last.get(msg.platform, _sender_key(msg), self.core.clock())
+        if last is None:
+            return None
+        report_id, role = last
+        added, note = self._attach_or_say(session, msg, report_id, role, self._added_by(msg, official))
+        return ("photo-attached" if added else "photo-refused"), note, report_id
+
+    def _remember(self, msg: IncomingMessage, role: str, report_id: int) -> None:
+        self.group_last.put(msg.platform, _sender_key(msg), (report_id, role), self.core.clock())
 
     def _hold_group(self, msg: IncomingMessage) -> None:
         try:

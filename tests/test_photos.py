@@ -361,6 +361,7 @@ def test_a_group_photo_then_a_hazard_files_it_with_the_photo_and_old_photos_expi
     desk.dispatch(photo_msg("", jpeg_with_gps((1, 2, 250))))
     filed = desk.dispatch(group_msg(HAZARD))
     assert filed.report_id is not None and "整改前共 1 张" in filed.replies[0].text
+    clock.now += timedelta(minutes=3)  # past an album's two minutes: the next photo waits for words
     desk.dispatch(photo_msg("", jpeg_with_gps((250, 2, 1))))
     clock.now += timedelta(minutes=11)
     later = desk.dispatch(group_msg(f"#{filed.report_id}"))
@@ -422,3 +423,15 @@ def test_more_photos_right_after_a_tip_join_it_and_stop_after_ten_minutes(desk: 
     clock.now += timedelta(minutes=11)
     later = desk.dispatch(photo_msg("", jpeg_with_gps((200, 90, 0)), private=True))
     assert "暂存" in later.replies[0].text and len(rows(desk)) == 2
+
+
+def test_a_group_album_follows_its_captioned_photo_for_two_minutes(desk: Router, clock: Clock) -> None:
+    rid = file_hazard(desk)
+    desk.dispatch(photo_msg(f"#{rid}", jpeg_with_gps((1, 1, 1))))
+    second = desk.dispatch(photo_msg("", jpeg_with_gps((120, 1, 1))))  # the album's other photos: no caption
+    third = desk.dispatch(photo_msg("", jpeg_with_gps((1, 120, 1))))
+    assert "整改前共 2 张" in second.replies[0].text and "整改前共 3 张" in third.replies[0].text
+    assert desk.dispatch(photo_msg("", jpeg_with_gps((1, 1, 120)), sender="someone-else")).replies == []
+    clock.now += timedelta(minutes=3)
+    assert desk.dispatch(photo_msg("", jpeg_with_gps((90, 90, 1)))).replies == []  # waits for words again
+    assert len(rows(desk, report_id=rid)) == 3
