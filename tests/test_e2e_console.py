@@ -1,7 +1,7 @@
 """End to end in the console (``make run``): the ledger and a tip thread typed as a township tester would.
 
-The console has one villager and one official (an admin); a second official cannot be played there, so the
-acceptance by someone else is covered over the Bot API (tests/test_e2e_telegram.py).
+The console plays one villager and two officials: the admin (``:干部``) and a station's (``:站所``), so the
+acceptance by someone other than who rectified can be shown there too.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from storage.tip_threads import get_reward
 async def _console(core: Core, lines: list[str]) -> str:
     with core.sessions.begin() as s:
         add_official(s, "console", "official", "控制台值班员", role="admin")
+        add_official(s, "console", "inspector", "控制台验收员", role="station")
     out = io.StringIO()
     adapter = ConsoleAdapter(
         core.profile, core.texts, io.StringIO("\n".join(lines) + "\n"), out, interactive=False
@@ -29,7 +30,7 @@ async def _console(core: Core, lines: list[str]) -> str:
     return out.getvalue()
 
 
-async def test_console_ledger_from_filing_to_a_refused_self_acceptance(core: Core) -> None:
+async def test_console_ledger_from_filing_to_closing(core: Core) -> None:
     out = await _console(
         core,
         [
@@ -42,14 +43,22 @@ async def test_console_ledger_from_filing_to_a_refused_self_acceptance(core: Cor
             "/延期 1 6月20日 等新灯杆到货",
             "/整改完成 1 已更换",
             "/验收 1 合格",
+            ":站所",
+            "/验收 1 不合格 基础没浇",
+            ":干部",
+            "/整改完成 1 补浇了基础",
+            ":站所",
+            "/验收 1 合格 复查合格",
             "/查询 1",
         ],
     )
     assert "已登记隐患 #1" in out
     assert "隐患 #1 已指派给 供电所，责任人 刘师傅。" in out
     assert "隐患 #1 整改资金：¥3,000。" in out and "延至 2026-06-20" in out
-    assert "要由另一名干部验收" in out  # the console's only official marked it rectified
+    assert "要由另一名干部验收" in out  # the admin marked it rectified: not theirs to accept
+    assert "隐患 #1 验收不合格（第 1 次）：基础没浇" in out and "隐患 #1 验收合格，已销号。" in out
     assert "责任单位：供电所 刘师傅" in out and "整改时限：2026-06-20（延期 1 次）" in out
+    assert "状态：已销号" in out and "累计不合格 1 次" in out
 
 
 async def test_console_tip_thread_question_answer_and_reward(core: Core) -> None:

@@ -17,12 +17,16 @@ if TYPE_CHECKING:
 def build_adapter(name: str, settings: Settings, core: Core) -> Adapter:
     """The adapter for platform ``name`` (one of ``bot.config.KNOWN_PLATFORMS``)."""
     if name == "console":
-        from bot.adapters.console import OFFICIAL_ID, PLATFORM, ConsoleAdapter
+        from bot.adapters.console import INSPECTOR_ID, OFFICIAL_ID, PLATFORM, ConsoleAdapter
         from storage.officials import add_official
 
         # The terminal user can switch to being an official; register that account once.
         with core.sessions.begin() as session:
             add_official(session, PLATFORM, OFFICIAL_ID, core.texts("console.official_name"), role="admin")
+            # A second one, a station's, to show acceptance by someone other than who rectified.
+            add_official(
+                session, PLATFORM, INSPECTOR_ID, core.texts("console.inspector_name"), role="station"
+            )
         return ConsoleAdapter(core.profile, core.texts)
     if name == "telegram":
         from bot.adapters.telegram import TelegramAdapter

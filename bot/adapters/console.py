@@ -25,6 +25,8 @@ from handlers.texts import Texts, clean_text
 
 PLATFORM = "console"
 OFFICIAL_ID = "official"
+# A second official (a station's, 站所干部), so the console can show acceptance by someone else (验收).
+INSPECTOR_ID = "inspector"
 VILLAGER_ID = "villager"
 
 _SWITCHES = {
@@ -34,6 +36,9 @@ _SWITCHES = {
     "private": "private",
     "干部": "official",
     "official": "official",
+    "站所": "inspector",
+    "验收员": "inspector",
+    "inspector": "inspector",
     "村民": "villager",
     "villager": "villager",
     "回复": "reply",
@@ -62,6 +67,7 @@ class ConsoleState:
     """Who the terminal user is and which chat they are typing into."""
 
     official: bool = False
+    inspector: bool = False
     private: bool = False
     village: str = ""
     reply_to: QuotedMessage | None = None
@@ -107,6 +113,8 @@ class ConsoleAdapter(Adapter):
     # --- what the terminal user sees -------------------------------------------------------------
 
     def _who(self) -> str:
+        if self.state.inspector:
+            return self.texts("console.who_inspector")
         return self.texts("console.who_official" if self.state.official else "console.who_villager")
 
     def _where(self) -> str:
@@ -216,6 +224,7 @@ class ConsoleAdapter(Adapter):
             self.state.private = True
         else:
             self.state.official = action == "official"
+            self.state.inspector = action == "inspector"
         self._print(self.texts("console.switched", who=self._who(), where=self._where()))
         return True
 
@@ -251,7 +260,7 @@ class ConsoleAdapter(Adapter):
 
     async def _message(self, bridge: Bridge, text: str) -> IncomingMessage:
         self._count += 1
-        sender = OFFICIAL_ID if self.state.official else VILLAGER_ID
+        sender = INSPECTOR_ID if self.state.inspector else OFFICIAL_ID if self.state.official else VILLAGER_ID
         if self.state.private:
             chat_id, chat_type, title = f"private:{sender}", "private", None
         else:
