@@ -214,6 +214,12 @@ class PhotoStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+        if (
+            stamp is not None
+        ):  # the folders' times would tell when the file came: the hour only, like the file
+            for folder in (path.parent, self.root):
+                with contextlib.suppress(OSError):
+                    os.utime(folder, (stamp.timestamp(), stamp.timestamp()))
         return path
 
     def read(self, sha256: str) -> bytes | None:

@@ -678,3 +678,33 @@ async def test_a_private_photo_joins_the_tip_filed_next_with_nothing_about_the_s
     assert report_id is None and tip_id is not None and added_by is None
     [stored] = list((tmp_path / "photos").rglob("*.jpg"))
     assert b"Exif" not in stored.read_bytes() and b"HUAWEI" not in stored.read_bytes()
+
+
+async def test_a_private_photo_that_cannot_be_fetched_is_said_plainly_and_never_logged(
+    tg: Harness, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from tests.fakes.telegram_api import photo_update
+
+    caplog.set_level(logging.DEBUG)
+    tg.bridge.router.core.data_dir = tmp_path
+    gone = {
+        "file_id": "AgACAgIAAxkBAAIgone",
+        "file_unique_id": "gone",
+        "file_size": 1000,
+        "width": 9,
+        "height": 9,
+    }
+    tg.api.push_update(photo_update(private_chat(WHISTLEBLOWER), WHISTLEBLOWER, [gone]))
+    reply = await tg.next_send(WHISTLEBLOWER["id"], 0)
+    assert "没有收下来" in reply.text
+
+    def ours() -> str:  # the bot's own log lines (the test captures the libraries' DEBUG chatter too)
+        return "\n".join(
+            f"{r.getMessage()} {r.__dict__}" for r in caplog.records if r.name.startswith("bot.")
+        )
+
+    assert "download failed" not in ours() and str(WHISTLEBLOWER["id"]) not in ours()
+    tg.api.push_update(photo_update(VILLAGE_GROUP, VILLAGER, [gone], caption="#1"))
+    await eventually(lambda: "download failed" in ours())  # a group's failure is logged, its type only

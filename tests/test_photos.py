@@ -302,7 +302,8 @@ def test_a_private_photo_waits_for_the_words_and_joins_the_tip_with_nothing_abou
     [path] = stored_files(desk)
     top, exif, gps, info = metadata(path.read_bytes())
     assert top == {} and exif == {} and gps == {} and "exif" not in info
-    assert path.stat().st_mtime == clock.now.replace(minute=0, second=0).timestamp()
+    hour = clock.now.replace(minute=0, second=0).timestamp()
+    assert path.stat().st_mtime == path.parent.stat().st_mtime == path.parent.parent.stat().st_mtime == hour
     with desk.core.sessions() as s:
         tip = s.get(Tip, row.tip_id)
         assert tip is not None

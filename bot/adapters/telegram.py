@@ -174,11 +174,12 @@ def own_text(quoted: Message | None, bot_username: str | None) -> str | None:
 
 
 async def download_photo(
-    bot: Any, msg: Message, cap: int = PHOTO_MAX_BYTES
+    bot: Any, msg: Message, cap: int = PHOTO_MAX_BYTES, *, log_errors: bool = True
 ) -> tuple[bytes | None, str | None]:
     """(the message's image, None) via getFile and the file download; (None, "too_large" | "failed") if not.
 
-    Logs the kind of error only: no chat, no sender, no file path (it carries the token).
+    Logs the kind of error only (no chat, no sender, no file path: it carries the token), and nothing at all
+    with ``log_errors`` false: a private message never gets a log line of its own (its time would date a tip).
     """
     _, file_id = pick_photo(msg, cap)
     if file_id is None:
@@ -189,7 +190,8 @@ async def download_photo(
             return None, "too_large"
         data = bytes(await file.download_as_bytearray())
     except Exception as exc:
-        log.warning("telegram photo download failed", extra={"error": type(exc).__name__})
+        if log_errors:
+            log.warning("telegram photo download failed", extra={"error": type(exc).__name__})
         return None, "failed"
     if len(data) > cap:
         return None, "too_large"
@@ -537,7 +539,9 @@ class TelegramAdapter(Adapter):
             return
         if update.message is not None and pick_photo(update.message)[0]:
             # Downloaded here, before dispatch, so the core stays synchronous and platform-free.
-            photo, error = await download_photo(context.bot, update.message)
+            photo, error = await download_photo(
+                context.bot, update.message, log_errors=msg.chat_type == "group"
+            )
             msg = dataclasses.replace(msg, photo=photo, photo_error=error)
         task = self._bridge.submit(msg, self.deliver, self.send_document, self.send_image)
         self._tasks.add(task)

@@ -420,17 +420,23 @@ def _fetch_url(url: str, cap: int) -> tuple[bytes | None, str | None]:
     return (data, None) if len(data) <= cap else (None, "too_large")
 
 
-async def fetch_image(message: Any, cap: int = PHOTO_MAX_BYTES) -> tuple[bytes | None, str | None]:
-    """The image of a WeChat image message through its file box; logs the kind of error only."""
+async def fetch_image(
+    message: Any, cap: int = PHOTO_MAX_BYTES, *, log_errors: bool = True
+) -> tuple[bytes | None, str | None]:
+    """The image of a WeChat image message through its file box; logs the kind of error only.
+
+    With ``log_errors`` false nothing is logged: a private message never gets a log line of its own.
+    """
     try:
         box = await message.to_file_box()
         if isinstance(getattr(box, "remoteUrl", None), str) and not getattr(box, "base64", None):
             return await asyncio.to_thread(filebox_bytes, box, cap)  # a URL is fetched off the event loop
         return filebox_bytes(box, cap)
     except Exception as exc:
-        log.warning(
-            "wechat image could not be fetched", extra={"platform": PLATFORM, "error": type(exc).__name__}
-        )
+        if log_errors:
+            log.warning(
+                "wechat image could not be fetched", extra={"platform": PLATFORM, "error": type(exc).__name__}
+            )
         return None, "failed"
 
 
@@ -911,7 +917,7 @@ class WechatyAdapter(Adapter):
             sdk.pools[0].pop(talker.contact_id, None)  # do not keep a private sender cached
             if talker_payload is not None and talker_payload.type == sdk.ContactType.CONTACT_TYPE_OFFICIAL:
                 return None
-        photo, error = await fetch_image(message)
+        photo, error = await fetch_image(message, log_errors=room is not None)
         topic = room.payload.topic if room is not None and room.payload is not None else None
         return build_incoming(
             message_id=message.message_id,
