@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from handlers import web_login
 from handlers.context import Core
 from handlers.router import Router
 from storage.officials import add_official
@@ -23,6 +25,13 @@ from tests.helpers import file_report, private_msg
 from web.app import create_app
 
 BASE = "https://anquan.example"
+
+
+@pytest.fixture(autouse=True)
+def _forget_base_url() -> Iterator[None]:
+    """create_app sets the links' base URL for the process; each test starts and ends without one."""
+    yield
+    web_login.configure(None)
 
 
 def _say(router: Router, sender: str, text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from bot.adapters.telegram import RetryPolicy, SendLimiter, TelegramAdapter  # n
 from bot.app import Database  # noqa: E402
 from bot.bridge import Bridge  # noqa: E402
 from bot.cli_web import make_server  # noqa: E402
+from handlers import web_login  # noqa: E402
 from handlers.classifier import Classifier  # noqa: E402
 from handlers.profile import Profile  # noqa: E402
 from handlers.router import Router  # noqa: E402
@@ -48,6 +49,13 @@ ADMIN = user(6120334580, "主任", "刘")
 STATION = user(6120334581, "站长", "张")
 VILLAGE = user(6120334582, "书记", "王")
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/login/[A-Za-z0-9_-]+)")
+
+
+@pytest.fixture(autouse=True)
+def _forget_base_url() -> Iterator[None]:
+    """create_app sets the links' base URL for the process; each test starts and ends without one."""
+    yield
+    web_login.configure(None)
 
 
 class Site:
