@@ -639,13 +639,15 @@ class PhotoDesk:
         self.group_held.hold(msg.platform, _sender_key(msg), photo, self.core.clock())
 
     def _incoming(self, session: Session, msg: IncomingMessage) -> list[Prepared]:
-        """The photos a message brings: its own, or (a group message without one) its sender's waiting ones."""
-        if msg.has_photo:
-            return [self._prepare(msg, keep_time=True)]
+        """The photos a message brings: in a group, its sender's waiting ones first (an album's other photos may
+        be handled before the one with the words), then its own."""
+        own = [self._prepare(msg, keep_time=True)] if msg.has_photo else []
+        if msg.chat_type != "group":
+            return own
         now = self.core.clock()
         photos = self.group_held.take(msg.platform, _sender_key(msg), now)
         _give_back_on_rollback(session, self.group_held, msg.platform, _sender_key(msg), photos, now)
-        return photos
+        return photos + own
 
     def _prepare(self, msg: IncomingMessage, *, keep_time: bool) -> Prepared:
         if msg.photo_error is not None or msg.photo is None:

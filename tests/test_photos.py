@@ -436,3 +436,12 @@ def test_a_group_album_follows_its_captioned_photo_for_two_minutes(desk: Router,
     clock.now += timedelta(minutes=3)
     assert desk.dispatch(photo_msg("", jpeg_with_gps((90, 90, 1)))).replies == []  # waits for words again
     assert len(rows(desk, report_id=rid)) == 3
+
+
+def test_an_albums_wordless_photos_handled_first_join_the_captioned_one(desk: Router) -> None:
+    rid = file_hazard(desk)
+    # Telegram hands an album's photos over at once: the ones without words may be handled first.
+    assert desk.dispatch(photo_msg("", jpeg_with_gps((5, 5, 160)))).replies == []
+    captioned = desk.dispatch(photo_msg(f"#{rid}", jpeg_with_gps((160, 5, 5))))
+    assert "整改前共 2 张" in captioned.replies[0].text
+    assert len(rows(desk, report_id=rid, role="before")) == 2
