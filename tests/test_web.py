@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -276,3 +277,45 @@ async def test_the_bot_starts_and_stops_the_dashboard_when_a_listen_address_is_s
     finally:
         await server.stop()
     assert server.task.done()
+
+
+def test_photos_are_served_only_to_officials_who_may_see_the_report(
+    core: Core, router: Router, town: dict[str, int], tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from handlers.photos import PhotoStore, prepare
+    from storage.attachments import add_attachment
+
+    core.data_dir = tmp_path
+    raw = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(raw, "JPEG")
+    photo = prepare(raw.getvalue(), keep_time=False)
+    PhotoStore(tmp_path / "photos").save(photo)
+    with core.sessions.begin() as s:
+        key = add_attachment(
+            s,
+            sha256=photo.sha256,
+            size=len(photo.data),
+            mime="image/jpeg",
+            role="before",
+            now=core.clock(),
+            report_id=town["li"],
+            added_by="test",
+        ).id
+    admin, wang = _client(core), _client(core)
+    _login(admin, router, "admin")
+    _login(wang, router, "wang")
+    assert "整改前 1 张" in admin.get(f"/reports/{town['li']}").text
+    served = admin.get(f"/photos/{key}")
+    assert served.status_code == 200 and served.content == photo.data
+    assert wang.get(f"/photos/{key}").status_code == 403
+
+
+def test_anquan_web_refuses_a_listen_address_without_a_port() -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    result = CliRunner().invoke(main, ["web", "--listen", "localhost"])
+    assert result.exit_code != 0 and "主机:端口" in result.output

@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from handlers import export, ledger, permissions, photos, tip_followup
 from handlers.chat_commands import CommandContext, change_status
-from handlers.context import official_actor
 from handlers.messages import IncomingMessage
 from handlers.rules import CATEGORIES
 from storage import attachments as attachment_repo
@@ -267,7 +266,6 @@ def report_detail(request: Request, report_id: int) -> Response:
         town_wide=permissions.town_wide(who.official),
         today=now.astimezone(core.tz).date().isoformat(),
         actor_name=ledger._name,
-        funds=export.ledger_values,
     )
 
 
@@ -423,4 +421,4 @@ def calendar_page(request: Request) -> Response:
     with core.sessions() as session:
         status = data.outbox_status(session, keys, since)
     rows = [(p, status.get(k, {})) for p, k in zip(pushes, keys, strict=True)]
-    return _render(request, who, "calendar.html", rows=rows, now=now, actor=official_actor)
+    return _render(request, who, "calendar.html", rows=rows, now=now)
