@@ -377,6 +377,12 @@ def attach(
     store = store_for(core)
     if store is None:
         raise PhotoError("unavailable")
+    if tip_id is not None:
+        # A tip's photo is named by a keyed hash: the same picture also sent in a group must not share its name,
+        # or anyone reading the database could match the tip to that group sender.
+        photo = Prepared(
+            photo.data, hmac.new(core.secret, b"tip-photo:" + photo.data, hashlib.sha256).hexdigest()
+        )
     if attachment_repo.find(session, photo.sha256, role=role, report_id=report_id, tip_id=tip_id):
         return False
     label = f"T{tip_id}" if tip_id is not None else f"#{report_id}"

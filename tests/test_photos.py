@@ -445,3 +445,14 @@ def test_an_albums_wordless_photos_handled_first_join_the_captioned_one(desk: Ro
     captioned = desk.dispatch(photo_msg(f"#{rid}", jpeg_with_gps((160, 5, 5))))
     assert "整改前共 2 张" in captioned.replies[0].text
     assert len(rows(desk, report_id=rid, role="before")) == 2
+
+
+def test_a_tip_photo_never_shares_its_stored_name_with_the_same_picture_in_a_group(desk: Router) -> None:
+    """An official with the database but not the key file cannot match a tip's photo to a group sender's."""
+    plain = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 80, 40)).save(plain, "JPEG")  # no EXIF: both copies re-encode alike
+    desk.dispatch(photo_msg(HAZARD, plain.getvalue()))
+    desk.dispatch(photo_msg("举报 后沟那个煤窑晚上偷偷开采，别说是我说的", plain.getvalue(), private=True))
+    group_rows, tip_rows = rows(desk, tip_id=None), [r for r in rows(desk) if r.tip_id is not None]
+    assert len(group_rows) == 1 and len(tip_rows) == 1
+    assert group_rows[0].sha256 != tip_rows[0].sha256
