@@ -118,7 +118,15 @@ def overview(session: Session, *, now: datetime, tz: ZoneInfo, village: str | No
             village,
         )
     ).one()
-    out = Overview(*(int(v or 0) for v in row[:6]))
+    counts = [int(v or 0) for v in row[:6]]
+    out = Overview(
+        open=counts[0],
+        overdue=counts[1],
+        major_open=counts[2],
+        rectified_month=counts[3],
+        total=counts[4],
+        fixed=counts[5],
+    )
     out.avg_days = float(row[6]) if row[6] is not None else None
     tip_where = [Tip.village == village] if village else []
     out.tips = session.scalar(select(func.count(Tip.id)).where(*tip_where)) or 0
