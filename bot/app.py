@@ -160,9 +160,13 @@ async def serve(
         give_up.cancel()
 
 
-async def run_bot(settings: Settings) -> None:
-    """``anquan run``: start every configured adapter and stop cleanly on SIGTERM or SIGINT."""
-    db = await asyncio.to_thread(open_database, settings)
+async def run_bot(settings: Settings, db: Database | None = None) -> None:
+    """``anquan run``: start every configured adapter and stop cleanly on SIGTERM or SIGINT.
+
+    ``db`` is the database already opened (the CLI opens it first, to explain a failure in one line).
+    """
+    if db is None:
+        db = await asyncio.to_thread(open_database, settings)
     core = await asyncio.to_thread(build_core, settings, db)
     router = Router(core)
     bridge = Bridge(router)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli_common import load_settings, open_db
+from bot.cli_common import ConfigError, load_settings, open_db
 from bot.cli_corrections import corrections
 from bot.cli_eval import eval_command, load_classifier
 from bot.cli_explain import explain
@@ -49,10 +49,15 @@ def run() -> None:
     settings = load_settings()
     default_level = "WARNING" if settings.platforms == ["console"] else "INFO"
     setup_logging(settings.log_level or default_level)
+    db = open_db(settings)
     try:
-        asyncio.run(run_bot(settings))
+        asyncio.run(run_bot(settings, db=db))
     except (ProfileError, TextsError, CalendarError, RulesError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise ConfigError(str(exc)) from None
+    except ValueError as exc:
+        # An adapter's start-up check (Telegram without a token, wechaty without an endpoint ...): its text
+        # names the setting and the fix.
+        raise ConfigError(str(exc)) from None
     except KeyboardInterrupt:
         pass
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from handlers.rewards import Tariff, TariffError, load_tariff
+from handlers.texts import read_data_file
 
 DEFAULT_PROFILE = Path(__file__).parent / "data" / "profile.toml"
 
@@ -111,9 +112,7 @@ def load_profile(path: Path | None = None) -> Profile:
     """Read and validate a town profile (the bundled 克虎镇 example when ``path`` is None)."""
     path = path or DEFAULT_PROFILE
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ProfileError(f"找不到镇情档案文件：{path}") from exc
+        data = tomllib.loads(read_data_file(Path(path), "镇情档案文件", ProfileError))
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"镇情档案 {path} 格式错误：{exc}") from exc
     town = data.get("town")

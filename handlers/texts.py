@@ -35,8 +35,34 @@ def clean_text(text: str) -> str:
     return fixed.replace("\x00", "")
 
 
-def _placeholders(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+def read_data_file(path: Path, what: str, error: type[ValueError]) -> str:
+    """The text of a township's data file: UTF-8 with or without a BOM (Notepad adds one); else ``error``.
+
+    A file saved in GBK (or any other encoding) is named with the fix, not shown as a decoding traceback.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise error(f"找不到{what}：{path}") from exc
+    except IsADirectoryError as exc:
+        raise error(f"{what} {path} 是一个文件夹，应指向文件") from exc
+    except OSError as exc:
+        raise error(f"无法读取{what} {path}：{exc.strerror or exc}") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise error(
+            f"{what} {path} 不是 UTF-8 编码（可能是 GBK）：请用 UTF-8 编码保存（记事本“另存为”时编码选 UTF-8）"
+        ) from None
+
+
+def _placeholders(template: str, where: str = "") -> set[str]:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    except ValueError as exc:
+        raise TextsError(
+            f"{where}花括号不成对（{exc}）：占位符写成 {{名称}}，要写花括号本身请写成 {{{{ 或 }}}}"
+        ) from None
 
 
 class Texts:
@@ -57,10 +83,11 @@ class Texts:
                     if key not in data[section]:
                         raise TextsError(f"用语文件 {override} 中 [{section}] 有未知的项 {key}")
                     expected = _placeholders(data[section][key])
-                    if _placeholders(value) - expected:
+                    used = _placeholders(value, f"用语文件 {override} 中 [{section}] {key} ")
+                    if used - expected:
                         raise TextsError(
                             f"用语文件 {override} 中 [{section}] {key} 用了未知的占位符："
-                            f"{', '.join(sorted(_placeholders(value) - expected))}"
+                            f"{', '.join(sorted(used - expected))}"
                         )
                     data[section][key] = value
         return cls(data)
@@ -83,9 +110,7 @@ class Texts:
 
 def _read(path: Path) -> dict[str, dict[str, str]]:
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise TextsError(f"找不到用语文件：{path}") from exc
+        raw = tomllib.loads(read_data_file(path, "用语文件", TextsError))
     except tomllib.TOMLDecodeError as exc:
         raise TextsError(f"用语文件 {path} 格式错误：{exc}") from exc
     for section, entries in raw.items():

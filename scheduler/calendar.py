@@ -320,9 +320,13 @@ def load_calendar(path: Path | str | None = None) -> Calendar:
     """Read and validate a calendar file (the bundled one by default); raise CalendarError in plain Chinese."""
     path = Path(path) if path else DEFAULT_PATH
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_bytes().decode("utf-8-sig")  # Notepad's BOM is fine
     except OSError as exc:
         raise CalendarError(f"找不到日程表文件 {path}：{exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise CalendarError(
+            f"日程表文件 {path} 不是 UTF-8 编码（可能是 GBK）：请用 UTF-8 编码保存（记事本“另存为”时编码选 UTF-8）"
+        ) from None
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:

@@ -49,22 +49,43 @@ def unavailable_reason(exc: BaseException) -> str | None:
     """A short label when ``exc`` means the database is unreachable or unwritable for now, else None.
 
     Such errors pass by themselves (a restart, a network blip, space freed, permissions fixed), so the message
-    that met one is worth holding and trying again; other errors (a bug, a constraint) are not.
+    that met one is worth holding and trying again. Other errors (a bug, a missing table, a constraint, bad
+    data) are not, even when the driver calls them "operational" (SQLite reports almost everything so).
     """
     if isinstance(exc, DatabaseUnavailable):
         return exc.reason
-    if not isinstance(exc, (OperationalError, InterfaceError, DBAPIError)):
+    if not isinstance(exc, DBAPIError):
         return None
-    if isinstance(exc, DBAPIError) and not isinstance(exc, (OperationalError, InterfaceError)):
-        return "disconnected" if exc.connection_invalidated else None
-    detail = str(getattr(exc, "orig", exc)).lower()
+    if exc.connection_invalidated:
+        return "disconnected"
+    orig = getattr(exc, "orig", None)
+    detail = str(orig if orig is not None else exc).lower()
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate:  # PostgreSQL says exactly what happened
+        if sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03"):
+            return "disconnected"  # connection exceptions; admin or crash shutdown; starting up
+        if sqlstate == "53100":
+            return "disk-full"
+        if sqlstate.startswith("53"):
+            return "busy"  # out of memory, too many connections
+        if sqlstate == "25006":
+            return "read-only"  # a standby after a failover, or a read-only transaction default
+        if sqlstate in ("40001", "40P01", "55P03"):
+            return "busy"  # serialization failure, deadlock, lock not available
+        return None
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
     if "readonly" in detail or "read-only" in detail or "read only" in detail:
         return "read-only"
-    if ("disk" in detail and "full" in detail) or "no space" in detail:
+    if "disk is full" in detail or "no space" in detail:
         return "disk-full"
-    if "locked" in detail or "deadlock" in detail:
+    if "database is locked" in detail or "deadlock" in detail:
         return "busy"
-    return "disconnected"
+    if "unable to open database" in detail or "disk i/o error" in detail:
+        return "disconnected"
+    if "sqlite" in type(orig).__module__:
+        return None  # malformed SQL, a failing trigger, a missing table: not something waiting cures
+    return "disconnected"  # a client-side connection failure (no SQLSTATE): refused, reset, closed
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -132,6 +153,10 @@ def sqlite_files(url: str) -> list[Path]:
 def restrict_permissions(path: Path, mode: int) -> int | None:
     """Take away every permission on ``path`` beyond ``mode``; returns the old mode if it was wider, else None."""
     if os.name != "posix" or not path.exists():
+        return None
+    # Only what the bot made: a folder where a folder is meant, a regular file where a file is (a data folder
+    # set to an existing file by mistake must not have that file's permissions changed).
+    if path.is_dir() != (mode == PRIVATE_DIR) or not (path.is_dir() or path.is_file()):
         return None
     old = stat.S_IMODE(path.stat().st_mode)
     if old & ~mode == 0:
