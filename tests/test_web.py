@@ -56,12 +56,22 @@ def town(core: Core) -> dict[str, int]:
         add_official(s, "telegram", "wang", "王书记", "village", "王家沟村")
         soon = core.clock() + timedelta(days=7)
         past = core.clock() - timedelta(days=2)
+        found = core.clock() - timedelta(days=40)
         ids = {
             "wang_major": file_report(
-                s, text="王家沟村后山煤窑顶板裂缝", severity="major", village="王家沟村", deadline=soon
+                s,
+                text="王家沟村后山煤窑顶板裂缝",
+                severity="major",
+                village="王家沟村",
+                deadline=soon,
+                created_at=found,
             ).id,
-            "wang_overdue": file_report(s, text="王家沟村口电线老化", village="王家沟村", deadline=past).id,
-            "li": file_report(s, text="李家庄村河边护栏坏了", village="李家庄村", category="water").id,
+            "wang_overdue": file_report(
+                s, text="王家沟村口电线老化", village="王家沟村", deadline=past, created_at=found
+            ).id,
+            "li": file_report(
+                s, text="李家庄村河边护栏坏了", village="李家庄村", category="water", created_at=found
+            ).id,
         }
     return ids
 
@@ -319,3 +329,61 @@ def test_anquan_web_refuses_a_listen_address_without_a_port() -> None:
 
     result = CliRunner().invoke(main, ["web", "--listen", "localhost"])
     assert result.exit_code != 0 and "主机:端口" in result.output
+
+
+def test_the_overview_counts_what_the_ledger_holds(core: Core, router: Router, town: dict[str, int]) -> None:
+    from web import data
+
+    _say(router, "zhang", f"/整改完成 {town['li']} 修好了")
+    with core.sessions() as s:
+        numbers = data.overview(s, now=core.clock(), tz=core.tz, village=None)
+        wang = data.overview(s, now=core.clock(), tz=core.tz, village="王家沟村")
+    assert (numbers.open, numbers.overdue, numbers.major_open, numbers.total, numbers.fixed) == (
+        2,
+        1,
+        1,
+        3,
+        1,
+    )
+    assert numbers.rate == pytest.approx(1 / 3)
+    assert dict(numbers.by_village) == {"王家沟村": 2}
+    assert (wang.open, wang.fixed) == (2, 0)
+    assert sum(numbers.found) == 3 and sum(numbers.fixed_by_month) == 1
+    assert numbers.avg_days == pytest.approx(40)
+
+
+def test_the_calendar_shows_each_push_with_its_delivery_status(
+    core: Core, router: Router, town: dict[str, int]
+) -> None:
+    from datetime import datetime
+
+    from sqlalchemy import select
+
+    from scheduler.calendar import load_calendar
+    from storage.models import OutboxMessage
+    from storage.outbox import enqueue
+
+    today = core.clock().astimezone(core.tz).date()
+    pushes = load_calendar(core.profile.calendar).pushes(today - timedelta(days=7), today, core.tz)
+    assert pushes, "the bundled calendar pushes something every week"
+    push = pushes[-1]
+    with core.sessions.begin() as s:
+        enqueue(
+            s,
+            dedup_key=push.dedup_key(1),
+            event=push.entry.key,
+            platform="telegram",
+            chat_id="-100",
+            text="提醒",
+        )
+        row = s.scalars(select(OutboxMessage).where(OutboxMessage.dedup_key == push.dedup_key(1))).one()
+        row.status, row.sent_at = "sent", core.clock()
+        row.created_at = datetime.combine(push.day, datetime.min.time(), core.tz)
+    client = _client(core)
+    _login(client, router, "admin")
+    page = client.get("/calendar").text
+    lines = [
+        p for p in page.split("<tr") if push.at.strftime("%Y-%m-%d %H:%M") in p and push.entry.title in p
+    ]
+    assert any("已发 1" in line for line in lines)
+    assert "没有记录" in page  # the other past pushes of the week were never queued here
