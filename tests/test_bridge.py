@@ -102,3 +102,66 @@ async def test_throttled_group_reply_waits_in_the_outbox_and_private_reply_is_no
         rows = list_outbox(s)
     assert [(r.event, r.chat_id) for r in rows] == [("reply", "-100")]
     assert "已登记隐患" in rows[0].text
+
+
+# --- a database that is away ------------------------------------------------------------------------------
+
+
+class AwayRouter:
+    """A router stand-in whose database is away until ``back`` is set; records the order messages are handled."""
+
+    def __init__(self) -> None:
+        self.back = threading.Event()
+        self.handled: list[str] = []
+        self.tries = 0
+
+    def dispatch(self, msg: IncomingMessage) -> DispatchResult:
+        from storage.db import DatabaseUnavailable
+
+        self.tries += 1
+        if not self.back.is_set():
+            raise DatabaseUnavailable("disconnected")
+        self.handled.append(msg.text)
+        return DispatchResult([Reply(msg.chat_id, "ok:" + msg.text)], "filed")
+
+
+async def test_messages_held_for_the_database_are_handled_in_order_once_it_is_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    router = AwayRouter()
+    bridge = Bridge(router, retry_base=0.01, retry_max=0.05)  # type: ignore[arg-type]
+    sent: list[str] = []
+
+    async def deliver(reply: Reply) -> None:
+        sent.append(reply.text)
+
+    with caplog.at_level(logging.INFO):
+        for i in range(5):
+            bridge.submit(group_msg(f"m{i}") if i % 2 else private_msg(f"m{i}"), deliver)
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        assert sent == [] and bridge.held == 5
+        router.back.set()
+        await asyncio.wait_for(bridge.drain(), timeout=5)
+    assert router.handled == [f"m{i}" for i in range(5)]  # arrival order, each once
+    assert sorted(sent) == [f"ok:m{i}" for i in range(5)]
+    messages = [r.getMessage() for r in caplog.records if r.name == "bot.bridge"]
+    assert (
+        messages.count("database unavailable; messages are held in memory and retried until it is back") == 1
+    )
+    assert any(m.startswith("database available again") for m in messages)
+    assert not any("m3" in str(r.__dict__) for r in caplog.records)  # no message text in any log
+
+
+async def test_a_stop_during_an_outage_gives_up_held_messages_and_ends() -> None:
+    router = AwayRouter()
+    bridge = Bridge(router, retry_base=0.01, retry_max=0.05)  # type: ignore[arg-type]
+
+    async def deliver(reply: Reply) -> None:
+        raise AssertionError("nothing can be answered")
+
+    task = asyncio.create_task(bridge.process(private_msg("举报 夜里偷采"), deliver))
+    await asyncio.sleep(0.1)
+    assert bridge.abandon_held() == 1
+    await asyncio.wait_for(task, timeout=2)
+    assert bridge.held == 0

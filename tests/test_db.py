@@ -66,3 +66,60 @@ def test_upgrade_drops_the_old_pickled_job_table(database: Database) -> None:
         conn.execute(text("INSERT INTO apscheduler_jobs VALUES ('anquan.calendar', 'pickled')"))
     upgrade(database.engine)
     assert "apscheduler_jobs" not in inspect(database.engine).get_table_names()
+
+
+# --- which errors mean "the database is away for now" -----------------------------------------------------
+
+
+def test_real_outages_count_as_unavailable_and_bugs_do_not(tmp_path: Path) -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from storage.db import unavailable_reason
+
+    def sqlite_error(message: str) -> OperationalError:
+        return OperationalError("INSERT", {}, sqlite3.OperationalError(message))
+
+    assert unavailable_reason(sqlite_error("database or disk is full")) == "disk-full"
+    assert unavailable_reason(sqlite_error("attempt to write a readonly database")) == "read-only"
+    assert unavailable_reason(sqlite_error("unable to open database file")) == "disconnected"
+    assert unavailable_reason(sqlite_error("database is locked")) == "busy"
+    # SQLite calls these "operational" too, but waiting cures none of them.
+    assert unavailable_reason(sqlite_error("malformed JSON")) is None
+    assert unavailable_reason(sqlite_error("no such table: officials")) is None
+    assert unavailable_reason(ProgrammingError("SELECT", {}, Exception("syntax error"))) is None
+    assert unavailable_reason(ValueError("x")) is None
+
+    class PgError(Exception):
+        def __init__(self, sqlstate: str | None) -> None:
+            super().__init__("pg")
+            self.sqlstate = sqlstate
+
+    def pg(sqlstate: str | None) -> OperationalError:
+        return OperationalError("INSERT", {}, PgError(sqlstate))
+
+    assert unavailable_reason(pg(None)) == "disconnected"  # refused, reset, closed: no SQLSTATE
+    assert unavailable_reason(pg("57P01")) == "disconnected"  # terminating connection (admin command)
+    assert unavailable_reason(pg("08006")) == "disconnected"
+    assert unavailable_reason(pg("53100")) == "disk-full"
+    assert unavailable_reason(pg("25006")) == "read-only"
+    assert unavailable_reason(pg("42P01")) is None  # undefined table: a bug
+
+
+def test_permissions_are_never_changed_on_something_the_bot_did_not_make(tmp_path: Path) -> None:
+    import os
+
+    from storage.db import PRIVATE_DIR, PRIVATE_FILE, restrict_permissions
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    os.chmod(a_file, 0o644)
+    assert restrict_permissions(a_file, PRIVATE_DIR) is None  # a data folder set to a file by mistake
+    assert a_file.stat().st_mode & 0o777 == 0o644
+    folder = tmp_path / "folder"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    assert restrict_permissions(folder, PRIVATE_FILE) is None
+    assert restrict_permissions(folder, PRIVATE_DIR) == 0o755
+    assert folder.stat().st_mode & 0o777 == 0o700

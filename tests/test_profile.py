@@ -54,3 +54,15 @@ def test_profile_may_name_its_own_calendar_next_to_it(tmp_path: Path) -> None:
     assert load_profile(_write(tmp_path, body)).calendar == tmp_path / "cal.toml"
     with pytest.raises(ProfileError, match="日历文件不存在"):
         load_profile(_write(tmp_path, body.replace("cal.toml", "nope.toml")))
+
+
+def test_a_profile_with_a_bom_loads_and_a_gbk_one_is_named(tmp_path: Path) -> None:
+    bundled = (Path(__file__).parents[1] / "handlers" / "data" / "profile.toml").read_text(encoding="utf-8")
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + bundled.encode())
+    assert load_profile(bom).town == load_profile().town
+    gbk = tmp_path / "gbk.toml"
+    gbk.write_bytes(bundled.encode("gbk", "replace"))
+    with pytest.raises(ProfileError, match="请用 UTF-8 编码保存") as caught:
+        load_profile(gbk)
+    assert str(gbk) in str(caught.value)

@@ -38,3 +38,30 @@ def test_bad_override_is_refused_at_start(tmp_path: Path, body: str, message: st
     path.write_text(body, encoding="utf-8")
     with pytest.raises(TextsError, match=message):
         Texts.load(path)
+
+
+def test_text_that_cannot_be_stored_is_made_safe() -> None:
+    from handlers.texts import clean_text
+
+    assert clean_text("\udcff\udcfe电线着火了") == "\ufffd\ufffd电线着火了"  # undecodable bytes
+    assert clean_text("\ud83d\ude00 好") == "😀 好"  # a surrogate pair is one character
+    assert clean_text("a\x00b") == "ab"  # PostgreSQL cannot hold NUL
+    plain = "王家沟村东头老窑洞裂了"
+    assert clean_text(plain) is plain
+
+
+def test_a_bom_is_accepted_and_gbk_is_named(tmp_path: Path) -> None:
+    override = tmp_path / "texts.toml"
+    override.write_bytes('\ufeff[replies]\nprivate_guide = "请写清楚"\n'.encode())
+    assert Texts.load(override)("replies.private_guide", town="克虎镇") == "请写清楚"
+    override.write_bytes('[replies]\nprivate_guide = "请写清楚"\n'.encode("gbk"))
+    with pytest.raises(TextsError, match=r"请用 UTF-8 编码保存") as caught:
+        Texts.load(override)
+    assert str(override) in str(caught.value)
+
+
+def test_an_unbalanced_brace_is_named_with_its_key(tmp_path: Path) -> None:
+    override = tmp_path / "texts.toml"
+    override.write_text('[replies]\nprivate_guide = "请写清楚{town"\n', encoding="utf-8")
+    with pytest.raises(TextsError, match=r"\[replies\] private_guide 花括号不成对"):
+        Texts.load(override)
