@@ -102,3 +102,74 @@ def test_a_platform_without_its_settings_is_refused_clearly(
         build_adapter("telegram", Settings(platforms="telegram"), core)
     with pytest.raises(ValueError, match="unknown platform"):
         build_adapter("qq", Settings(), core)
+
+
+class CappedAdapter(Adapter):
+    """Like WeChat after its daily cap: every send is refused until (far) later."""
+
+    platform = "capped"
+
+    async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
+        await stop.wait()
+
+    async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
+        from bot.adapters.base import RetryLater
+
+        raise RetryLater(20 * 3600.0, "daily cap reached")
+
+
+async def test_a_stop_never_waits_for_a_send_cap(sqlite_database) -> None:  # type: ignore[no-untyped-def]
+    import time
+    from datetime import UTC, datetime
+
+    from storage.outbox import enqueue
+
+    with sqlite_database.sessions.begin() as s:
+        enqueue(
+            s,
+            dedup_key="cap",
+            event="test",
+            platform="capped",
+            chat_id="room",
+            group_id=None,
+            text="通知",
+            not_before=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+    bridge = Bridge(EchoRouter())  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.serve([CappedAdapter()], bridge, stop, sessions=sqlite_database.sessions))
+    await asyncio.sleep(0.5)  # the outbox loop has met the cap and is pausing
+    started = time.monotonic()
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert time.monotonic() - started < 2
+
+
+class AwayRouter:
+    """A router whose database never comes back."""
+
+    def dispatch(self, msg: IncomingMessage) -> DispatchResult:
+        from storage.db import DatabaseUnavailable
+
+        raise DatabaseUnavailable("disconnected")
+
+
+class OneMessageAdapter(FlakyAdapter):
+    def __init__(self) -> None:
+        super().__init__(failures=0)
+
+
+async def test_a_stop_during_a_database_outage_ends_after_the_grace_period() -> None:
+    import time
+
+    adapter = OneMessageAdapter()
+    bridge = Bridge(AwayRouter(), retry_base=0.01, retry_max=0.05)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.serve([adapter], bridge, stop, shutdown_grace=0.3))
+    await asyncio.sleep(0.2)
+    assert bridge.held == 1
+    started = time.monotonic()
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert 0.2 < time.monotonic() - started < 2
+    assert adapter.sent == []
