@@ -91,6 +91,12 @@ __all__ = [
 INTENTS = ("hazard", "tip", "chatter", "command")
 # Share of the hazard threshold that weak, unframed evidence must reach to go to the officials' review queue.
 REVIEW_SCORE = 0.5
+# A message the rules call chatter, with no frame explaining it away but with a weak rule signal (a thing of a
+# hazard category or a bad state was named), is filed when the statistical model is at least this sure. Scored
+# by models that never saw the messages (two folds of tests/corpora/train) this filed 30 of 30 correctly and
+# none of the held-out LCCC chit-chat (README, 识别效果). Below it the message still goes to review.
+WEAK_RULE_MODEL_SCORE = 0.97
+_WEAK_SIGNAL_ROLES = frozenset({"thing", "bad", "strong", "event", "act", "lack_item"})
 
 _MENTION_RE = re.compile(r"[@＠][^\s,，:：。！!？?]{1,20}(?:\s+|\u2005|$)")
 _EMOJI_RE = re.compile(
@@ -382,11 +388,17 @@ class Classifier:
         return self._second_opinion(norm, chat, verdict, trace)
 
     def _second_opinion(
-        self, norm: str, chat: str, verdict: Classification, trace: dict[str, Any] | None
+        self,
+        norm: str,
+        chat: str,
+        verdict: Classification,
+        trace: dict[str, Any] | None,
     ) -> Classification:
         """A message the rules call chatter: the model files it alone above its measured auto threshold
-        (only when no frame explained it away), sends it to review above the review threshold, else leaves
-        it chatter. A private message in the review band gets the one-line question instead of silence."""
+        (only when no frame explained it away), or together with a weak rule signal (a thing or a state the
+        rules saw) above ``WEAK_RULE_MODEL_SCORE``; it sends it to review above the review
+        threshold, else leaves it chatter. A private message in the review band gets the one-line question
+        instead of silence."""
         model = self.model
         assert model is not None
         score = model.score(norm)
@@ -416,6 +428,20 @@ class Classifier:
                 model_score=score,
                 urgent=True,
             )
+        signals = self._weak_signals(norm, chat) if score >= WEAK_RULE_MODEL_SCORE and not framed else []
+        if signals and not asked:
+            # a weak rule signal nobody framed away, and a model that is sure: two opinions agree, file it
+            return replace(
+                verdict,
+                intent="hazard",
+                category=verdict.category or category,
+                severity=severity,
+                confidence=round(min(0.85, score), 3),
+                evidence=verdict.evidence or tuple(signals[:3]),
+                reason=f"隐患证据：{'、'.join(signals[:3])} + 统计模型 {score:.2f}",
+                review=False,
+                model_score=score,
+            )
         if score >= model.auto_threshold and not framed and not asked:
             return replace(
                 verdict,
@@ -436,6 +462,13 @@ class Classifier:
             reason=f"待干部确认：{why}",
             model_score=score,
         )
+
+    def _weak_signals(self, norm: str, chat: str) -> list[str]:
+        """The things and states the rules saw in a message they called chatter (asked again only for the few
+        messages the model is sure about)."""
+        seen: dict[str, Any] = {}
+        self._rules_on(norm, chat, seen)
+        return list(dict.fromkeys(h.word for h in seen.get("hits", ()) if h.entry.roles & _WEAK_SIGNAL_ROLES))
 
     def _calls_for_help(self, norm: str) -> bool:
         """True if the message holds an urgency marker (快来人, 人没上来) or matches an emergency pattern

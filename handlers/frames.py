@@ -266,10 +266,17 @@ def read_frames(
     question = ("question" in present or text.endswith(("?", "？"))) and "complaint" not in present
     # a figurative word vetoes only when it shares a clause with the evidence ("说是没电了" is an excuse
     # in its own clause, not a figure of speech about the stopped fan)
-    # a comparison inside an emergency's own clause is literal ("火苗子窜得比房还高"), not a figure of speech
+    # a comparison beside an emergency in its clause is literal ("火苗子窜得比房还高"), not a figure of speech;
+    # one that holds the emergency's words is not ("热得人都要烧起来了")
     fig = patterns.figurative.search(text)
-    emergency_clauses = {h.clause for h in hits if "urgent" in h.entry.roles and "event" in h.entry.roles}
-    figurative = (fig is not None and clause_at(text, fig.start()) not in emergency_clauses) or any(
+    literal = fig is not None and any(
+        "urgent" in h.entry.roles
+        and "event" in h.entry.roles
+        and h.clause == clause_at(text, fig.start())
+        and (h.end <= fig.start() or h.start >= fig.end())
+        for h in hits
+    )
+    figurative = (fig is not None and not literal) or any(
         "figurative" in h.entry.roles and (h.clause in evidence_clauses or not evidence_clauses) for h in hits
     )
     past = _told_as_past(text, hits, present, evidence_positions)
