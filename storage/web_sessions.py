@@ -41,6 +41,20 @@ def create_login_token(session: Session, official_id: int, *, now: datetime) -> 
     return raw
 
 
+def login_token_usable(session: Session, raw: str, *, now: datetime) -> bool:
+    """Whether the token would log in now (known, unused, unexpired), without using it."""
+    return (
+        session.scalar(
+            select(WebLoginToken.id).where(
+                WebLoginToken.token_hash == digest(raw),
+                WebLoginToken.used_at.is_(None),
+                WebLoginToken.expires_at > now,
+            )
+        )
+        is not None
+    )
+
+
 def redeem_login_token(session: Session, raw: str, *, now: datetime) -> Official | None:
     """Use the token once: the active official it was made for, or None (unknown, expired, used, disabled)."""
     hashed = digest(raw)

@@ -81,7 +81,9 @@ def _client(core: Core) -> TestClient:
 
 
 def _login(client: TestClient, router: Router, sender: str) -> None:
-    response = client.get(f"/login/{_token(router, sender)}", follow_redirects=False)
+    token = _token(router, sender)
+    assert 'action="/login/' in client.get(f"/login/{token}").text
+    response = client.post(f"/login/{token}", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/"
 
 
@@ -96,7 +98,11 @@ def test_the_link_logs_in_once_and_sets_a_strict_httponly_secure_cookie(
 ) -> None:
     client = _client(core)
     token = _token(router, "admin")
-    response = client.get(f"/login/{token}", follow_redirects=False)
+    # Opening the link (or a chat app's preview fetching it) does not use it up; the page logs in by POST.
+    for _ in range(2):
+        opened = client.get(f"/login/{token}")
+        assert opened.status_code == 200 and opened.headers["referrer-policy"] == "no-referrer"
+    response = client.post(f"/login/{token}", follow_redirects=False)
     assert response.status_code == 303
     cookie = response.headers["set-cookie"]
     assert (
@@ -107,7 +113,8 @@ def test_the_link_logs_in_once_and_sets_a_strict_httponly_secure_cookie(
     assert "总览" in client.get("/").text
     # The same link again: refused, and it opens no session.
     other = _client(core)
-    again = other.get(f"/login/{token}", follow_redirects=False)
+    assert other.get(f"/login/{token}").status_code == 403
+    again = other.post(f"/login/{token}", follow_redirects=False)
     assert again.status_code == 403 and "不能用了" in again.text
     assert other.get("/", follow_redirects=False).headers["location"] == "/welcome"
 
@@ -118,7 +125,8 @@ def test_a_link_expires_after_ten_minutes(
     token = _token(router, "admin")
     clock.now += timedelta(minutes=11)
     client = _client(core)
-    assert client.get(f"/login/{token}", follow_redirects=False).status_code == 403
+    assert client.get(f"/login/{token}").status_code == 403
+    assert client.post(f"/login/{token}", follow_redirects=False).status_code == 403
 
 
 def test_no_link_in_a_group_and_http_base_has_no_secure_flag(
@@ -129,7 +137,7 @@ def test_no_link_in_a_group_and_http_base_has_no_secure_flag(
     reply = "\n".join(r.text for r in router.dispatch(group_msg("/后台", sender="admin")).replies)
     assert "/login/" not in reply
     client = TestClient(create_app(core, base_url="http://127.0.0.1:8080"))
-    response = client.get(f"/login/{_token(router, 'admin')}", follow_redirects=False)
+    response = client.post(f"/login/{_token(router, 'admin')}", follow_redirects=False)
     assert "Secure" not in response.headers["set-cookie"]
 
 

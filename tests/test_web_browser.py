@@ -153,8 +153,8 @@ async def test_an_official_walks_every_page_filters_exports_and_accepts(
     context = await browser.new_context(viewport={"width": 412, "height": 900}, accept_downloads=True)
     page = await context.new_page()
     link = await site.link(ADMIN)
-    await page.goto(link)
-    assert page.url == f"{site.base}/"
+    await page.goto(link)  # the page logs in by POST at once
+    await page.wait_for_url(f"{site.base}/")
     await page.wait_for_function("document.querySelector('#trend canvas') !== null")
     assert "未整改" in await page.content()
     await _shot(page, shots, "overview")
@@ -193,6 +193,7 @@ async def test_an_official_walks_every_page_filters_exports_and_accepts(
     station = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await station.new_page()
     await page.goto(await site.link(STATION))
+    await page.wait_for_url(f"{site.base}/")
     await page.goto(f"{site.base}/reports/{site.ids['wang']}")
     await _shot(page, shots, "report")
     await page.select_option("#form-accept select[name=verdict]", "合格")
@@ -215,6 +216,7 @@ async def test_a_village_official_stays_in_their_village(site: Site, browser: An
     context = await browser.new_context()
     page = await context.new_page()
     await page.goto(await site.link(VILLAGE))
+    await page.wait_for_url(f"{site.base}/")
     assert "举报" not in await page.inner_text("header nav")
     response = await page.goto(f"{site.base}/reports/{site.ids['li']}")
     assert response is not None and response.status == 403

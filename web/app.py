@@ -114,6 +114,17 @@ def create_app(core: Core, *, base_url: str | None = None, calendar: Calendar | 
     def web_alias_zh() -> Response:
         return RedirectResponse("/", status_code=303)
 
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        # Login links carry their token in the path: never sent on as a referrer, never cached, never framed.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(auth.router)
     app.include_router(pages.router)

@@ -83,8 +83,20 @@ def set_cookie(request: Request, response: Response, sid: str) -> None:
 
 
 @router.get("/login/{token}")
+def login_page(request: Request, token: str) -> Response:
+    """Opening the link: a page that logs in by POST (a browser submits it at once; a chat app's link preview,
+    which fetches the link without running scripts, cannot use the link up). A used or expired link: why not."""
+    core = core_of(request)
+    with core.sessions() as session:
+        usable = web_sessions.login_token_usable(session, token, now=core.clock())
+    if not usable:
+        return request.app.state.render(request, None, "welcome.html", status_code=403, link_failed=True)
+    return request.app.state.render(request, None, "login.html", token=token)
+
+
+@router.post("/login/{token}")
 def login(request: Request, token: str) -> Response:
-    """Open a one-time link: a new session and the cookie, then 总览; a used or expired link gets the explanation."""
+    """Use the link once: a new session and its cookie, then 总览; a used or expired link gets the explanation."""
     core = core_of(request)
     with core.sessions.begin() as session:
         official = web_sessions.redeem_login_token(session, token, now=core.clock())

@@ -221,10 +221,10 @@ def _command_context(session: Any, request: Request, who: Viewer, command: str, 
     return CommandContext(session, core_of(request), msg, None, official, command, args)
 
 
-def _scope_check(request: Request, who: Viewer, report: Any) -> None:
+def _scope_check(request: Request, who: Viewer, report: Any, report_id: int | str = "") -> None:
     core = core_of(request)
     if report is None or (report.anonymous or report.kind == "tip"):
-        raise Forbidden(core.texts("commands.report_not_found", id="?"))
+        raise Forbidden(core.texts("commands.report_not_found", id=report_id or getattr(report, "id", "")))
     refusal = permissions.report_scope(who.official, report.village, report.id)
     if refusal is not None:
         values = dict(refusal.values)
@@ -239,7 +239,7 @@ def report_detail(request: Request, report_id: int) -> Response:
     now = core.clock()
     with core.sessions() as session:
         report = report_repo.get_report(session, report_id)
-        _scope_check(request, who, report)
+        _scope_check(request, who, report, report_id)
         assert report is not None
         five = ledger_repo.five_items(session, report.id)
         events = list(
@@ -313,7 +313,7 @@ async def report_action(request: Request, report_id: int) -> Response:
         raise Forbidden("未知的操作。")
     with core.sessions.begin() as session:
         report = report_repo.get_report(session, report_id)
-        _scope_check(request, who, report)
+        _scope_check(request, who, report, report_id)
         ctx = _command_context(session, request, who, command, _action_args(report_id, action, form))
         handler = {
             "assign": ledger.assign,
