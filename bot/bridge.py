@@ -244,7 +244,7 @@ class Bridge:
                     head.done.set_result(replies)
         finally:
             self._recovery = None
-            if self._outage_since is not None:
+            if self._outage_since is not None and not self._closing:
                 log.warning(
                     "database available again; held messages handled",
                     extra={
