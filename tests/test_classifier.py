@@ -1089,3 +1089,47 @@ def test_elderly_reports_of_wells_trees_and_washouts(clf: Classifier, text: str)
 @pytest.mark.parametrize("text", ["我会倒车", "井然有序", "市井小民的生活"])
 def test_words_that_merely_contain_a_thing_are_chatter(clf: Classifier, text: str) -> None:
     assert clf.classify(text).intent == "chatter"
+
+
+# ---- round 2 of issue 8: emergencies in more forms, weak rule signal plus a sure model ---------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "仓房那边的烟越来越浓 都看不清路了",  # danger growing now
+        "工作面突然涌水 人还没撤完",  # a mine disaster underground
+        "一开门满屋子都是烟",  # a room full of smoke
+        "化肥厂飘过来的气熏得人头晕想吐",  # fumes making people ill
+        "村口轰的一声爆了 玻璃都震碎了",  # a bang
+        "老磨坊塌了 三个娃在里头耍",  # collapsed with people inside
+        "鱼塘边一个放牛的滑下去了",  # slipped into water named first
+        "拉化工料的桶翻了 冒黄烟 呛人得很",  # a container broken and fuming
+        "火顺着麦秸往场边跑",  # fire running along the straw
+        "我爸在院里倒下了 叫不答应",  # kin, unanswering
+        "巷道里的人撤不出来了",  # cannot get out, whatever the verb
+        "河水猛涨 桥上还站着人",  # water rising fast
+        "仓库冒黑烟了 里面可能还有工人",  # people inside, hedged
+        "柴房着了 火苗窜得比树还高",  # a comparison beside an emergency is literal
+    ],
+)
+def test_round2_emergency_forms_are_urgent_and_major(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+@pytest.mark.parametrize("text", ["这天热得人都要烧起来了", "急得我头都冒烟了", "这瓜比去年的还大"])
+def test_heat_and_comparison_hyperbole_stays_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("chatter", False), c
+
+
+def test_a_weak_rule_signal_and_a_sure_model_file_together(clf: Classifier) -> None:
+    c = clf.classify("堤上漏水")
+    assert (c.intent, c.review) == ("hazard", False), c
+    assert "统计模型" in c.reason and c.evidence, c
+
+
+def test_a_sure_model_alone_without_any_rule_signal_does_not_file(clf: Classifier) -> None:
+    c = clf.classify("今天吃火锅去不去")
+    assert c.intent == "chatter", c
