@@ -226,7 +226,7 @@ class Bridge:
                         if head.msg.chat_type == "private"
                         else head.msg
                     )
-                    replies = await asyncio.to_thread(self._dispatch, msg)
+                    replies = await asyncio.to_thread(self._dispatch, msg, True)
                 except DatabaseUnavailable as exc:
                     if time.monotonic() - reminded >= OUTAGE_REMINDER:
                         reminded = time.monotonic()
@@ -275,8 +275,10 @@ class Bridge:
             )
         return count
 
-    def _dispatch(self, msg: IncomingMessage) -> list[Reply]:
+    def _dispatch(self, msg: IncomingMessage, retried: bool = False) -> list[Reply]:
         try:
+            if retried:  # it met the outage before: the router checks whether it was stored after all
+                return self.router.dispatch(msg, retried=True).replies
             return self.router.dispatch(msg).replies
         except DatabaseUnavailable:
             raise

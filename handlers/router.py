@@ -95,8 +95,12 @@ class Router:
             return "p:" + hmac.new(self.core.secret, raw.encode(), hashlib.sha256).hexdigest()
         return review.group_message_key(msg.platform, msg.chat_id, msg.message_id)
 
-    def dispatch(self, msg: IncomingMessage) -> DispatchResult:
+    def dispatch(self, msg: IncomingMessage, *, retried: bool = False) -> DispatchResult:
         """Handle one message exactly once; a redelivered message returns no replies and changes nothing.
+
+        ``retried`` says this message met an unavailable database before (the caller held it): if it turns out
+        to be stored already (the connection broke between COMMIT and its answer), a group hazard is answered
+        with its number instead of silence.
 
         A private message that fails is logged with the exception's type only, never raised: a database error's
         text and traceback can carry the tip's text or the sender's id (PostgreSQL's DETAIL quotes the row).
@@ -107,14 +111,14 @@ class Router:
         msg = _storable(msg)
         if msg.chat_type != "private":
             try:
-                return self._dispatch(msg)
+                return self._dispatch(msg, retried)
             except (OperationalError, InterfaceError, DBAPIError) as exc:
                 reason = unavailable_reason(exc)
                 if reason is None:
                     raise
                 raise DatabaseUnavailable(reason) from exc
         try:
-            return self._dispatch(msg)
+            return self._dispatch(msg, retried)
         except Exception as exc:
             reason = unavailable_reason(exc)
             if reason is not None:
@@ -122,7 +126,7 @@ class Router:
             log.error("private message failed", extra={"platform": msg.platform, "error": type(exc).__name__})
             return DispatchResult(outcome="failed")
 
-    def _dispatch(self, msg: IncomingMessage) -> DispatchResult:
+    def _dispatch(self, msg: IncomingMessage, retried: bool = False) -> DispatchResult:
         if (not msg.text or not msg.text.strip()) and not msg.has_photo:
             return DispatchResult(outcome="empty")
         if msg.chat_type == "private" and not msg.unlimited:
@@ -130,6 +134,7 @@ class Router:
             if limited is not None:
                 return limited
         key = self.idempotency_key(msg)
+        failed_before = retried
         for attempt in range(1, DISPATCH_ATTEMPTS + 1):
             try:
                 handled = self._dispatch_once(msg, key)
@@ -138,6 +143,7 @@ class Router:
                 # Never the text, never a private sender: the exception type and where it happened only.
                 # A database that is away (down, full, read-only) is logged once by the caller, not per try.
                 away = unavailable_reason(exc) in ("disconnected", "read-only", "disk-full")
+                failed_before = failed_before or unavailable_reason(exc) is not None
                 log.log(
                     logging.DEBUG if away else logging.WARNING,
                     "message handling failed, retrying"
@@ -154,7 +160,7 @@ class Router:
                     raise
                 time.sleep(DISPATCH_BACKOFF * attempt)
         if handled is None:
-            return DispatchResult(outcome="redelivered")
+            return self._stored_before(msg, key) if failed_before else DispatchResult(outcome="redelivered")
         outcome, reply, report_id = handled
         self._log(msg, outcome, report_id)
         private = msg.chat_type == "private"
@@ -180,6 +186,30 @@ class Router:
                 again = f"{self.core.texts('replies.receipt_again')}\n{held}"
                 replies.insert(0, Reply(msg.chat_id, again, receipt=True))
         return DispatchResult(replies=replies, outcome=outcome, report_id=report_id)
+
+    def _stored_before(self, msg: IncomingMessage, key: str) -> DispatchResult:
+        """A message whose failed try had in fact committed: answer a filed group hazard with its number.
+
+        A private reply cannot be rebuilt (a receipt code is stored only as a hash); it is counted, not logged.
+        """
+        if msg.chat_type == "private":
+            self.private_counter.add("reply-lost-at-disconnect", self.core.clock())
+            return DispatchResult(outcome="stored-before-disconnect")
+        with self.core.sessions() as session:
+            row = idempotency.seen(session, key)
+            report_id = row.report_id if row is not None else None
+        log.warning(
+            "message was stored before the connection broke",
+            extra={"platform": msg.platform, "chat": msg.chat_id, "report": report_id},
+        )
+        if report_id is None:
+            return DispatchResult(outcome="stored-before-disconnect")
+        text = self.core.texts("review.reply_already", id=report_id)
+        return DispatchResult(
+            replies=[Reply(msg.chat_id, text, msg.message_id)],
+            outcome="stored-before-disconnect",
+            report_id=report_id,
+        )
 
     def undelivered(self, platform: str, reply: Reply) -> None:
         """The platform refused a private reply: count it, and keep it in memory if it carries a receipt code."""

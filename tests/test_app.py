@@ -148,7 +148,7 @@ async def test_a_stop_never_waits_for_a_send_cap(sqlite_database) -> None:  # ty
 class AwayRouter:
     """A router whose database never comes back."""
 
-    def dispatch(self, msg: IncomingMessage) -> DispatchResult:
+    def dispatch(self, msg: IncomingMessage, *, retried: bool = False) -> DispatchResult:
         from storage.db import DatabaseUnavailable
 
         raise DatabaseUnavailable("disconnected")

@@ -115,7 +115,7 @@ class AwayRouter:
         self.handled: list[str] = []
         self.tries = 0
 
-    def dispatch(self, msg: IncomingMessage) -> DispatchResult:
+    def dispatch(self, msg: IncomingMessage, *, retried: bool = False) -> DispatchResult:
         from storage.db import DatabaseUnavailable
 
         self.tries += 1

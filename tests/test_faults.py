@@ -433,3 +433,32 @@ async def test_a_full_waiting_queue_refuses_new_messages_and_says_so(
     full = [r for r in caplog.records if "queue is full" in r.getMessage()]
     assert len(full) == 1
     assert any("held messages not handled" in r.getMessage() for r in caplog.records)
+
+
+def test_a_hazard_stored_just_before_the_connection_broke_still_gets_its_number(
+    sqlite_file: Path, classifier: Classifier, texts: Texts, profile: Profile, clock: Clock
+) -> None:
+    """The COMMIT reached the database, its answer did not: the retry finds the message stored and says so."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    engine = make_engine(f"sqlite:///{sqlite_file}")
+    db = Database(engine, make_session_factory(engine))
+    router = _router_on(db, classifier, texts, profile, clock)
+    broken = {"left": 1}
+
+    @event.listens_for(db.sessions, "after_commit")
+    def lose_the_answer(session: object) -> None:
+        if broken["left"]:
+            broken["left"] -= 1
+            raise OperationalError(
+                "COMMIT", {}, ConnectionResetError("server closed the connection unexpectedly")
+            )
+
+    try:
+        result = router.dispatch(group_msg("村东头电线杆子歪了，快倒了", message_id="ack-lost"))
+    finally:
+        engine.dispose()
+    assert result.report_id is not None
+    assert [f"#{result.report_id}" in r.text for r in result.replies] == [True]
+    assert _counts(db)[0] == 1  # stored once
