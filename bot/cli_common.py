@@ -50,11 +50,28 @@ def load_settings(*, data_files: bool = True) -> Settings:
     except ValidationError as exc:
         raise ConfigError(_describe_validation(exc)) from None
     except ValueError as exc:
-        raise ConfigError(f"配置有误：{exc}") from None
+        raise ConfigError(_describe_settings_error(exc)) from None
     check_log_level(settings)
     if data_files:
         check_data_files(settings)
     return settings
+
+
+def _describe_settings_error(exc: ValueError) -> str:
+    """A settings error that is not a field's: most often the ANQUAN_CONFIG file itself."""
+    import tomllib
+
+    config_file = os.environ.get("ANQUAN_CONFIG")
+    if config_file and isinstance(exc, UnicodeDecodeError):
+        return (
+            f"配置文件 {config_file}（ANQUAN_CONFIG）不是 UTF-8 编码（可能是 GBK）："
+            "请用 UTF-8 编码保存（记事本“另存为”时编码选 UTF-8）"
+        )
+    if config_file and isinstance(exc, tomllib.TOMLDecodeError):
+        bom = Path(config_file).read_bytes().startswith(b"\xef\xbb\xbf")
+        hint = "文件开头有 BOM：请用“UTF-8”（不带 BOM）重新保存" if bom else "请按 TOML 格式改正"
+        return f"配置文件 {config_file}（ANQUAN_CONFIG）格式有误：{exc}；{hint}"
+    return f"配置有误：{exc}"
 
 
 def _describe_validation(exc: ValidationError) -> str:

@@ -205,3 +205,15 @@ def test_anquan_run_answers_a_bad_configuration_with_one_line(
         line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("已新建数据库文件")
     ]
     assert len(lines) == 1 and lines[0].startswith("错误：") and expected in lines[0], proc.stderr
+
+
+def test_a_broken_or_gbk_config_file_is_named(env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "anquan.toml"
+    config.write_text('platforms = "con\n', encoding="utf-8")
+    line = _one_error_line(_invoke(["reports"], ANQUAN_CONFIG=str(config)))
+    assert f"配置文件 {config}（ANQUAN_CONFIG）格式有误" in line
+    config.write_bytes('# 本镇配置\nplatforms = "console"\n'.encode("gbk"))
+    line = _one_error_line(_invoke(["reports"], ANQUAN_CONFIG=str(config)))
+    assert str(config) in line and "请用 UTF-8 编码保存" in line
+    line = _one_error_line(_invoke(["reports"], ANQUAN_CONFIG=str(tmp_path / "missing.toml")))
+    assert "ANQUAN_CONFIG" in line and "missing.toml" in line
