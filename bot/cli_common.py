@@ -158,9 +158,14 @@ def new_sqlite_file(settings: Settings) -> Path | None:
     return None if path.exists() else path.resolve()
 
 
+def stderr_is_terminal() -> bool:
+    """Whether a person is watching standard error (notices are for them, not for scripts parsing output)."""
+    return click.get_text_stream("stderr").isatty()
+
+
 def announce_new_database(path: Path | None) -> None:
-    """Say on standard error which SQLite file was just created (so a stray ``./data`` is noticed)."""
-    if path is not None:
+    """Tell the person at the terminal which SQLite file was just created (so a stray ``./data`` is noticed)."""
+    if path is not None and stderr_is_terminal():
         click.echo(
             f"已新建数据库文件：{path}（要用别的数据库，请设置 ANQUAN_DATA_DIR 或 ANQUAN_DATABASE_URL）",
             err=True,

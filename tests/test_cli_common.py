@@ -169,12 +169,18 @@ def test_data_files_with_a_bom_are_accepted_and_gbk_is_named(env: dict[str, str]
     assert _invoke(["reports"], ANQUAN_TEXTS=str(texts)).exit_code == 0
 
 
-def test_the_first_use_of_a_sqlite_file_says_which_file(env: dict[str, str], tmp_path: Path) -> None:
+def test_the_first_use_of_a_sqlite_file_says_which_file(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.cli_common.stderr_is_terminal", lambda: True)  # a person at a terminal
     first = _invoke(["reports"])
     assert first.exit_code == 0
     assert f"已新建数据库文件：{(tmp_path / 'data' / 'anquan.db').resolve()}" in first.stderr
     again = _invoke(["reports"])
     assert "已新建数据库文件" not in again.stderr
+    monkeypatch.setattr("bot.cli_common.stderr_is_terminal", lambda: False)  # a script: output stays clean
+    (tmp_path / "data" / "anquan.db").unlink()
+    assert _invoke(["reports"]).output == "（没有记录）\n"
 
 
 def _run(env: dict[str, str], **extra: str) -> subprocess.CompletedProcess[str]:
