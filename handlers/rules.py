@@ -379,6 +379,13 @@ def _read_nouns(path: Path, tags: frozenset[str]) -> frozenset[str]:
 
 def build_trie_pattern(words: Iterable[str]) -> re.Pattern[str]:
     """Compile the words into one regex shaped like a trie, longest alternatives first."""
+    # a zero-width look-ahead finds the longest keyword at *every* position, so overlapping keywords
+    # ("一直往下" and "往下滚") are all seen; hits inside a longer hit are dropped afterwards
+    return re.compile("(?=(" + _trie_source(words) + "))")
+
+
+def _trie_source(words: Iterable[str]) -> str:
+    """The source of a regex shaped like a trie of ``words`` that matches the longest of them."""
     trie: dict[str, Any] = {}
     for word in words:
         node = trie
@@ -398,9 +405,7 @@ def build_trie_pattern(words: Iterable[str]) -> re.Pattern[str]:
             return f"(?:{body})?"
         return body
 
-    # a zero-width look-ahead finds the longest keyword at *every* position, so overlapping keywords
-    # ("一直往下" and "往下滚") are all seen; hits inside a longer hit are dropped afterwards
-    return re.compile("(?=(" + render(trie) + "))")
+    return render(trie)
 
 
 def build_start_table(words: Iterable[str]) -> tuple[re.Pattern[str], dict[str, re.Pattern[str]]]:
@@ -427,8 +432,7 @@ class _LazyTrieTable(dict[str, re.Pattern[str]]):
         self._groups = by_first
 
     def __missing__(self, ch: str) -> re.Pattern[str]:
-        sub = build_trie_pattern(self._groups[ch]).pattern
-        compiled = self[ch] = re.compile(sub[len("(?=(") : -len("))")])
+        compiled = self[ch] = re.compile(_trie_source(self._groups[ch]))  # compiled once, not twice
         return compiled
 
 
