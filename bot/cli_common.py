@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -160,7 +161,7 @@ def new_sqlite_file(settings: Settings) -> Path | None:
 
 def stderr_is_terminal() -> bool:
     """Whether a person is watching standard error (notices are for them, not for scripts parsing output)."""
-    return click.get_text_stream("stderr").isatty()
+    return sys.stderr.isatty()
 
 
 def announce_new_database(path: Path | None) -> None:
