@@ -172,8 +172,7 @@ class DeliveryLoop:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
         if getattr(self.adapter, "flush_outbox_on_stop", False):
-            self._stop = None
-            await self._round(None)
+            await self._round(None)  # every due row; a throttle still does not hold the stop (``self._stop``)
 
     async def _round(self, stop: asyncio.Event | None) -> float:
         """One drain; returns how long to wait before the next (longer while the database is away)."""
