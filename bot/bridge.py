@@ -69,6 +69,7 @@ class Bridge:
         self._refused = 0
         self._full_logged = False
         self._closing = False  # shutting down with the database away: hold nothing more
+        self._side_warned: dict[str, float] = {}  # when each side task last logged an outage
 
     @property
     def held(self) -> int:
@@ -288,14 +289,17 @@ class Bridge:
             )
             return []
 
-    @staticmethod
-    def _failed(what: str, exc: Exception, **extra: object) -> None:
-        """Log a side task's failure: a database outage as one line (the outage has its own log), else a traceback."""
+    def _failed(self, what: str, exc: Exception, **extra: object) -> None:
+        """Log a side task's failure: a database outage as one line now and then (not every few seconds, as
+        housekeeping would), anything else with its traceback."""
         reason = unavailable_reason(exc)
-        if reason is not None:
-            log.warning(f"{what}: database unavailable", extra={**extra, "reason": reason})
-        else:
+        if reason is None:
             log.error(what, exc_info=exc, extra=extra)
+            return
+        now = time.monotonic()
+        if now - self._side_warned.get(what, float("-inf")) >= OUTAGE_REMINDER:
+            self._side_warned[what] = now
+            log.warning(f"{what}: database unavailable", extra={**extra, "reason": reason})
 
     async def membership(self, change: MembershipChange) -> None:
         """Record that the bot joined or left a group."""

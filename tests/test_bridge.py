@@ -165,3 +165,21 @@ async def test_a_stop_during_an_outage_gives_up_held_messages_and_ends() -> None
     assert bridge.abandon_held() == 1
     await asyncio.wait_for(task, timeout=2)
     assert bridge.held == 0
+
+
+async def test_housekeeping_during_an_outage_logs_one_line_not_one_every_round(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    class DownRouter:
+        def housekeeping(self) -> None:
+            raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+
+    bridge = Bridge(DownRouter())  # type: ignore[arg-type]
+    with caplog.at_level(logging.INFO):
+        for _ in range(5):
+            await bridge.housekeeping()
+    lines = [r for r in caplog.records if r.name == "bot.bridge"]
+    assert [r.getMessage() for r in lines] == ["housekeeping failed: database unavailable"]
+    assert not any(r.exc_info for r in lines)
