@@ -1133,3 +1133,21 @@ def test_a_weak_rule_signal_and_a_sure_model_file_together(clf: Classifier) -> N
 def test_a_sure_model_alone_without_any_rule_signal_does_not_file(clf: Classifier) -> None:
     c = clf.classify("今天吃火锅去不去")
     assert c.intent == "chatter", c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "施工吊篮的钢丝绳断了一根 师傅挂在外面",  # hanging outside
+        "挖沟的时候土方塌了 一个民工埋到腰了",  # buried up to the waist
+        "他去扶倒下的电杆 当场被打倒在地",  # struck down on the spot
+        "二楼的雨棚砸下来了 下面是摆摊的",  # fell with people below
+        "一氧化碳报警了 工头让我们继续干",  # told to go on, whoever is named
+        "有个娃在塘里沉下去了 半天没上来",  # went under
+        "硫化氢冒出来了 工人们都在咳",  # people all coughing now
+    ],
+)
+def test_round2_more_emergency_forms_are_filed_major(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity) == ("hazard", "major"), c
+    assert c.urgent, c
