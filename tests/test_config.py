@@ -128,19 +128,18 @@ def _parse(lines: str) -> list[dict[str, object]]:
 def test_anquan_parse_uses_the_townships_rules_file(
     clean_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """碾盘 (a stone mill base) is no keyword in the bundled rules; a township adds it and the rules file
-    files the message itself (before, at most the statistical model sends it to review)."""
+    """碾盘 (a stone mill base) is no keyword of the bundled rules: a tilted one is filed as a hazard of an unknown
+    kind (其他) from the state and the model. A township that lists it under buildings gets it filed as such."""
     message = "村口那个碾盘歪了\n"
 
     def verdict() -> tuple[object, ...]:
         row = _parse(message)[0]
-        return (row["intent"], row["category"], row["review"], row["evidence"])
+        return (row["intent"], row["category"], row["review"])
 
-    before = verdict()
-    rules = _rules_with(tmp_path, "[things.other]\nwords = [", '[things.other]\nwords = ["碾盘", ')
+    assert verdict() == ("hazard", "other", False)
+    rules = _rules_with(tmp_path, "[things.building]\nwords = [", '[things.building]\nwords = ["碾盘", ')
     monkeypatch.setenv("ANQUAN_RULES", str(rules))
-    after = verdict()
-    assert after == ("hazard", "other", False, ["碾盘+歪了"]) != before
+    assert verdict() == ("hazard", "building", False)
 
 
 def test_a_broken_rules_file_stops_anquan_parse_with_the_chinese_message(
