@@ -1151,3 +1151,12 @@ def test_round2_more_emergency_forms_are_filed_major(clf: Classifier, text: str)
     c = clf.classify(text)
     assert (c.intent, c.severity) == ("hazard", "major"), c
     assert c.urgent, c
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["楼上掉下来了一件衣服 下面是我家的", "孩子们都在吐槽作业多", "疫情那会儿大家都被困在家里"],
+)
+def test_things_falling_on_nobody_and_idioms_are_not_emergencies(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert c.intent == "chatter" and not c.urgent, c
