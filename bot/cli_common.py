@@ -18,7 +18,6 @@ import click
 from pydantic import ValidationError
 
 from bot.config import Settings
-from storage.db import scrub_password
 
 if TYPE_CHECKING:
     from bot.app import Database
@@ -193,6 +192,8 @@ def describe_database_error(exc: BaseException, settings: Settings) -> str:
         )
     if isinstance(exc, ArgumentError):
         return f"{prefix}地址写法不对；请改 ANQUAN_DATABASE_URL（{DATABASE_URL_EXAMPLE}）"
+    from storage.db import scrub_password
+
     detail = scrub_password(str(getattr(exc, "orig", None) or exc), settings.db_url)
     low = detail.lower()
     if isinstance(exc, OperationalError) and backend == "postgresql":
