@@ -395,3 +395,15 @@ def test_the_calendar_shows_each_push_with_its_delivery_status(
     ]
     assert any("已发 1" in line for line in lines)
     assert "没有记录" in page  # the other past pushes of the week were never queued here
+
+
+def test_the_board_has_a_tile_per_responsible_unit_linking_to_its_ledger(
+    core: Core, router: Router, town: dict[str, int]
+) -> None:
+    _say(router, "zhang", f"/指派 {town['li']} 克虎煤业 赵矿长")
+    client = _client(core)
+    _login(client, router, "admin")
+    board = client.get("/villages").text
+    assert "责任单位" in board and "克虎煤业" in board
+    ledger = client.get("/ledger?q=克虎煤业&status=open").text
+    assert f"#{town['li']}<" in ledger and f"#{town['wang_major']}<" not in ledger

@@ -197,6 +197,26 @@ class Tile:
         return "amber" if self.open else "green"
 
 
+def unit_tiles(session: Session, *, now: datetime, village: str | None) -> list[Tile]:
+    """Counts per responsible unit (责任单位: stations, enterprises…) of assigned hazards, in one grouped query."""
+    is_open = Report.status.in_(OPEN_STATUSES)
+    rows = session.execute(
+        _scoped(
+            select(
+                Report.responsible_unit,
+                func.count(case((is_open, 1))),
+                func.count(case((_overdue(now), 1))),
+                func.count(case((and_(is_open, Report.severity == "major"), 1))),
+                func.count(Report.id),
+            ).where(Report.responsible_unit.is_not(None)),
+            village,
+        )
+        .group_by(Report.responsible_unit)
+        .order_by(Report.responsible_unit)
+    )
+    return [Tile(name, int(o), int(d), int(m), int(t)) for name, o, d, m, t in rows]
+
+
 def tiles(session: Session, names: list[str], *, now: datetime, village: str | None) -> list[Tile]:
     """Counts per village in one grouped query; every named village gets a tile, empty ones too."""
     is_open = Report.status.in_(OPEN_STATUSES)
@@ -231,10 +251,11 @@ class LedgerQuery:
 
 
 def text_condition(text: str) -> Any:
-    """Free text: a report number (``23`` or ``#23``), or words in the description or place."""
+    """Free text: a report number (``23`` or ``#23``), or words in the description, place or responsible unit."""
     value = text.strip().lstrip("#＃")
     words = [Report.text.contains(text.strip(), autoescape=True)]
     words.append(Report.location.contains(text.strip(), autoescape=True))
+    words.append(Report.responsible_unit.contains(text.strip(), autoescape=True))
     if value.isdigit() and len(value) < 10:
         words.append(Report.id == int(value))
     return or_(*words)

@@ -84,13 +84,14 @@ def overview(request: Request) -> Response:
 
 @router.get("/villages")
 def villages(request: Request) -> Response:
-    """村级看板: one tile per village, coloured by open, overdue and major hazards."""
+    """村级看板: one tile per village and per responsible unit, coloured by open, overdue and major hazards."""
     who = viewer(request)
     core = core_of(request)
     names = [u.name for u in core.profile.villages]
     with core.sessions() as session:
         board = data.tiles(session, names, now=core.clock(), village=who.village)
-    return _render(request, who, "villages.html", tiles=board)
+        units = data.unit_tiles(session, now=core.clock(), village=who.village)
+    return _render(request, who, "villages.html", tiles=board, units=units)
 
 
 # --- 台账 ------------------------------------------------------------------------------------------------------
