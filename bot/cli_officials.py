@@ -315,7 +315,9 @@ def groups_add(platform: str, chat_id: str, kind: str, unit: str | None, title: 
     if unit:
         found = _profile(settings).find_unit(unit)
         if found is None:
-            click.echo(f"注意：镇情档案里没有“{unit}”，群里的消息不会按它认村，村干部也管不到这个群。", err=True)
+            click.echo(
+                f"注意：镇情档案里没有“{unit}”，群里的消息不会按它认村，村干部也管不到这个群。", err=True
+            )
         else:
             unit = found.name
     db = open_db(settings)

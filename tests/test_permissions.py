@@ -152,7 +152,9 @@ def test_only_an_admin_grants_leadership_station_or_enterprise_tags(
         )
         assert answer == "只有镇安全办管理员才能把群登记为“领导”，或改动这类群的登记。"
         assert _kind(core, "-9") == (None, None)
-    assert "镇安委会" in _reply(router.dispatch(group_msg("/登记群 镇领导", chat="-9", title="随便聊", sender="admin")))
+    assert "镇安委会" in _reply(
+        router.dispatch(group_msg("/登记群 镇领导", chat="-9", title="随便聊", sender="admin"))
+    )
     assert _kind(core, "-9") == ("leadership", "镇安委会")
     # Nobody but an admin turns it back into something else.
     router.dispatch(group_msg("/登记群 王家沟村", chat="-9", title="随便聊", sender="wang"))
