@@ -444,6 +444,8 @@ async def fetch_image(
 
 # Sends of each day's cap kept for receipts to tipsters (at most a tenth of the cap).
 RECEIPT_RESERVE = 20
+# Stopping, a pacing wait up to this long is still sat out; a longer one raises RetryLater.
+STOPPING_MAX_WAIT = 2.0
 
 
 class SendPacer:
@@ -483,6 +485,26 @@ class SendPacer:
         self._day: str | None = None
         self._count = 0
         self._warned_day: str | None = None
+        # Set by the adapter: once it is set, a wait longer than a moment raises RetryLater instead (shutdown
+        # never sits out the pacing; a group reply waits in the outbox, its time persisted).
+        self.stop: asyncio.Event | None = None
+
+    async def _wait(self, delay: float) -> None:
+        stop = self.stop
+        if stop is None or delay <= STOPPING_MAX_WAIT:
+            await self._sleep(delay)
+            return
+        if not stop.is_set():
+            sleeper = asyncio.ensure_future(self._sleep(delay))
+            stopper = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                stopper.cancel()
+            if sleeper.done() and not sleeper.cancelled():
+                return
+        raise RetryLater(delay, "stopping: not waiting for the WeChat pacing")
 
     def gap(self) -> float:
         """The pause to keep after one send: the minimum interval plus random jitter."""
@@ -533,7 +555,7 @@ class SendPacer:
             self.check_cap(reserved)
             delay = self.wait_time()
             if delay > 0:
-                await self._sleep(delay)
+                await self._wait(delay)
             self.check_cap(reserved)  # the day may have turned while waiting
             self._count += 1
             try:
@@ -639,6 +661,7 @@ class WechatyAdapter(Adapter):
             return
         sdk = load_wechaty(self.data_dir / "wechaty")
         self._sdk, self._bridge, self._closing = sdk, bridge, False
+        self.pacer.stop = stop
         clear_wechaty_caches(sdk)
         await self._check_reachable()
         os.environ["WECHATY_PUPPET"] = "wechaty-puppet-service"
