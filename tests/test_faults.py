@@ -462,3 +462,31 @@ def test_a_hazard_stored_just_before_the_connection_broke_still_gets_its_number(
     assert result.report_id is not None
     assert [f"#{result.report_id}" in r.text for r in result.replies] == [True]
     assert _counts(db)[0] == 1  # stored once
+
+
+# --- shutdown never waits for a send throttle ----------------------------------------------------------------
+
+
+async def test_a_stopping_bot_does_not_sit_out_the_wechat_pacing() -> None:
+    """WeChat sends are spaced seconds apart; a SIGTERM must not wait for the queue of them to drain."""
+    import time
+    from zoneinfo import ZoneInfo
+
+    from bot.adapters.base import RetryLater
+    from bot.adapters.wechaty import SendPacer
+
+    pacer = SendPacer(30.0, 0.0, 500, ZoneInfo("Asia/Shanghai"))
+    pacer.stop = asyncio.Event()
+    await pacer.acquire()
+    waiting = asyncio.create_task(pacer.acquire())  # the next send is 30 s away
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    pacer.stop.set()
+    with pytest.raises(RetryLater):
+        await asyncio.wait_for(waiting, timeout=2)
+    assert time.monotonic() - started < 1
+    short = SendPacer(0.2, 0.0, 500, ZoneInfo("Asia/Shanghai"))
+    short.stop = asyncio.Event()
+    short.stop.set()
+    await short.acquire()
+    await short.acquire()  # a gap of a moment is still kept: the reply goes out now
