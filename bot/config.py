@@ -26,6 +26,15 @@ KNOWN_PLATFORMS = ("console", "telegram", "wechaty", "wecom")
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 
 
+class _TomlFile(TomlConfigSettingsSource):
+    """The ANQUAN_CONFIG file; a UTF-8 BOM (Windows Notepad writes one) is accepted."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        import tomllib
+
+        return tomllib.loads(Path(file_path).read_bytes().decode("utf-8-sig"))
+
+
 class Settings(BaseSettings):
     """Everything the running bot and the CLI need to know about this installation."""
 
@@ -85,7 +94,7 @@ class Settings(BaseSettings):
         if config_file:
             if not Path(config_file).is_file():
                 raise ValueError(f"ANQUAN_CONFIG 指向的配置文件不存在：{config_file}")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+            sources.append(_TomlFile(settings_cls, toml_file=config_file))
         return tuple(sources)
 
     @field_validator("platforms", mode="before")
@@ -137,6 +146,16 @@ class Settings(BaseSettings):
                 f"当前是 {value!r}"
             )
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str | None) -> str | None:
+        levels = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+        if value is None or not value.strip():
+            return None
+        if value.strip().upper() not in levels:
+            raise ValueError(f"日志级别不能是 {value!r}，只能是 {'、'.join(levels)} 之一（或不设置）")
+        return value.strip().upper()
 
     @field_validator("timezone")
     @classmethod

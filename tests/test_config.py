@@ -221,3 +221,19 @@ def test_a_missing_wechaty_ca_file_or_a_bad_server_name_is_named(
     monkeypatch.setenv("ANQUAN_WECHATY_TLS_SERVER_NAME", "https://gw.example.cn:8788")
     with pytest.raises(ValidationError, match="ANQUAN_WECHATY_TLS_SERVER_NAME"):
         Settings(data_dir=tmp_path)
+
+
+def test_a_config_file_with_a_bom_is_read(
+    monkeypatch: pytest.MonkeyPatch, clean_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = tmp_path / "anquan.toml"
+    config.write_bytes('\ufeff# 本镇配置（记事本保存）\ntimezone = "Asia/Urumqi"\n'.encode())
+    monkeypatch.setenv("ANQUAN_CONFIG", str(config))
+    assert Settings().timezone == "Asia/Urumqi"
+
+
+def test_an_unknown_log_level_is_refused_and_case_does_not_matter(clean_env: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="LOUD"):
+        Settings(log_level="LOUD")
+    assert Settings(log_level="debug").log_level == "DEBUG"
+    assert Settings(log_level="").log_level is None
