@@ -386,7 +386,9 @@ async def test_stop_answers_messages_already_received_before_closing(start_bot: 
 
 # --- quote-replies ---------------------------------------------------------------------------------------------
 
-UNSURE = "后山那块石头看着有点悬"  # the classifier is not sure: it goes to the officials' review queue, no answer
+UNSURE = (
+    "后山那块石头看着有点悬"  # the classifier is not sure: it goes to the officials' review queue, no answer
+)
 
 
 async def test_an_official_files_a_quoted_room_message_with_a_reply_of_登记(start_bot: StartBot) -> None:
