@@ -847,6 +847,7 @@ class Classifier:
             h.entry.category: h.start
             for h in hits
             if h.entry.weight >= 3.0
+            and h.entry.category is not None
             and "thing" in h.entry.roles
             and scopes.alive(h)
             # named in a clause with evidence, or just before it ("庙会上来了个大摆锤 螺丝都锈了")

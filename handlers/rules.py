@@ -580,8 +580,8 @@ def _compile_lexicon(rules: Mapping[str, Any], places: frozenset[str]) -> dict[s
     # Places from the town profile are keywords too, so they are always recognised.
     for place in places:
         old = entries.get(place)
-        roles = (old.roles if old else frozenset()) | {"place"}
-        entries[place] = Entry(frozenset(roles), old.category if old else None, 1.0)
+        place_roles = (old.roles if old else frozenset()) | {"place"}
+        entries[place] = Entry(frozenset(place_roles), old.category if old else None, 1.0)
     return entries
 
 

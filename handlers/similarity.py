@@ -251,8 +251,8 @@ def describe(
         marks.add((f"第{m.group(2)}", _number(m.group(1))))
     for m in rules.direction_pattern.finditer(plain):
         marks.add(("direction", m.group(1) or m.group(2)))
-    for m in rules.landmark_pattern.findall(plain):
-        marks.add(("landmark", rules.landmarks[m]))
+    for landmark in rules.landmark_pattern.findall(plain):
+        marks.add(("landmark", rules.landmarks[landmark]))
     sub_place = _sub_place(location, places)
     if sub_place and sub_place not in rules.landmarks:
         marks.add(("place", sub_place))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from storage.models import ProcessedMessage, utcnow
@@ -48,10 +50,13 @@ def remember(
 
 def purge_private(session: Session, before: datetime) -> int:
     """Forget private-chat keys older than ``before``; returns how many were removed."""
-    result = session.execute(
-        delete(ProcessedMessage).where(
-            ProcessedMessage.private.is_(True), ProcessedMessage.created_at < before
-        )
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            delete(ProcessedMessage).where(
+                ProcessedMessage.private.is_(True), ProcessedMessage.created_at < before
+            )
+        ),
     )
     return result.rowcount or 0
 
@@ -61,12 +66,15 @@ def purge_group(session: Session, before: datetime) -> int:
 
     Keys that filed a report stay: they are how a later ``/登记`` reply finds the message already filed.
     """
-    result = session.execute(
-        delete(ProcessedMessage).where(
-            ProcessedMessage.private.is_(False),
-            ProcessedMessage.report_id.is_(None),
-            ProcessedMessage.created_at < before,
-        )
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            delete(ProcessedMessage).where(
+                ProcessedMessage.private.is_(False),
+                ProcessedMessage.report_id.is_(None),
+                ProcessedMessage.created_at < before,
+            )
+        ),
     )
     return result.rowcount or 0
 

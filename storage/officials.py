@@ -14,8 +14,10 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from storage.models import ROLES, BindingCode, Official, utcnow
@@ -198,11 +200,14 @@ def redeem_binding_code(
     """
     now = now or utcnow()
     code_hash = binding_hash(secret, code)
-    taken = session.execute(
-        update(BindingCode)
-        .where(BindingCode.code_hash == code_hash, *_pending(now))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
+    taken = cast(
+        CursorResult[Any],
+        session.execute(
+            update(BindingCode)
+            .where(BindingCode.code_hash == code_hash, *_pending(now))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if taken.rowcount != 1:
         return None
@@ -230,11 +235,14 @@ def void_binding_code(
     """Void a pending code that was seen where it should not be; returns it, or None if no pending code matched."""
     now = now or utcnow()
     code_hash = binding_hash(secret, code)
-    voided = session.execute(
-        update(BindingCode)
-        .where(BindingCode.code_hash == code_hash, *_pending(now))
-        .values(voided_at=now)
-        .execution_options(synchronize_session=False)
+    voided = cast(
+        CursorResult[Any],
+        session.execute(
+            update(BindingCode)
+            .where(BindingCode.code_hash == code_hash, *_pending(now))
+            .values(voided_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if voided.rowcount != 1:
         return None
@@ -255,11 +263,14 @@ def pending_codes(session: Session, *, now: datetime | None = None) -> list[Bind
 def revoke_code(session: Session, code_id: int, *, now: datetime | None = None) -> BindingCode | None:
     """Revoke a pending code by its number (as ``anquan officials codes`` lists it); None if there is none pending."""
     now = now or utcnow()
-    revoked = session.execute(
-        update(BindingCode)
-        .where(BindingCode.id == code_id, *_pending(now))
-        .values(voided_at=now)
-        .execution_options(synchronize_session=False)
+    revoked = cast(
+        CursorResult[Any],
+        session.execute(
+            update(BindingCode)
+            .where(BindingCode.id == code_id, *_pending(now))
+            .values(voided_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if revoked.rowcount != 1:
         return None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from storage.models import Group, OutboxMessage, utcnow
@@ -96,13 +97,16 @@ def list_outbox(session: Session, *, status: str | None = None, limit: int = 200
 
 def readdress(session: Session, platform: str, old_chat_id: str, new_chat_id: str) -> int:
     """Point the still-queued pushes for a chat at its new id; returns how many were changed."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.platform == platform,
-            OutboxMessage.chat_id == old_chat_id,
-            OutboxMessage.status == "queued",
-        )
-        .values(chat_id=new_chat_id)
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.platform == platform,
+                OutboxMessage.chat_id == old_chat_id,
+                OutboxMessage.status == "queued",
+            )
+            .values(chat_id=new_chat_id)
+        ),
     )
     return result.rowcount or 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from storage.models import REVIEW_STATUSES, ReviewItem, utcnow
@@ -94,11 +96,14 @@ def decide(
     """
     if status not in REVIEW_STATUSES or status == "pending":
         raise ValueError(f"not a decision: {status!r}")
-    result = session.execute(
-        update(ReviewItem)
-        .where(ReviewItem.id == item.id, ReviewItem.status == "pending")
-        .values(status=status, decided_by=actor, decided_at=now or utcnow(), report_id=report_id)
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(ReviewItem)
+            .where(ReviewItem.id == item.id, ReviewItem.status == "pending")
+            .values(status=status, decided_by=actor, decided_at=now or utcnow(), report_id=report_id)
+            .execution_options(synchronize_session=False)
+        ),
     )
     session.refresh(item)
     return result.rowcount == 1
@@ -113,10 +118,13 @@ def reopen(session: Session, item: ReviewItem) -> None:
 
 def expire(session: Session, before: datetime) -> int:
     """Mark pending items created before ``before`` as expired (nobody decided); returns how many."""
-    result = session.execute(
-        update(ReviewItem)
-        .where(ReviewItem.status == "pending", ReviewItem.created_at < before)
-        .values(status="expired")
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(ReviewItem)
+            .where(ReviewItem.status == "pending", ReviewItem.created_at < before)
+            .values(status="expired")
+        ),
     )
     return result.rowcount or 0
 

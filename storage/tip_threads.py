@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from storage.models import Attachment, Tip, TipMessage, TipReward
@@ -81,11 +83,14 @@ def open_questions(session: Session, tip_id: int) -> list[TipMessage]:
 
 def mark_read(session: Session, tip_id: int, *, now: datetime) -> int:
     """The tipster has seen the open questions (``/进度``): mark them read, to the hour. Returns how many."""
-    result = session.execute(
-        update(TipMessage)
-        .where(TipMessage.tip_id == tip_id, TipMessage.kind == "question", TipMessage.read_at.is_(None))
-        .values(read_at=hour(now))
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(TipMessage)
+            .where(TipMessage.tip_id == tip_id, TipMessage.kind == "question", TipMessage.read_at.is_(None))
+            .values(read_at=hour(now))
+            .execution_options(synchronize_session=False)
+        ),
     )
     return result.rowcount or 0
 
@@ -157,11 +162,14 @@ def link_same_matter(session: Session, later: TipReward, earlier_tip_id: int) ->
 
 def expire_rewards(session: Session, now: datetime) -> int:
     """Pending rewards past their claim deadline become expired; returns how many."""
-    result = session.execute(
-        update(TipReward)
-        .where(TipReward.status == "pending", TipReward.claim_deadline < now)
-        .values(status="expired")
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(TipReward)
+            .where(TipReward.status == "pending", TipReward.claim_deadline < now)
+            .values(status="expired")
+            .execution_options(synchronize_session=False)
+        ),
     )
     return result.rowcount or 0
 
@@ -203,8 +211,18 @@ def purge(session: Session, tips: list[Tip], *, now: datetime) -> dict[str, int]
     ids = [t.id for t in tips]
     if not ids:
         return {"tips": 0, "messages": 0, "photos": 0}
-    messages = session.execute(delete(TipMessage).where(TipMessage.tip_id.in_(ids))).rowcount or 0
-    photos = session.execute(delete(Attachment).where(Attachment.tip_id.in_(ids))).rowcount or 0
+    messages = (
+        cast(
+            CursorResult[Any], session.execute(delete(TipMessage).where(TipMessage.tip_id.in_(ids)))
+        ).rowcount
+        or 0
+    )
+    photos = (
+        cast(
+            CursorResult[Any], session.execute(delete(Attachment).where(Attachment.tip_id.in_(ids)))
+        ).rowcount
+        or 0
+    )
     for tip in tips:
         tip.text = ""
         tip.location = None

@@ -150,7 +150,7 @@ def set_status(
     return tip
 
 
-def _tips_query(statuses: Sequence[str] | None, village: str | None) -> Select[tuple[Tip]]:
+def _tips_query(statuses: Sequence[str] | None, village: str | None) -> Select[Tip]:
     stmt = select(Tip).order_by(Tip.id)
     if statuses:
         stmt = stmt.where(Tip.status.in_(list(statuses)))
