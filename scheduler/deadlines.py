@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, String, and_, case, func, insert, literal, or_, select, update
@@ -50,15 +50,9 @@ class Item:
     group_id: int | None
 
 
-class Hazard(Protocol):
-    """What ``place_of`` and ``visible_in`` read: a Report or an Item."""
-
-    @property
-    def anonymous(self) -> bool: ...
-    @property
-    def location(self) -> str | None: ...
-    @property
-    def village(self) -> str | None: ...
+# What ``place_of`` and ``visible_in`` read: a Report or an Item. (A Protocol of read-only properties does
+# not match the models: mypy compares their ``Mapped[...]`` class attributes, not what an instance returns.)
+Hazard: TypeAlias = "Report | Item"
 
 
 ITEM_COLUMNS = (

@@ -22,10 +22,10 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Subquery, and_, exists, func, select, union
+from sqlalchemy import ColumnElement, SQLColumnExpression, Subquery, and_, exists, func, select, union
 from sqlalchemy.orm import Session, aliased
 
 from scheduler.calendar import Calendar
@@ -119,7 +119,9 @@ def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _slice_counts(status: ColumnElement[str], start: datetime, end: datetime) -> list[ColumnElement[int]]:
+def _slice_counts(
+    status: SQLColumnExpression[str], start: datetime, end: datetime
+) -> list[ColumnElement[int]]:
     """new, open, overdue, listed, counted and done, as ``COUNT(*) FILTER (WHERE …)``, for reports in ``status``."""
     counted = status.not_in(NOT_COUNTED)
     is_open = status.in_(OPEN_STATUSES)
@@ -171,7 +173,7 @@ def _status_at(moment: datetime) -> Subquery:
 
 def _first_in(
     events: type[ReportEvent] | type[TipEvent],
-    owner: ColumnElement[int],
+    owner: SQLColumnExpression[int],
     statuses: tuple[str, ...],
     start: datetime,
     end: datetime,
@@ -226,7 +228,7 @@ def build_monthly_report(
     for row in session.execute(correction):
         values = sums.setdefault((row[0] or "", row[1]), [0] * 6)
         for i in range(6):
-            values[i] += int(row[8 + i]) - int(row[2 + i])
+            values[i] += int(row[8 + i] or 0) - int(row[2 + i] or 0)
     for (village, category), (new, open_, overdue, listed, filed, done) in sums.items():
         if not filed:
             continue
@@ -259,19 +261,25 @@ def build_monthly_report(
         .where(Tip.kind == "tip", Tip.created_at < end, _first_in(TipEvent, Tip.id, VERIFIED, start, end))
         .scalar_subquery(),
     )
-    verified, store_received, store_verified = session.execute(tips).one()
+    # three COUNT(*) subqueries: the stubs type a row of scalar subqueries as objects
+    verified, store_received, store_verified = cast("tuple[int | None, ...]", session.execute(tips).one())
     report.tips_verified = int(verified or 0) + int(store_verified or 0)
     report.tips_received += int(store_received or 0)
-    rewarded, paid = session.execute(
-        select(
-            select(func.count(TipReward.tip_id))
-            .where(TipReward.verified_at >= start, TipReward.verified_at < end, TipReward.status != "void")
-            .scalar_subquery(),
-            select(func.count(TipReward.tip_id))
-            .where(TipReward.paid_at >= start, TipReward.paid_at < end)
-            .scalar_subquery(),
-        )
-    ).one()
+    rewarded, paid = cast(
+        "tuple[int | None, ...]",
+        session.execute(
+            select(
+                select(func.count(TipReward.tip_id))
+                .where(
+                    TipReward.verified_at >= start, TipReward.verified_at < end, TipReward.status != "void"
+                )
+                .scalar_subquery(),
+                select(func.count(TipReward.tip_id))
+                .where(TipReward.paid_at >= start, TipReward.paid_at < end)
+                .scalar_subquery(),
+            )
+        ).one(),
+    )
     report.tips_rewarded, report.tips_paid = int(rewarded or 0), int(paid or 0)
     report.by_village = {k: v for k, v in report.by_village.items() if v.any()}
     report.by_category = {k: v for k, v in report.by_category.items() if v.any()}
