@@ -230,7 +230,7 @@ def export_open311(out: str | None, **filters: Any) -> None:
     profile, texts = _setup(settings)
     flt = build_filter(profile, texts, **filters)
     tz = settings.tz
-    path = None if out in (None, "-") else _out_path(out)
+    path = None if out is None or out == "-" else _out_path(out)
     db = open_db(settings)
     try:
         with db.sessions() as session:

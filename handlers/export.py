@@ -19,10 +19,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Result, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from handlers import permissions
@@ -376,7 +376,8 @@ def iter_rows(
         yield _report_row(row[0], row[1], row[2], dict(mapping))
     if flt.include_tips:
         tips = session.execute(tip_query(flt, now, tz).execution_options(yield_per=page_size))
-        for tip, before, after in tips:
+        # the statement is built up as Select[Any]; its rows are (Tip, photos before, photos after)
+        for tip, before, after in cast("Result[Tip, int | None, int | None]", tips):
             yield _tip_row(tip, before, after)
 
 

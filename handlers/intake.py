@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -109,7 +110,7 @@ def file_group_report(
     if c.intent == "tip":
         # A tip typed in a group is not filed with the sender's identity: point them to a private chat.
         return IntakeResult("tip-in-group", t("replies.tip_in_group"))
-    fields = {
+    fields: dict[str, Any] = {
         "kind": "hazard",
         "category": c.category or "other",
         "severity": c.severity or "general",

@@ -43,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -59,7 +60,12 @@ from storage import tips as tip_repo
 from storage.db import PRIVATE_DIR, PRIVATE_FILE
 from storage.models import Official, Report
 
+if TYPE_CHECKING:
+    from PIL import Image
+
 log = logging.getLogger(__name__)
+# what intake returned for a filed message (an IntakeResult; not imported, intake must not depend on photos)
+_Filed = TypeVar("_Filed")
 
 # Limits (module constants: the town profile has no place for them yet).
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # one photo as received
@@ -170,7 +176,7 @@ def _capture_time(img: object) -> str | None:
     return None
 
 
-def _flatten(img: object) -> object:
+def _flatten(img: object) -> Image.Image:
     from PIL import Image
 
     assert isinstance(img, Image.Image)
@@ -476,7 +482,7 @@ class PhotoDesk:
             return outcome, None, report_id
         return outcome, _join(reply, note), report_id
 
-    def after_filing(self, session: Session, msg: IncomingMessage, result: object) -> object:
+    def after_filing(self, session: Session, msg: IncomingMessage, result: _Filed) -> _Filed:
         """A private tip was just filed (``result.tip_id``): attach the chat's held photos to it, say how many."""
         tip_id = getattr(result, "tip_id", None)
         if tip_id is None:

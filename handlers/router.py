@@ -11,6 +11,7 @@ import hmac
 import logging
 import time
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
@@ -54,7 +55,7 @@ def _storable(msg: IncomingMessage) -> IncomingMessage:
         quoted = dataclasses.replace(
             quoted, text=clean_text(quoted.text), sender_name=clean_text(quoted.sender_name)
         )
-    fields = {
+    fields: dict[str, Any] = {
         "text": clean_text(msg.text) if msg.text else msg.text,
         "sender_name": clean_text(msg.sender_name),
         "chat_title": clean_text(msg.chat_title) if msg.chat_title else msg.chat_title,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, case, func, literal_column, or_, select
@@ -34,7 +34,11 @@ def _ledger_rows() -> Any:
     return and_(Report.anonymous.is_(False), Report.kind != "tip")
 
 
-def _scoped(stmt: Select[Any], village: str | None) -> Select[Any]:
+# any SELECT, whatever its columns: the scope only adds WHERE clauses
+_Stmt = TypeVar("_Stmt", bound="Select[*tuple[Any, ...]]")
+
+
+def _scoped(stmt: _Stmt, village: str | None) -> _Stmt:
     return stmt.where(_ledger_rows(), *([Report.village == village] if village else []))
 
 
@@ -139,7 +143,7 @@ def overview(session: Session, *, now: datetime, tz: ZoneInfo, village: str | No
     months = last_months(now, tz)
     first = datetime.combine(date.fromisoformat(months[0] + "-01"), time(), tz)
     found_month = _month_expr(session, Report.created_at, tz, now)
-    found = dict(
+    found: dict[str, int] = dict(
         session.execute(
             _scoped(select(found_month, func.count(Report.id)), village)
             .where(Report.created_at >= first)
@@ -147,7 +151,7 @@ def overview(session: Session, *, now: datetime, tz: ZoneInfo, village: str | No
         ).all()
     )
     fixed_month = _month_expr(session, Report.rectified_at, tz, now)
-    fixed_rows = dict(
+    fixed_rows: dict[str, int] = dict(
         session.execute(
             _scoped(select(fixed_month, func.count(Report.id)), village)
             .where(Report.rectified_at >= first)
@@ -214,7 +218,7 @@ def unit_tiles(session: Session, *, now: datetime, village: str | None) -> list[
         .group_by(Report.responsible_unit)
         .order_by(Report.responsible_unit)
     )
-    return [Tile(name, int(o), int(d), int(m), int(t)) for name, o, d, m, t in rows]
+    return [Tile(name or "", int(o), int(d), int(m), int(t)) for name, o, d, m, t in rows]
 
 
 def tiles(session: Session, names: list[str], *, now: datetime, village: str | None) -> list[Tile]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -28,7 +29,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 from telegram import BotCommand, ChatMember, Message, ReplyParameters, Update
@@ -116,6 +117,7 @@ def to_incoming(update: Update, bot_username: str | None = None) -> IncomingMess
         return None  # a photo without a caption still goes in (it may belong to a report or a tip)
     chat = msg.chat
     reply_to = None
+    chat_type: Literal["group", "private"]
     if chat.type in _GROUP_TYPES:
         chat_type = "group"
         sender_name = msg.from_user.full_name
@@ -476,7 +478,8 @@ class TelegramAdapter(Adapter):
                     await self._start_webhook(app)
                 else:
                     await app.updater.start_polling(
-                        timeout=self.poll_timeout,
+                        # PTB passes any number of seconds on to getUpdates; its hint says int | timedelta
+                        timeout=self.poll_timeout,  # type: ignore[arg-type]
                         allowed_updates=ALLOWED_UPDATES,
                         drop_pending_updates=False,
                         error_callback=self._on_polling_error,
@@ -584,7 +587,7 @@ class TelegramAdapter(Adapter):
         quote = quote_message_id
         for piece in split_text(text):
             chat_id = await self._attempt(
-                chat_id, lambda target, p=piece, q=quote: self._send_once(target, p, q)
+                chat_id, functools.partial(self._send_once, text=piece, quote_message_id=quote)
             )
             quote = None
 
