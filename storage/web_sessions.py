@@ -10,8 +10,10 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from storage.models import Official, WebLoginToken, WebSession
@@ -58,17 +60,20 @@ def login_token_usable(session: Session, raw: str, *, now: datetime) -> bool:
 def redeem_login_token(session: Session, raw: str, *, now: datetime) -> Official | None:
     """Use the token once: the active official it was made for, or None (unknown, expired, used, disabled)."""
     hashed = digest(raw)
-    result = session.execute(
-        update(WebLoginToken)
-        .where(
-            WebLoginToken.token_hash == hashed,
-            WebLoginToken.used_at.is_(None),
-            WebLoginToken.expires_at > now,
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(WebLoginToken)
+            .where(
+                WebLoginToken.token_hash == hashed,
+                WebLoginToken.used_at.is_(None),
+                WebLoginToken.expires_at > now,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         return None
     official = session.scalar(
         select(Official)
@@ -113,26 +118,34 @@ def session_official(session: Session, raw: str, *, now: datetime) -> Official |
 
 def end_session(session: Session, raw: str, *, now: datetime) -> bool:
     """End one session (the page's 退出); True if it was live."""
-    result = session.execute(
-        update(WebSession)
-        .where(WebSession.session_hash == digest(raw), WebSession.ended_at.is_(None))
-        .values(ended_at=now)
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(WebSession)
+            .where(WebSession.session_hash == digest(raw), WebSession.ended_at.is_(None))
+            .values(ended_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 def end_all(session: Session, official_id: int, *, now: datetime) -> int:
     """End every live session of the official (``/退出后台``); how many were ended."""
-    result = session.execute(
-        update(WebSession)
-        .where(
-            WebSession.official_id == official_id, WebSession.ended_at.is_(None), WebSession.expires_at > now
-        )
-        .values(ended_at=now)
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(WebSession)
+            .where(
+                WebSession.official_id == official_id,
+                WebSession.ended_at.is_(None),
+                WebSession.expires_at > now,
+            )
+            .values(ended_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 def csrf_token(raw_session: str, secret: bytes) -> str:
