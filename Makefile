@@ -9,6 +9,8 @@ STAMP_TEST := $(VENV)/.installed-test
 comma := ,
 WECHAT_OK := $(shell $(PYTHON) -c 'import sys; print("1" if sys.version_info < (3, 13) else "")')
 TEST_EXTRAS := test,postgres,train,web$(if $(WECHAT_OK),$(comma)wechat)
+# Skip reasons are always shown (e.g. PostgreSQL tests without ANQUAN_TEST_DATABASE_URL).
+PYTEST_ARGS ?= -q -ra
 
 .PHONY: run test lint format clean
 
@@ -17,10 +19,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
+	@echo "正在安装依赖（第一次大约需要一分钟）……"
 	$(BIN)/python -m pip install --quiet -e '.[web]'
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
+	@echo "正在安装依赖和测试工具（第一次需要几分钟）……"
 	$(BIN)/python -m pip install --quiet -e '.[$(TEST_EXTRAS)]'
 	touch $@ $(STAMP_RUN)
 
