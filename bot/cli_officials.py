@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from storage.models import BindingCode, Group, Official
 
 PLATFORM_CHOICES = click.Choice(list(KNOWN_PLATFORMS))
+# ``official`` is the old catch-all role that outside scripts still pass; it means a station official now.
+ROLE_CHOICES = click.Choice([*ROLES, "official"])
+DEFAULT_ROLE = "station"
+
+
+def _role(role: str | None) -> str | None:
+    return DEFAULT_ROLE if role == "official" else role
+
+
 CLI_ACTOR = "cli"
 
 
@@ -84,7 +93,10 @@ def officials() -> None:
 @click.option("--user-id", required=True, help="平台上的用户 ID（不是昵称）")
 @click.option("--name", default=None, help="姓名（新干部必填）")
 @click.option(
-    "--role", type=click.Choice(ROLES), default=None, help="admin 镇安全办 / station 站所 / village 村干部"
+    "--role",
+    type=ROLE_CHOICES,
+    default=None,
+    help="admin 镇安全办 / station 站所（新干部不写时的默认；旧写法 official 同 station）/ village 村干部",
 )
 @click.option("--unit", default=None, help="所在单位，如 王家沟村、应急管理站（村干部必填）")
 @click.option("--tips/--no-tips", default=None, help="是否可查看和处理匿名举报（管理员总是可以）")
@@ -99,8 +111,9 @@ def officials_add(
     db = open_db(settings)
     with db.sessions.begin() as session:
         existing = find_official(session, platform, user_id)
-        if existing is None and (not name or not role):
-            raise click.ClickException("新干部要写 --name 和 --role（admin、station 或 village）")
+        role = _role(role) or (None if existing else DEFAULT_ROLE)
+        if existing is None and not name:
+            raise click.ClickException("新干部要写 --name")
         unit = _check_unit(_profile(settings), role or (existing.role if existing else None), unit)
         if existing is not None and existing.role != "village" and role == "village" and unit is None:
             raise click.ClickException("改为村干部要用 --unit 写明本村")
@@ -128,20 +141,25 @@ def _find(session: Any, platform: str, user_id: str) -> Official:
     return official
 
 
-@officials.command("disable")
-@click.option("--platform", type=PLATFORM_CHOICES, required=True)
-@click.option("--user-id", required=True)
-def officials_disable(platform: str, user_id: str) -> None:
-    """停用一名干部：立即失去所有干部权限，记录保留，可再启用。"""
+def _set_active(platform: str, user_id: str, active: bool) -> None:
     from storage import audit
     from storage.officials import set_active
 
     db = open_db(load_settings())
     with db.sessions.begin() as session:
         official = _find(session, platform, user_id)
-        if set_active(session, official, False):
-            audit.record(session, CLI_ACTOR, "official.disabled", f"official:{official.id}", official.name)
-        click.echo(f"已停用干部 {_describe(official)}")
+        if set_active(session, official, active):
+            action = "official.enabled" if active else "official.disabled"
+            audit.record(session, CLI_ACTOR, action, f"official:{official.id}", official.name)
+        click.echo(f"{'已启用' if active else '已停用'}干部 {_describe(official)}")
+
+
+@officials.command("disable")
+@click.option("--platform", type=PLATFORM_CHOICES, required=True)
+@click.option("--user-id", required=True)
+def officials_disable(platform: str, user_id: str) -> None:
+    """停用一名干部：立即失去所有干部权限，记录保留，可再启用。"""
+    _set_active(platform, user_id, False)
 
 
 @officials.command("enable")
@@ -149,15 +167,7 @@ def officials_disable(platform: str, user_id: str) -> None:
 @click.option("--user-id", required=True)
 def officials_enable(platform: str, user_id: str) -> None:
     """重新启用一名停用的干部。"""
-    from storage import audit
-    from storage.officials import set_active
-
-    db = open_db(load_settings())
-    with db.sessions.begin() as session:
-        official = _find(session, platform, user_id)
-        if set_active(session, official, True):
-            audit.record(session, CLI_ACTOR, "official.enabled", f"official:{official.id}", official.name)
-        click.echo(f"已启用干部 {_describe(official)}")
+    _set_active(platform, user_id, True)
 
 
 @officials.command("remove")
@@ -180,7 +190,11 @@ def officials_remove(platform: str, user_id: str) -> None:
 @officials.command("invite")
 @click.option("--name", required=True)
 @click.option(
-    "--role", type=click.Choice(ROLES), required=True, help="admin 镇安全办 / station 站所 / village 村干部"
+    "--role",
+    type=ROLE_CHOICES,
+    default=DEFAULT_ROLE,
+    show_default=True,
+    help="admin 镇安全办 / station 站所 / village 村干部（旧写法 official 同 station）",
 )
 @click.option("--unit", default=None, help="所在单位（村干部必填）")
 @click.option("--tips/--no-tips", default=False, help="是否可查看和处理匿名举报（管理员总是可以）")
@@ -191,6 +205,7 @@ def officials_invite(name: str, role: str, unit: str | None, tips: bool, days: i
     from storage.officials import create_binding_code, format_binding_code
 
     settings = load_settings()
+    role = _role(role) or DEFAULT_ROLE
     unit = _check_unit(_profile(settings), role, unit)
     db = open_db(settings)
     with db.sessions.begin() as session:

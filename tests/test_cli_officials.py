@@ -41,10 +41,31 @@ def _lines(args: list[str]) -> list[dict[str, object]]:
 ADD = ["officials", "add", "--platform", "telegram", "--user-id", "1001"]
 
 
-def test_a_new_official_needs_a_name_and_a_role() -> None:
-    result = _invoke([*ADD, "--name", "张站长"])
-    assert result.exit_code != 0 and "--role" in result.output
+def test_a_new_official_needs_a_name_and_the_old_role_forms_still_work() -> None:
+    result = _invoke(ADD)
+    assert result.exit_code != 0 and "--name" in result.output
     assert _lines(["officials", "list", "--json"]) == []
+    # The contract's older shapes: no --role, or --role official, give a station official (no tips).
+    _run([*ADD, "--name", "张站长"])
+    _run(
+        [
+            "officials",
+            "add",
+            "--platform",
+            "telegram",
+            "--user-id",
+            "1002",
+            "--name",
+            "李",
+            "--role",
+            "official",
+        ]
+    )
+    assert [(r["role"], r["tips"]) for r in _lines(["officials", "list", "--json"])] == [
+        ("station", False),
+        ("station", False),
+    ]
+    assert "绑定码：" in _run(["officials", "invite", "--name", "王"])
 
 
 def test_officials_list_json_gives_role_unit_and_tip_permission() -> None:
