@@ -192,6 +192,11 @@ def _notify_supplement(session: Session, core: Core, tip: Tip, now: datetime) ->
         )
 
 
+def _hour_label(ctx: CommandContext, when: datetime) -> str:
+    """A thread entry's time as kept: the hour (``06-10 10时``)."""
+    return when.astimezone(ctx.core.tz).strftime("%m-%d %H时")
+
+
 def thread_lines(ctx: CommandContext, tip: Tip) -> list[str]:
     """The thread for tip-permitted officials, oldest first: who asked when, 举报人 for the tipster, read marks."""
     lines = []
@@ -199,11 +204,13 @@ def thread_lines(ctx: CommandContext, tip: Tip) -> list[str]:
         if m.kind == "question":
             read = ctx.t("tips.read_mark") if m.read_at else ""
             who = (m.author or "").split("(", 1)[0]
-            at = m.created_at.astimezone(ctx.core.tz).strftime("%m-%d %H:%M")
-            lines.append(ctx.t("tips.thread_question", who=who, at=at, text=m.text, read=read))
+            lines.append(
+                ctx.t(
+                    "tips.thread_question", who=who, at=_hour_label(ctx, m.created_at), text=m.text, read=read
+                )
+            )
         else:
-            at = m.created_at.astimezone(ctx.core.tz).strftime("%m-%d %H时")
-            lines.append(ctx.t("tips.thread_answer", at=at, text=m.text))
+            lines.append(ctx.t("tips.thread_answer", at=_hour_label(ctx, m.created_at), text=m.text))
     if lines:
         lines.insert(0, ctx.t("tips.thread_head"))
     return lines

@@ -23,7 +23,12 @@ def _next_seq(session: Session, tip_id: int) -> int:
 
 
 def ask(session: Session, tip: Tip, question: str, author: str, *, now: datetime) -> TipMessage:
-    """Store an official's question on the tip's thread; returns it with its number among the questions."""
+    """Store an official's question on the tip's thread, to the hour like everything else on it.
+
+    Answers sit between questions in the thread's order; exact question times would date an answer to the minutes
+    between two questions.
+    """
+    now = hour(now)
     row = TipMessage(
         id=secrets.token_hex(16),
         tip_id=tip.id,

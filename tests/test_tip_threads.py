@@ -35,6 +35,8 @@ def test_the_tipsters_side_names_nobody_and_keeps_the_hour(database: Database) -
         rows = tip_threads.thread(s, tip.id)
         assert [(m.seq, m.kind) for m in rows] == [(1, "question"), (2, "question"), (3, "answer")]
         assert all(m.read_at == NOW.replace(minute=0, second=0) for m in rows[:2])
+        # Questions keep the hour too: their times can't bound when an answer between them was written.
+        assert {m.created_at for m in rows} == {NOW.replace(minute=0, second=0)}
         assert tip_threads.open_questions(s, tip.id) == []
 
 
