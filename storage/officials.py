@@ -191,6 +191,24 @@ def _pending(now: datetime) -> tuple[ColumnElement[bool], ...]:
     )
 
 
+def _take(
+    session: Session, match: ColumnElement[bool], now: datetime, **values: datetime
+) -> BindingCode | None:
+    """Mark the one pending code matching ``match`` with one conditional UPDATE; the code, or None if none was."""
+    taken = cast(
+        CursorResult[Any],
+        session.execute(
+            update(BindingCode)
+            .where(match, *_pending(now))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if taken.rowcount != 1:
+        return None
+    return session.scalars(select(BindingCode).where(match).execution_options(populate_existing=True)).one()
+
+
 def redeem_binding_code(
     session: Session, secret: bytes, code: str, platform: str, user_id: str, *, now: datetime | None = None
 ) -> Official | None:
@@ -199,23 +217,9 @@ def redeem_binding_code(
     The code is taken with one conditional UPDATE, so two concurrent redemptions cannot both succeed.
     """
     now = now or utcnow()
-    code_hash = binding_hash(secret, code)
-    taken = cast(
-        CursorResult[Any],
-        session.execute(
-            update(BindingCode)
-            .where(BindingCode.code_hash == code_hash, *_pending(now))
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    if taken.rowcount != 1:
+    binding = _take(session, BindingCode.code_hash == binding_hash(secret, code), now, used_at=now)
+    if binding is None:
         return None
-    binding = session.scalars(
-        select(BindingCode)
-        .where(BindingCode.code_hash == code_hash)
-        .execution_options(populate_existing=True)
-    ).one()
     # The code decides the whole grant: an account that was an official before takes the code's fields.
     official = find_official(session, platform, user_id)
     if official is None:
@@ -234,23 +238,7 @@ def void_binding_code(
 ) -> BindingCode | None:
     """Void a pending code that was seen where it should not be; returns it, or None if no pending code matched."""
     now = now or utcnow()
-    code_hash = binding_hash(secret, code)
-    voided = cast(
-        CursorResult[Any],
-        session.execute(
-            update(BindingCode)
-            .where(BindingCode.code_hash == code_hash, *_pending(now))
-            .values(voided_at=now)
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    if voided.rowcount != 1:
-        return None
-    return session.scalars(
-        select(BindingCode)
-        .where(BindingCode.code_hash == code_hash)
-        .execution_options(populate_existing=True)
-    ).one()
+    return _take(session, BindingCode.code_hash == binding_hash(secret, code), now, voided_at=now)
 
 
 def pending_codes(session: Session, *, now: datetime | None = None) -> list[BindingCode]:
@@ -263,15 +251,4 @@ def pending_codes(session: Session, *, now: datetime | None = None) -> list[Bind
 def revoke_code(session: Session, code_id: int, *, now: datetime | None = None) -> BindingCode | None:
     """Revoke a pending code by its number (as ``anquan officials codes`` lists it); None if there is none pending."""
     now = now or utcnow()
-    revoked = cast(
-        CursorResult[Any],
-        session.execute(
-            update(BindingCode)
-            .where(BindingCode.id == code_id, *_pending(now))
-            .values(voided_at=now)
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    if revoked.rowcount != 1:
-        return None
-    return session.get(BindingCode, code_id, populate_existing=True)
+    return _take(session, BindingCode.id == code_id, now, voided_at=now)
