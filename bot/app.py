@@ -19,7 +19,7 @@ from bot.adapters.base import Adapter
 from bot.bridge import Bridge
 from bot.config import Settings
 from bot.delivery import DeliveryLoop
-from bot.scheduling import start_scheduler, stop_scheduler
+from bot.scheduling import load_settings_calendar, start_scheduler, stop_scheduler
 from handlers.classifier import Classifier
 from handlers.context import Core
 from handlers.profile import Profile, load_profile
@@ -175,7 +175,8 @@ async def run_bot(settings: Settings, db: Database | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    scheduler = start_scheduler(settings, db.sessions, calendar=settings.calendar or core.profile.calendar)
+    calendar = load_settings_calendar(settings, settings.calendar or core.profile.calendar, texts=core.texts)
+    scheduler = start_scheduler(settings, db.sessions, calendar, core.texts)
     from bot.cli_web import start_web_server
 
     web = start_web_server(settings, core)  # the dashboard (挂图作战), when ANQUAN_WEB_LISTEN is set

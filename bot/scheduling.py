@@ -2,7 +2,8 @@
 
 - ``AsyncIOScheduler`` in the township's time zone with the in-memory job store only: nothing about the jobs is
   stored in any database, so nothing is ever unpickled from one. The two jobs are re-added at every start with
-  fixed ids; they get the bot's session factory, calendar and time zone from a ``JobContext`` (never a URL).
+  fixed ids; they close over the running bot's session factory, loaded calendar and time zone (a ``JobContext``),
+  so no database URL or file name is handed to a job.
 - Missed runs are caught up through the calendar and the outbox's dedup keys, not through stored run times:
   at start the calendar tick runs at once and queues today's pushes whose time passed within the calendar's
   ``catch_up_hours``; the deadline checks run at once if today's run time passed within that window.
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -24,8 +26,9 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from handlers.texts import Texts
 from scheduler import jobs
-from scheduler.calendar import Calendar, load_calendar
+from scheduler.calendar import SHARED_LABELS, Calendar, load_calendar
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +37,22 @@ DEADLINES_JOB_ID = "anquan.deadlines"
 TICK_MINUTES = 5
 
 
-def calendar_path(settings: Settings, override: str | Path | None = None) -> str | None:
+def calendar_file(settings: Settings, override: str | Path | None = None) -> Path | None:
     """The calendar file: ``override``, else ``settings.calendar`` when configured, else None (the bundled one)."""
     path = override or settings.calendar
-    return str(Path(path)) if path else None
+    return Path(path) if path else None
 
 
-def load_settings_calendar(settings: Settings, override: str | Path | None = None) -> Calendar:
-    """Load and validate the installation's calendar (raises ``scheduler.calendar.CalendarError``)."""
-    return load_calendar(calendar_path(settings, override))
+def load_settings_calendar(
+    settings: Settings, override: str | Path | None = None, *, texts: Texts | None = None
+) -> Calendar:
+    """Load and validate the installation's calendar (raises ``scheduler.calendar.CalendarError``).
+
+    Category, kind, severity, status and group-kind names come from the wording in force (``texts``, else the
+    one ``settings`` names), so pushes say what chat replies say.
+    """
+    wording = texts if texts is not None else Texts.load(settings.texts)
+    return load_calendar(calendar_file(settings, override), labels=wording.labels(*SHARED_LABELS))
 
 
 def build_scheduler(settings: Settings, calendar: Calendar) -> AsyncIOScheduler:
@@ -61,35 +71,34 @@ def build_scheduler(settings: Settings, calendar: Calendar) -> AsyncIOScheduler:
 def start_scheduler(
     settings: Settings,
     sessions: sessionmaker[Session],
+    calendar: Calendar,
+    texts: Texts,
     *,
-    calendar: str | Path | None = None,
     tick_minutes: int = TICK_MINUTES,
 ) -> AsyncIOScheduler:
-    """Validate the calendar, start the scheduler in the running event loop and add the two jobs.
+    """Start the scheduler in the running event loop and add the two jobs.
 
-    Call from inside the event loop (``run_bot``); the jobs use ``sessions``, the bot's own session factory.
-    ``calendar`` overrides the calendar file. Raises ``CalendarError`` when the calendar file is invalid.
+    Call from inside the event loop (``run_bot``) with the bot's own session factory, the calendar it loaded and
+    its wording; the jobs close over them, and their pushes name categories, statuses ... as the chat replies do.
     """
-    loaded = load_settings_calendar(settings, calendar)
     tz = settings.tz
-    context = jobs.JobContext(sessions=sessions, calendar=loaded, tz=tz)
-    scheduler = build_scheduler(settings, loaded)
+    calendar = calendar.with_labels(texts.labels(*SHARED_LABELS))
+    context = jobs.JobContext(sessions=sessions, calendar=calendar, tz=tz)
+    scheduler = build_scheduler(settings, calendar)
     scheduler.start()
     now = datetime.now(tz)
     scheduler.add_job(
-        jobs.run_calendar,
+        functools.partial(jobs.run_calendar, context),
         CronTrigger(minute=f"*/{tick_minutes}", timezone=tz),
-        args=(context,),
         id=CALENDAR_JOB_ID,
         name=CALENDAR_JOB_ID,
         next_run_time=now,  # catch up today's missed pushes at once
     )
-    at = loaded.deadlines.at
-    catch_up = jobs.missed_today(at, now, tz, loaded.catch_up_hours)
+    at = calendar.deadlines.at
+    catch_up = jobs.missed_today(at, now, tz, calendar.catch_up_hours)
     scheduler.add_job(
-        jobs.run_deadlines,
+        functools.partial(jobs.run_deadlines, context),
         CronTrigger(hour=at.hour, minute=at.minute, timezone=tz),
-        args=(context,),
         id=DEADLINES_JOB_ID,
         name=DEADLINES_JOB_ID,
         **({"next_run_time": now} if catch_up else {}),

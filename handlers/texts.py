@@ -107,6 +107,10 @@ class Texts:
             return ""
         return self._data.get(section, {}).get(code, code)
 
+    def labels(self, *sections: str) -> dict[str, dict[str, str]]:
+        """Copies of label sections (code → Chinese label, in file order), e.g. for the scheduler's pushes."""
+        return {section: dict(self._data.get(section, {})) for section in sections}
+
 
 def _read(path: Path) -> dict[str, dict[str, str]]:
     try:

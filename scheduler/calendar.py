@@ -16,6 +16,11 @@ item has a ``key``, a ``title``, a ``trigger``, the ``targets`` (group kinds), a
 ``days_before`` / ``days_after`` take a number or a list. Optional entry fields: ``start`` / ``end`` (dates),
 ``enabled`` (default true), ``builder`` (text built from the database: ``major_hazard_list``, ``monthly_report``,
 ``weekly_digest``). Every error names the file, the entry and the field, in Chinese.
+
+Labels: holiday and weekday names are the calendar's own (``[labels.holidays]``, ``[labels.weekdays]``). The
+names of categories, kinds, severities, statuses and group kinds are the township's wording file's
+(``handlers/data/texts.toml`` and its override), handed over by whoever loads the calendar (``labels=``) so a
+push and a chat reply use the same words; such tables left in an older calendar file are ignored.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import re
 import string
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -101,7 +106,9 @@ REQUIRED_TEXTS: dict[str, tuple[str, ...]] = {
     "chart_open": (),
     "chart_overdue": (),
 }
-REQUIRED_LABELS = ("holidays", "group_kinds", "categories", "severities", "statuses", "kinds", "weekdays")
+# Label tables the calendar file holds, and those that come from the wording file (``labels=`` when loading).
+REQUIRED_LABELS = ("holidays", "weekdays")
+SHARED_LABELS = ("categories", "kinds", "severities", "statuses", "group_kinds")
 
 
 class CalendarError(ValueError):
@@ -246,6 +253,11 @@ class Calendar:
     catch_up_hours: int = 12
     path: Path | None = None
 
+    def with_labels(self, labels: Mapping[str, Mapping[str, str]]) -> Calendar:
+        """This calendar speaking the wording file's names (the tables of ``labels`` named in SHARED_LABELS)."""
+        shared = {name: {str(k): str(v) for k, v in labels.get(name, {}).items()} for name in SHARED_LABELS}
+        return replace(self, labels={**self.labels, **shared})
+
     def entry(self, key: str) -> Entry:
         """The entry with this key."""
         for e in self.entries:
@@ -283,7 +295,10 @@ class Calendar:
         return self.texts[key].format(**values)
 
     def label(self, table: str, key: str | None) -> str:
-        """A Chinese label (holiday, group kind, category, ...), or the key itself when there is none."""
+        """A Chinese label (holiday, group kind, category, ...), or the key itself when there is none.
+
+        Categories, kinds, severities, statuses and group kinds are the wording file's, given when loading.
+        """
         if key is None:
             return ""
         return self.labels.get(table, {}).get(key, key)
@@ -316,8 +331,13 @@ class Calendar:
 # Loading and validation
 
 
-def load_calendar(path: Path | str | None = None) -> Calendar:
-    """Read and validate a calendar file (the bundled one by default); raise CalendarError in plain Chinese."""
+def load_calendar(
+    path: Path | str | None = None, *, labels: Mapping[str, Mapping[str, str]] | None = None
+) -> Calendar:
+    """Read and validate a calendar file (the bundled one by default); raise CalendarError in plain Chinese.
+
+    ``labels`` holds the wording file's tables named in ``SHARED_LABELS`` (without them, codes show as they are).
+    """
     path = Path(path) if path else DEFAULT_PATH
     try:
         raw = path.read_bytes().decode("utf-8-sig")  # Notepad's BOM is fine
@@ -331,10 +351,15 @@ def load_calendar(path: Path | str | None = None) -> Calendar:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
         raise CalendarError(f"日程表 {path} 格式有误（TOML）：{exc}") from exc
-    return parse_calendar(data, path)
+    return parse_calendar(data, path, labels=labels)
 
 
-def parse_calendar(data: Mapping[str, Any], path: Path | None = None) -> Calendar:
+def parse_calendar(
+    data: Mapping[str, Any],
+    path: Path | None = None,
+    *,
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> Calendar:
     """Validate already-parsed calendar data (see ``load_calendar``)."""
     where = f"日程表 {path.name if path else ''}".rstrip()
     settings = _table(data, "settings", where)
@@ -346,7 +371,7 @@ def parse_calendar(data: Mapping[str, Any], path: Path | None = None) -> Calenda
         )
     variables = {str(k): str(v) for k, v in _table(data, "vars", where).items()}
     texts = _texts(_table(data, "texts", where), where)
-    labels = _labels(_table(data, "labels", where), where)
+    own_labels = _labels(_table(data, "labels", where), where)
     deadlines = _deadlines(_table(data, "deadlines", where), where)
 
     items = data.get("entries")
@@ -362,15 +387,16 @@ def parse_calendar(data: Mapping[str, Any], path: Path | None = None) -> Calenda
             )
         seen.add(entry.key)
         entries.append(entry)
-    return Calendar(
+    calendar = Calendar(
         entries=tuple(entries),
         texts=texts,
-        labels=labels,
+        labels=own_labels,
         variables=variables,
         deadlines=deadlines,
         catch_up_hours=catch_up,
         path=path,
     )
+    return calendar.with_labels(labels or {})
 
 
 def _table(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
@@ -414,6 +440,7 @@ def _texts(table: Mapping[str, Any], where: str) -> dict[str, str]:
 
 
 def _labels(table: Mapping[str, Any], where: str) -> dict[str, dict[str, str]]:
+    """The calendar's own label tables; shared ones an older file still has ([labels.categories] ...) are ignored."""
     out: dict[str, dict[str, str]] = {}
     for name in REQUIRED_LABELS:
         sub = table.get(name)
@@ -423,9 +450,6 @@ def _labels(table: Mapping[str, Any], where: str) -> dict[str, dict[str, str]]:
     missing = [h for h in holidays.HOLIDAYS if h not in out["holidays"]]
     if missing:
         raise CalendarError(f"{where} [labels.holidays] 缺少节日名称：{', '.join(missing)}")
-    missing = [k for k in GROUP_KINDS if k not in out["group_kinds"]]
-    if missing:
-        raise CalendarError(f"{where} [labels.group_kinds] 缺少群类型名称：{', '.join(missing)}")
     return out
 
 

@@ -230,3 +230,33 @@ def test_a_township_can_edit_dates(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     cal = load_calendar(path)
     assert dates(cal, "yearly_heads_training", 2027) == [date(2027, 3, 25), date(2027, 4, 8)]
+
+
+def test_an_older_calendar_with_its_own_labels_still_loads_and_speaks_the_wording_file(
+    tmp_path: Path,
+) -> None:
+    """Calendars written before the labels moved to texts.toml keep working; those old tables no longer count."""
+    old_tables = (
+        '\n[labels.group_kinds]\nvillage = "村"\nstation = "站所"\nenterprise = "企业"\nleadership = "镇领导"\n'
+        '\n[labels.categories]\nfire = "火灾（旧）"\n\n[labels.kinds]\nhazard = "隐患"\ntip = "内部举报"\n'
+        '\n[labels.severities]\nmajor = "重大"\ngeneral = "一般"\n\n[labels.statuses]\nrectified = "已整改"\n'
+    )
+    path = tmp_path / "calendar.toml"
+    path.write_text(DEFAULT_PATH.read_text(encoding="utf-8") + old_tables, encoding="utf-8")
+    wording = {
+        "categories": {"fire": "火灾"},
+        "kinds": {"tip": "举报"},
+        "statuses": {"rectified": "已整改待验收"},
+    }
+    cal = load_calendar(path, labels=wording)
+    assert cal.label("categories", "fire") == "火灾" and cal.label("kinds", "tip") == "举报"
+    assert cal.label("statuses", "rectified") == "已整改待验收"
+    assert cal.label("holidays", "spring_festival") == "春节"  # the calendar's own names stay its own
+    assert cal.with_labels({"categories": {"fire": "火情"}}).label("categories", "fire") == "火情"
+    assert (
+        load_calendar(path).label("severities", "major") == "major"
+    )  # no wording given: codes, never the old table
+
+
+def test_the_bundled_calendar_leaves_shared_names_to_the_wording_file() -> None:
+    assert set(RAW["labels"]) == {"holidays", "weekdays"}

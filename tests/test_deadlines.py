@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import Engine, event, select
 
 from bot.app import Database
+from handlers.texts import Texts
 from scheduler import jobs
-from scheduler.calendar import Calendar, load_calendar
+from scheduler.calendar import SHARED_LABELS, Calendar, load_calendar
 from scheduler.deadlines import (
     escalate_overdue,
     remind_deadlines,
@@ -29,7 +30,7 @@ NOW = datetime(2026, 6, 10, 8, 30, tzinfo=TZ)
 
 @pytest.fixture(scope="module")
 def cal() -> Calendar:
-    return load_calendar()
+    return load_calendar(labels=Texts.load().labels(*SHARED_LABELS))
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_overdue_hazards_are_listed_once(
     text = notices[0].text
     assert text.startswith("【挂牌督办】以下 3 项")
     assert f"#{ledger['overdue']} 王家沟村｜王家沟村东头" in text and "已逾期2天" in text
-    assert f"#{ledger['tip_overdue']} 庙坪村｜内部举报" in text and "偷采" not in text
+    assert f"#{ledger['tip_overdue']} 庙坪村｜举报｜房屋建筑｜一般隐患｜" in text and "偷采" not in text
     assert f"#{ledger['already_listed']} " not in text and f"#{ledger['rectified_late']} " not in text
     # A second run the same day (restart, second instance) lists nothing and queues nothing.
     with database.sessions.begin() as s:
@@ -296,7 +297,7 @@ def test_digest_counts_in_sql_and_lists_the_first(
     village_text = render_digest(digest, cal, TZ, "village")
     station_text = render_digest(digest, cal, TZ, "station")
     assert village_text.startswith("未整改 1010 项，其中逾期 1010 项")
-    assert f"……另有 {1010 - tips - 40} 项" in village_text and "内部举报" not in village_text
+    assert f"……另有 {1010 - tips - 40} 项" in village_text and "｜举报｜" not in village_text
     assert "……另有 970 项" in station_text
     # The list is in deadline order: the earliest deadlines first.
     first = [int(line.split()[0][1:]) for line in village_text.splitlines()[2:42]]

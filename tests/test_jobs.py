@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.app import Database
+from handlers.classifier import Classifier
+from handlers.profile import Profile
+from handlers.router import Router
+from handlers.texts import Texts
 from scheduler import jobs
-from scheduler.calendar import Calendar, load_calendar
+from scheduler.calendar import SHARED_LABELS, Calendar, load_calendar
+from scheduler.monthly_report import build_monthly_report, render_text
 from storage.groups import upsert_group
 from storage.models import Group, OutboxMessage
 from storage.reports import set_status
-from tests.helpers import file_report
+from tests.conftest import Clock, make_core
+from tests.helpers import file_report, group_msg
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -25,7 +32,7 @@ def local(*args: int) -> datetime:
 
 @pytest.fixture(scope="module")
 def cal() -> Calendar:
-    return load_calendar()
+    return load_calendar(labels=Texts.load().labels(*SHARED_LABELS))
 
 
 @pytest.fixture
@@ -140,7 +147,7 @@ def test_major_hazard_list_goes_to_the_responsible_units(
     assert f"#{ids[1]} " in rows[g["ent"]].text and "共 1 项" in rows[g["ent"]].text
     station = rows[g["stn"]].text
     assert all(f"#{i} " in station for i in ids[:3]) and f"#{ids[3]} " not in station
-    assert "偷采" not in station and "内部举报" in station  # tips never echo their text
+    assert "偷采" not in station and f"#{ids[2]} 举报｜" in station  # tips never echo their text
     assert all("偷采" not in r.text for r in outbox(database))
 
 
@@ -202,3 +209,31 @@ def test_inactive_and_unknown_groups_get_nothing(
 )
 def test_missed_daily_run_is_caught_up_within_the_window(now: datetime, expected: bool) -> None:
     assert jobs.missed_today(time(8, 30), now, TZ, 12) is expected
+
+
+def test_chat_replies_and_pushes_use_the_same_words(
+    database: Database, classifier: Classifier, profile: Profile, clock: Clock, tmp_path: Path
+) -> None:
+    """One wording file names categories and statuses for /清单 and for the calendar's pushes alike."""
+    override = tmp_path / "texts.toml"
+    override.write_text(
+        '[categories]\nbuilding = "窑洞房屋"\n[statuses]\nreported = "等待核实"\n', encoding="utf-8"
+    )
+    texts = Texts.load(override)
+    router = Router(make_core(database, classifier, texts, profile, clock))
+    router.dispatch(group_msg("收到", chat="-1", title="王家沟村民群"))  # the village group registers itself
+    with database.sessions.begin() as s:
+        hazard = file_report(
+            s, severity="major", village="王家沟村", location="东头窑洞", created_at=local(2026, 5, 20, 9, 0)
+        ).id
+    (reply,) = router.dispatch(group_msg("/清单 王家沟村", chat="-1", title="王家沟村民群")).replies
+    assert f"#{hazard} 【重大】窑洞房屋｜东头窑洞｜等待核实｜" in reply.text
+
+    calendar = load_calendar(labels=texts.labels(*SHARED_LABELS))
+    run(database, calendar, local(2026, 6, 5, 9, 0))  # the month's major hazard list
+    (listing,) = [r.text for r in outbox(database) if r.event == "monthly_major_hazard_list"]
+    assert f"#{hazard} 东头窑洞｜窑洞房屋｜等待核实｜" in listing
+    with database.sessions() as s:
+        report = build_monthly_report(s, "2026-05", TZ, now=local(2026, 6, 3, 9, 0))
+    assert "窑洞房屋：1/0/1/0" in render_text(report, calendar)
+    assert "房屋建筑" not in reply.text + listing + render_text(report, calendar)

@@ -13,7 +13,8 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from bot.app import Database
-from scheduler.calendar import Calendar, load_calendar
+from handlers.texts import Texts
+from scheduler.calendar import SHARED_LABELS, Calendar, load_calendar
 from scheduler.monthly_report import (
     Counts,
     MonthError,
@@ -39,7 +40,7 @@ def at(month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
 
 @pytest.fixture(scope="module")
 def cal() -> Calendar:
-    return load_calendar()
+    return load_calendar(labels=Texts.load().labels(*SHARED_LABELS))
 
 
 @pytest.fixture

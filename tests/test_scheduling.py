@@ -17,14 +17,23 @@ from sqlalchemy import PickleType, inspect, select, text
 
 from bot.app import open_database
 from bot.config import Settings
-from bot.scheduling import CALENDAR_JOB_ID, DEADLINES_JOB_ID, start_scheduler, stop_scheduler
-from scheduler.calendar import DEFAULT_PATH
+from bot.scheduling import (
+    CALENDAR_JOB_ID,
+    DEADLINES_JOB_ID,
+    load_settings_calendar,
+    start_scheduler,
+    stop_scheduler,
+)
+from handlers.texts import Texts
+from scheduler.calendar import DEFAULT_PATH, load_calendar
+from scheduler.jobs import run_calendar, run_deadlines
 from storage.db import make_engine
 from storage.groups import upsert_group
 from storage.models import Base, OutboxMessage, ReportEvent
 from tests.helpers import file_report
 
 BUNDLED = DEFAULT_PATH.read_text(encoding="utf-8")
+TEXTS = Texts.load()
 
 
 LATER = (
@@ -123,15 +132,16 @@ async def test_fixed_jobs_and_defaults(tmp_path: Path) -> None:
     db = open_database(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'bot.db'}"))
     path = calendar_file(tmp_path, LATER)
     for _ in range(2):  # a restart adds the same two jobs again, nothing more
-        scheduler = start_scheduler(settings, db.sessions, calendar=path)
+        scheduler = start_scheduler(settings, db.sessions, load_calendar(path), TEXTS)
         jobs = {j.id: j for j in scheduler.get_jobs()}
         assert set(jobs) == {CALENDAR_JOB_ID, DEADLINES_JOB_ID}
         for job in jobs.values():
             assert job.coalesce is True and job.misfire_grace_time == 12 * 3600 and job.max_instances == 1
-            assert job.func_ref in ("scheduler.jobs:run_calendar", "scheduler.jobs:run_deadlines")
-            assert job.kwargs == {} and len(job.args) == 1
-            assert job.args[0].sessions is db.sessions  # the bot's own engine, not a URL
-            shown = repr(job.args) + repr(job.kwargs) + str(job)
+            # The job closes over the bot's own session factory and calendar: no URL, no file name, no arguments.
+            assert job.func.func in (run_calendar, run_deadlines) and job.args == () and job.kwargs == {}
+            context = job.func.args[0]
+            assert context.sessions is db.sessions and context.calendar.entry("later").template == "x"
+            shown = repr(job.args) + repr(job.kwargs) + str(job) + repr(job.func)
             assert password not in shown and "db.example" not in shown and "sqlite" not in shown
         assert str(jobs[DEADLINES_JOB_ID].trigger) == "cron[hour='8', minute='30']"
         await stop_scheduler(scheduler)
@@ -158,7 +168,7 @@ async def test_down_at_the_run_time_and_back_later_runs_once(settings: Settings,
         )
 
     for _ in range(2):  # back at "11:00", then restarted mid-day
-        scheduler = start_scheduler(settings, db.sessions, calendar=path)
+        scheduler = start_scheduler(settings, db.sessions, load_calendar(path), TEXTS)
         recorder = Recorder(scheduler)
         await recorder.wait_for(DEADLINES_JOB_ID)
         assert recorder.executed[DEADLINES_JOB_ID] == 1 and recorder.missed[DEADLINES_JOB_ID] == 0
@@ -180,7 +190,7 @@ async def test_deadline_run_still_ahead_today_waits_for_its_time(settings: Setti
         pytest.skip("too close to midnight for a run later today")
     path = calendar_file(tmp_path, LATER, deadlines_at=ahead)
     db = await asyncio.to_thread(open_database, settings)
-    scheduler = start_scheduler(settings, db.sessions, calendar=path)
+    scheduler = start_scheduler(settings, db.sessions, load_calendar(path), TEXTS)
     recorder = Recorder(scheduler)
     await recorder.wait_for(CALENDAR_JOB_ID)
     assert recorder.executed[DEADLINES_JOB_ID] == 0
@@ -206,7 +216,7 @@ async def test_pickled_rows_in_the_database_are_never_loaded(settings: Settings,
         tmp_path, LATER, deadlines_at=today_at(datetime.now(settings.tz), -timedelta(hours=1))
     )
     for _ in range(2):
-        scheduler = start_scheduler(settings, db.sessions, calendar=path)
+        scheduler = start_scheduler(settings, db.sessions, load_calendar(path), TEXTS)
         recorder = Recorder(scheduler)
         await recorder.wait_for(CALENDAR_JOB_ID)
         await recorder.wait_for(DEADLINES_JOB_ID)
@@ -245,7 +255,7 @@ async def test_todays_missed_push_is_sent_once_across_restarts(settings: Setting
         village_id = village.id
 
     for _ in range(2):  # started after the push time, then restarted
-        scheduler = start_scheduler(settings, db.sessions, calendar=path)
+        scheduler = start_scheduler(settings, db.sessions, load_calendar(path), TEXTS)
         recorder = Recorder(scheduler)
         await recorder.wait_for(CALENDAR_JOB_ID)
         assert recorder.executed[CALENDAR_JOB_ID] == 1
@@ -259,7 +269,7 @@ async def test_todays_missed_push_is_sent_once_across_restarts(settings: Setting
     db.engine.dispose()
 
 
-async def test_invalid_calendar_stops_the_start(settings: Settings, tmp_path: Path) -> None:
+def test_invalid_calendar_is_refused_when_loaded(settings: Settings, tmp_path: Path) -> None:
     from scheduler.calendar import CalendarError
 
     path = calendar_file(
@@ -267,7 +277,34 @@ async def test_invalid_calendar_stops_the_start(settings: Settings, tmp_path: Pa
         '[[entries]]\nkey = "bad"\ntitle = "t"\ntrigger = { holiday = "圣诞" }\n'
         'targets = ["village"]\ntemplate = "x"\n',
     )
-    db = open_database(settings)
     with pytest.raises(CalendarError, match="圣诞"):
-        start_scheduler(settings, db.sessions, calendar=path)
+        load_settings_calendar(settings, path)
+
+
+async def test_the_jobs_speak_the_bots_wording(settings: Settings, tmp_path: Path) -> None:
+    """A township that renames a category in its wording file sees the new name in chat and in the pushes."""
+    override = tmp_path / "texts.toml"
+    override.write_text('[categories]\nfire = "火情隐患"\n[severities]\nmajor = "特大"\n', encoding="utf-8")
+    texts = Texts.load(override)
+    now = datetime.now(settings.tz)
+    path = calendar_file(tmp_path, LATER, deadlines_at=today_at(now, -timedelta(hours=1)))
+    db = await asyncio.to_thread(open_database, settings)
+    with db.sessions.begin() as s:
+        upsert_group(s, "telegram", "-5", kind="leadership")
+        file_report(
+            s,
+            category="fire",
+            severity="major",
+            text="x",
+            village="王家沟村",
+            created_at=now - timedelta(days=9),
+            deadline=now - timedelta(days=2),
+        )
+    scheduler = start_scheduler(settings, db.sessions, load_calendar(path), texts)
+    recorder = Recorder(scheduler)
+    await recorder.wait_for(DEADLINES_JOB_ID)
+    await stop_scheduler(scheduler)
+    with db.sessions() as s:
+        notice = s.scalars(select(OutboxMessage).where(OutboxMessage.event == "overdue_listed")).one()
+    assert "｜火情隐患｜特大｜" in notice.text
     db.engine.dispose()

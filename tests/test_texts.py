@@ -65,3 +65,14 @@ def test_an_unbalanced_brace_is_named_with_its_key(tmp_path: Path) -> None:
     override.write_text('[replies]\nprivate_guide = "请写清楚{town"\n', encoding="utf-8")
     with pytest.raises(TextsError, match=r"\[replies\] private_guide 花括号不成对"):
         Texts.load(override)
+
+
+def test_label_sections_are_handed_out_as_copies_with_the_override(tmp_path: Path) -> None:
+    path = tmp_path / "texts.toml"
+    path.write_text('[statuses]\nrectified = "已整改"\n', encoding="utf-8")
+    t = Texts.load(path)
+    labels = t.labels("categories", "statuses")
+    assert list(labels["categories"])[:3] == ["fire", "gas", "electric"]  # the file's order
+    assert labels["statuses"]["rectified"] == "已整改" and labels["statuses"]["reported"] == "待核实"
+    labels["statuses"]["rectified"] = "changed"
+    assert t.label("statuses", "rectified") == "已整改"
