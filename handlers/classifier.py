@@ -68,12 +68,14 @@ from handlers.rules import (
     DEFAULT_USERDICT,
     EVIDENCE_GATE,
     LIST_ROLES,
+    Compile,
     Entry,
     compile_rules,
     load_nouns,
     read_rules,
 )
 from handlers.severity import assess_severity, major_thing_failing
+from handlers.startup_cache import RegexCache
 
 jieba.setLogLevel(logging.WARNING)
 logging.getLogger("jieba").setLevel(logging.WARNING)
@@ -218,20 +220,25 @@ class _TipSignals:
 class Classifier:
     """Classifies chat messages into hazard / tip / chatter / command with category, severity and place."""
 
-    def __init__(self, rules: Mapping[str, Any], tokenizer: jieba.Tokenizer, places: Iterable[str]) -> None:
-        """Build the matcher from already-parsed rules; use :meth:`load` instead of calling this directly."""
+    def __init__(
+        self,
+        rules: Mapping[str, Any],
+        tokenizer: jieba.Tokenizer,
+        places: Iterable[str],
+        compile: Compile = re.compile,
+    ) -> None:
+        """Build the matcher from already-parsed rules (``compile`` compiles each regex); use :meth:`load`
+        instead of calling this directly."""
         self._tokenizer = tokenizer
         # places and loose-noun pairing both segment the same message: segment it once
         self._segmenter = _CachedSegmenter(tokenizer)
         self._places = frozenset(p for p in places if p)
         self._nouns: frozenset[str] = frozenset()  # filled by load() from jieba's tagged dictionary
-        self._rules = compile_rules(rules, self._places)
+        self._rules = compile_rules(rules, self._places, compile)
         self.model: TextModel | None = None  # the statistical second opinion, set by load()
         # urgency words (快来人, 人没上来): with the model's agreement they make an emergency of a message
         urgent_words = sorted((w for w, e in self._rules.entries.items() if "urgent" in e.roles), key=len)
-        self._urgent_re = (
-            re.compile("|".join(map(re.escape, reversed(urgent_words)))) if urgent_words else None
-        )
+        self._urgent_re = compile("|".join(map(re.escape, reversed(urgent_words)))) if urgent_words else None
         # emergency pattern families (人被埋, 一直在响): the model's review band asks them too
         self._urgent_families = [
             fam
@@ -269,10 +276,15 @@ class Classifier:
         validate_userdict(userdict)
         names = [p.strip() for p in places if p and p.strip()]
         tokenizer = jieba.Tokenizer()  # lazy: the dictionary is read below, after validation
+        # the compiled regexes of earlier runs with the same rules and places (see handlers.startup_cache)
+        regexes = RegexCache("rules", [path.read_bytes(), "\n".join(names)])
         try:
-            classifier = cls(rules, tokenizer, names)  # validates the rules; raises ValueError
+            classifier = cls(
+                rules, tokenizer, names, regexes.compile
+            )  # validates the rules; raises ValueError
         except ValueError as exc:
             raise RulesError(f"{path}：{exc}") from exc
+        regexes.save()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tokenizer.initialize()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from handlers.rules import CATEGORIES
+from handlers.startup_cache import cached
 
 __all__ = ["DEFAULT_MODEL", "FORMAT", "TextModel", "load_model", "ngrams"]
 
@@ -65,22 +66,33 @@ class TextModel:
 
     @classmethod
     def load(cls, path: Path | str) -> TextModel:
-        """Read a gzip-compressed JSON artifact; raise ValueError (Chinese, naming the file) when it is unusable."""
+        """Read a gzip-compressed JSON artifact; raise ValueError (Chinese, naming the file) when it is unusable.
+
+        The built weights are kept in the start-up cache (:mod:`handlers.startup_cache`), keyed by the file's
+        bytes, so later runs skip decompressing and decoding it."""
         path = Path(path)
         try:
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
-                data = json.load(fh)
+            raw = path.read_bytes()
         except FileNotFoundError as exc:
             raise ValueError(f"找不到识别模型文件：{path}") from exc
-        except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except OSError as exc:
             raise ValueError(f"识别模型文件 {path} 不是有效的 gzip 压缩 JSON：{exc}") from exc
-        try:
-            return cls._from_json(data)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ValueError(f"识别模型文件 {path} 内容不完整或格式不对：{exc!r}") from exc
 
-    @classmethod
-    def _from_json(cls, data: Any) -> TextModel:
+        def build() -> dict[str, Any]:
+            try:
+                data = json.loads(gzip.decompress(raw).decode("utf-8"))
+            except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ValueError(f"识别模型文件 {path} 不是有效的 gzip 压缩 JSON：{exc}") from exc
+            try:
+                return cls._fields_from_json(data)
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                raise ValueError(f"识别模型文件 {path} 内容不完整或格式不对：{exc!r}") from exc
+
+        return cls(**cached("model", [raw], build))
+
+    @staticmethod
+    def _fields_from_json(data: Any) -> dict[str, Any]:
+        """The constructor's fields from a decoded artifact, checked (raises on anything inconsistent)."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"format is not {FORMAT}")
         vocab = [str(f) for f in data["vocabulary"]]
@@ -107,7 +119,7 @@ class TextModel:
         low, high = int(data["ngram"][0]), int(data["ngram"][1])
         if not 1 <= low <= high <= 6:
             raise ValueError(f"bad n-gram range {low}..{high}")
-        return cls(
+        return dict(
             version=str(data["version"]),
             low=low,
             high=high,

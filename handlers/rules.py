@@ -10,17 +10,16 @@ raises ValueError naming the offending key.
 from __future__ import annotations
 
 import hashlib
-import marshal
-import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from handlers.rules_schema import RulesError, validate
+from handlers.startup_cache import cached, read_cached, write_cached
 from handlers.t2s import load_table
 
 __all__ = [
@@ -152,6 +151,8 @@ class Entry:
 # roles; ``needs`` holds characters of which every match has at least one, so a message with none skips
 # the family. A plain tuple rather than a NamedTuple: unpacking an exact tuple is faster in the hot loop.
 PatternFamily = tuple[re.Pattern[str], Entry, frozenset[str]]
+# compiles one regex (``re.compile``, or a start-up cache's)
+Compile = Callable[[str], re.Pattern[str]]
 
 
 class PatternSet(list[PatternFamily]):
@@ -160,21 +161,27 @@ class PatternSet(list[PatternFamily]):
 
     def __init__(self, families: Iterable[PatternFamily]) -> None:
         super().__init__(families)
-        self.always = tuple(i for i, fam in enumerate(self) if not fam[2])
-        by_char: dict[str, list[int]] = {}
+        # one bit per family, by file order: a message's families are the OR of its characters' masks
+        self.always = sum(1 << i for i, fam in enumerate(self) if not fam[2])
+        by_char: dict[str, int] = {}
         for i, (_, _, needs) in enumerate(self):
             for ch in needs:
-                by_char.setdefault(ch, []).append(i)
-        self.by_char = {ch: tuple(ids) for ch, ids in by_char.items()}
-        self.keys = frozenset(self.by_char)
+                by_char[ch] = by_char.get(ch, 0) | (1 << i)
+        self.by_char = by_char
+        self.keys = frozenset(by_char)
 
     def for_chars(self, chars: frozenset[str]) -> list[PatternFamily]:
         """The families that may match a text made of ``chars``, in file order."""
-        ids = set(self.always)
+        mask = self.always
         by_char = self.by_char
         for ch in self.keys.intersection(chars):
-            ids.update(by_char[ch])
-        return [self[i] for i in sorted(ids)]
+            mask |= by_char[ch]
+        families = []
+        while mask:
+            low = mask & -mask
+            families.append(self[low.bit_length() - 1])
+            mask ^= low
+        return families
 
 
 @dataclass(frozen=True)
@@ -263,8 +270,9 @@ def read_rules(path: Path) -> dict[str, Any]:
     TOML, or holds an unknown or mistyped key.
     """
     try:
-        with path.open("rb") as fh:
-            rules = tomllib.load(fh)
+        raw = path.read_bytes()
+        # parsed once per distinct file content, then read back from the start-up cache (see its module)
+        rules = cached("rules", [raw], lambda: tomllib.loads(raw.decode()))
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"规则文件 {path} 不是合法的 TOML：{exc} / rules file {path}: invalid TOML") from exc
     except OSError as exc:
@@ -302,10 +310,12 @@ def check_category(name: str, where: str) -> str:
     return name
 
 
-def compile_regex(pattern: str, where: str, label: str = "") -> re.Pattern[str]:
+def compile_regex(
+    pattern: str, where: str, label: str = "", compile: Compile = re.compile
+) -> re.Pattern[str]:
     """Compile a regex from the rules file, raising ValueError naming ``where`` when it is invalid."""
     try:
-        return re.compile(pattern)
+        return compile(pattern)
     except re.error as exc:
         raise ValueError(f"rules file: '{where}'{label} is not a valid regex: {exc}") from exc
 
@@ -334,20 +344,12 @@ def _nouns_of(path: Path, tags: frozenset[str]) -> frozenset[str]:
     """The nouns of one dictionary, from the cache when it is large and a cache is there."""
     cache = _nouns_cache_path(path, tags)
     if cache is not None:
-        try:
-            with cache.open("rb") as fh:
-                return frozenset(marshal.load(fh).split("\n"))
-        except (OSError, ValueError, EOFError, TypeError, AttributeError):
-            pass
+        joined = read_cached(cache)
+        if isinstance(joined, str):
+            return frozenset(joined.split("\n"))
     nouns = _read_nouns(path, tags)
     if cache is not None:
-        try:
-            tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-            with tmp.open("wb") as fh:
-                marshal.dump("\n".join(sorted(nouns)), fh)  # one string loads much faster than a list
-            os.replace(tmp, cache)
-        except OSError:
-            pass
+        write_cached(cache, "\n".join(sorted(nouns)))  # one string loads much faster than a list
     return nouns
 
 
@@ -408,7 +410,9 @@ def _trie_source(words: Iterable[str]) -> str:
     return render(trie)
 
 
-def build_start_table(words: Iterable[str]) -> tuple[re.Pattern[str], dict[str, re.Pattern[str]]]:
+def build_start_table(
+    words: Iterable[str], compile: Compile = re.compile
+) -> tuple[re.Pattern[str], dict[str, re.Pattern[str]]]:
     """Split the keyword trie by first character: a charset finds where a keyword can start, and each
     first character's own sub-trie (anchored with ``match``) returns the longest keyword starting there.
 
@@ -419,20 +423,21 @@ def build_start_table(words: Iterable[str]) -> tuple[re.Pattern[str], dict[str, 
     for word in words:
         if word:
             by_first.setdefault(word[0], []).append(word)
-    starts = re.compile("[" + "".join(re.escape(ch) for ch in sorted(by_first)) + "]")
-    return starts, _LazyTrieTable(by_first)
+    starts = compile("[" + "".join(re.escape(ch) for ch in sorted(by_first)) + "]")
+    return starts, _LazyTrieTable(by_first, compile)
 
 
 class _LazyTrieTable(dict[str, re.Pattern[str]]):
     """First character -> its sub-trie, compiled the first time a message needs it: the lexicon has about
     two thousand first characters, and compiling them all would slow every start-up."""
 
-    def __init__(self, by_first: dict[str, list[str]]) -> None:
+    def __init__(self, by_first: dict[str, list[str]], compile: Compile = re.compile) -> None:
         super().__init__()
         self._groups = by_first
+        self._compile = compile
 
     def __missing__(self, ch: str) -> re.Pattern[str]:
-        compiled = self[ch] = re.compile(_trie_source(self._groups[ch]))  # compiled once, not twice
+        compiled = self[ch] = self._compile(_trie_source(self._groups[ch]))  # compiled once, not twice
         return compiled
 
 
@@ -440,35 +445,38 @@ class _LazyTrieTable(dict[str, re.Pattern[str]]):
 # compiling, one rules-file section at a time (called in the file's validation order)
 
 
-def compile_rules(rules: Mapping[str, Any], places: frozenset[str]) -> CompiledRules:
+def compile_rules(
+    rules: Mapping[str, Any], places: frozenset[str], compile: Compile = re.compile
+) -> CompiledRules:
     """Validate the parsed rules file and compile it; ``places`` (village names) become keywords too.
+    ``compile`` compiles each regex (a :class:`handlers.startup_cache.RegexCache`'s, to reuse earlier runs').
 
     Sections are checked in a fixed order, so a file with several problems always reports the same one.
     """
     limits = require(rules, "limits", "", dict)
     max_chars, pair_window, hazard_threshold = _compile_limits(limits)
-    char_table, phrases, phrase_re = _compile_normalize(rules)
+    char_table, phrases, phrase_re = _compile_normalize(rules, compile)
     entries = _compile_lexicon(rules, places)
-    starts_re, start_table = build_start_table(entries)
+    starts_re, start_table = build_start_table(entries, compile)
     category_rank = _compile_priority(rules)
-    severity = _compile_severity(rules)
+    severity = _compile_severity(rules, compile)
     source_categories = _compile_source_categories(rules)
     for cat in severity.exposed_categories | severity.danger_categories:
         check_category(cat, "severity.exposed_categories/danger_categories")
-    place_rules = _compile_places(rules)
+    place_rules = _compile_places(rules, compile)
     noun_tags, noun_exclude, noun_weight = _compile_generic_nouns(rules)
     resolution = require(rules, "resolution", "", dict)
     contrast_open = frozenset(require(resolution, "contrast_open", "resolution.", str))
     concern_boost = float(require(limits, "concern_boost", "limits.", (int, float)))
-    frames = _compile_frames(rules)
-    tips = _compile_tips(rules)
-    patterns = _compile_patterns(rules)
+    frames = _compile_frames(rules, compile)
+    tips = _compile_tips(rules, compile)
+    patterns = _compile_patterns(rules, compile)
     _, passive_regex = morphology_forms(rules)
     if passive_regex:
         # the discontinuous passive ("让车堵着") is a bad state spanning its agent, which then never pairs
         patterns.append(
             (
-                compile_regex(passive_regex, "morphology.gap_roots"),
+                compile_regex(passive_regex, "morphology.gap_roots", compile=compile),
                 Entry(frozenset({"bad"}), None, 1.0, "morphology.passive"),
                 frozenset("被让叫遭"),
             )
@@ -513,7 +521,7 @@ def _compile_limits(limits: Mapping[str, Any]) -> tuple[int, int, float]:
 
 
 def _compile_normalize(
-    rules: Mapping[str, Any],
+    rules: Mapping[str, Any], compile: Compile = re.compile
 ) -> tuple[dict[int, str], dict[str, str], re.Pattern[str] | None]:
     """``[normalize]``: the character folding table, phrase rewrites and one regex finding the phrases.
 
@@ -541,9 +549,7 @@ def _compile_normalize(
             raise ValueError(f"rules file: 'normalize.phrases.{src}' must be a string")
         phrases[src] = dst
     phrase_re = (
-        re.compile("|".join(re.escape(k) for k in sorted(phrases, key=len, reverse=True)))
-        if phrases
-        else None
+        compile("|".join(re.escape(k) for k in sorted(phrases, key=len, reverse=True))) if phrases else None
     )
     return table, phrases, phrase_re
 
@@ -713,11 +719,11 @@ def _compile_priority(rules: Mapping[str, Any]) -> dict[str, int]:
     return {c: i for i, c in enumerate(priority)}
 
 
-def _compile_severity(rules: Mapping[str, Any]) -> SeverityRules:
+def _compile_severity(rules: Mapping[str, Any], compile: Compile = re.compile) -> SeverityRules:
     """``[severity]``: the crowd regex and the category and venue sets of the severity rule set."""
     sev = require(rules, "severity", "", dict)
     crowd = require(sev, "crowd_pattern", "severity.", str)
-    crowd_re = compile_regex(crowd, "severity.crowd_pattern")
+    crowd_re = compile_regex(crowd, "severity.crowd_pattern", compile=compile)
     exposed = frozenset(str_list(sev, "exposed_categories", "severity."))
     danger = frozenset(str_list(sev, "danger_categories", "severity."))
     venues = frozenset(str_list(sev, "venues", "severity."))
@@ -740,7 +746,7 @@ def _compile_source_categories(rules: Mapping[str, Any]) -> frozenset[str]:
     )
 
 
-def _compile_places(rules: Mapping[str, Any]) -> PlaceRules:
+def _compile_places(rules: Mapping[str, Any], compile: Compile = re.compile) -> PlaceRules:
     """``[places]``: suffixes, generic place words, prefix characters and what ends a place name."""
     pl = require(rules, "places", "", dict)
     suffixes = frozenset(require(pl, "suffixes", "places.", str))
@@ -753,7 +759,7 @@ def _compile_places(rules: Mapping[str, Any]) -> PlaceRules:
     # a road word ("乡道") or a person ("老杨家") right after a name ends the name there
     road_words = tuple(str_list(pl, "road_words", "places.")) if "road_words" in pl else ()
     try:
-        person_after = re.compile(pl["person_after"]) if pl.get("person_after") else None
+        person_after = compile(pl["person_after"]) if pl.get("person_after") else None
     except (re.error, TypeError) as exc:
         raise ValueError(f"rules file: 'places.person_after' is not a valid regex: {exc}") from exc
     return PlaceRules(
@@ -778,11 +784,11 @@ def _compile_generic_nouns(rules: Mapping[str, Any]) -> tuple[frozenset[str], fr
     return tags, exclude, weight
 
 
-def _compile_frames(rules: Mapping[str, Any]) -> FramePatterns:
+def _compile_frames(rules: Mapping[str, Any], compile: Compile = re.compile) -> FramePatterns:
     """The regexes of ``[frames]`` (figurative, explained-away, resolved, near miss)."""
     frames = require(rules, "frames", "", dict)
     compiled = {
-        key: compile_regex(require(frames, key, "frames.", str), f"frames.{key}")
+        key: compile_regex(require(frames, key, "frames.", str), f"frames.{key}", compile=compile)
         for key in FRAME_PATTERN_KEYS
     }
     return FramePatterns(
@@ -793,23 +799,25 @@ def _compile_frames(rules: Mapping[str, Any]) -> FramePatterns:
     )
 
 
-def _compile_tips(rules: Mapping[str, Any]) -> TipRules:
+def _compile_tips(rules: Mapping[str, Any], compile: Compile = re.compile) -> TipRules:
     """``[tips]``: the conduct and anonymity regexes and whether illegal conduct needs a target."""
     tips = require(rules, "tips", "", dict)
-    conduct_re = compile_regex(require(tips, "conduct_pattern", "tips.", str), "tips.conduct_pattern")
+    conduct_re = compile_regex(
+        require(tips, "conduct_pattern", "tips.", str), "tips.conduct_pattern", compile=compile
+    )
     needs_target = bool(require(tips, "illegal_needs_target", "tips.", bool))
     anon_pattern = require(tips, "anonymity_pattern", "tips.", str)
-    anon_re = compile_regex(anon_pattern, "tips.anonymity_pattern")
+    anon_re = compile_regex(anon_pattern, "tips.anonymity_pattern", compile=compile)
     return TipRules(conduct_re, needs_target, anon_re)
 
 
-def _compile_patterns(rules: Mapping[str, Any]) -> list[PatternFamily]:
+def _compile_patterns(rules: Mapping[str, Any], compile: Compile = re.compile) -> list[PatternFamily]:
     """``[[patterns]]``: regex families whose matches are hits with the roles (and category) they declare."""
     specs = rules.get("patterns", [])
     if not isinstance(specs, list):
         raise ValueError("rules file: 'patterns' must be an array of tables ([[patterns]])")
     classes = compile_classes(rules)
-    return [_compile_pattern(spec, f"patterns[{i}].", classes) for i, spec in enumerate(specs)]
+    return [_compile_pattern(spec, f"patterns[{i}].", classes, compile) for i, spec in enumerate(specs)]
 
 
 # "{people}" in a pattern's regex: the word class of that name from ``[classes]``
@@ -841,7 +849,9 @@ def expand_classes(regex: str, classes: Mapping[str, str], where: str) -> str:
     return _CLASS_REF.sub(repl, regex)
 
 
-def _compile_pattern(spec: Any, where: str, classes: Mapping[str, str] | None = None) -> PatternFamily:
+def _compile_pattern(
+    spec: Any, where: str, classes: Mapping[str, str] | None = None, compile: Compile = re.compile
+) -> PatternFamily:
     """One ``[[patterns]]`` table: name, roles, optional category and weight, regex (word classes expanded),
     optional needs."""
     if not isinstance(spec, dict):
@@ -856,7 +866,7 @@ def _compile_pattern(spec: Any, where: str, classes: Mapping[str, str] | None = 
         check_category(cat, f"{where}category")
     weight = float(spec.get("weight", 1.0))
     source = expand_classes(require(spec, "regex", where, str), classes or {}, where)
-    regex = compile_regex(source, f"{where}regex", f" ({name})")
+    regex = compile_regex(source, f"{where}regex", f" ({name})", compile)
     needs = spec.get("needs", "")
     if not isinstance(needs, str):
         raise ValueError(f"rules file: '{where}needs' ({name}) must be a string of characters")
