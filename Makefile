@@ -19,8 +19,8 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	@echo "正在安装依赖（第一次大约需要一分钟）……"
-	$(BIN)/python -m pip install --quiet -e '.[web]'
+	@echo "正在安装依赖（第一次大约需要一分钟，下面每行是一个正在下载或安装的包）……" >&2
+	$(BIN)/python -m pip install --progress-bar off -e '.[web]' >&2
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
