@@ -1,25 +1,27 @@
 """Rectification deadlines: reminders before, public listing (挂牌督办) after, and the weekly digest.
 
-All functions take a session and never commit; ``scheduler.jobs`` owns the transaction. Every push goes to the
+All functions take a session and never commit; ``scheduler.jobs`` owns the transaction. The ledger is read and
+marked through ``storage.pushes``; this module decides what to push to whom and words it. Every push goes to the
 outbox with a dedup key, so running a job twice on the same day queues nothing new. Anonymous tips are counted
 but never itemised in village or enterprise groups, and their text never appears in any push.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, TypeAlias
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, String, and_, case, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.calendar import Calendar
+from storage import pushes
 from storage.groups import list_groups
-from storage.models import OPEN_STATUSES, Group, Report, ReportEvent, UTCDateTime
+from storage.models import Group, Report
 from storage.outbox import enqueue_to_group
+from storage.pushes import Digest, Item
 
 ACTOR = "scheduler"
 MAX_ITEMS = 40
@@ -35,41 +37,9 @@ class DeadlineRun:
     queued: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """The columns of a hazard that a push shows; read straight from the ledger, without loading reports."""
-
-    id: int
-    village: str | None
-    location: str | None
-    category: str
-    severity: str
-    status: str
-    deadline: datetime | None
-    anonymous: bool
-    group_id: int | None
-
-
 # What ``place_of`` and ``visible_in`` read: a Report or an Item. (A Protocol of read-only properties does
 # not match the models: mypy compares their ``Mapped[...]`` class attributes, not what an instance returns.)
 Hazard: TypeAlias = "Report | Item"
-
-
-ITEM_COLUMNS = (
-    Report.id,
-    Report.village,
-    Report.location,
-    Report.category,
-    Report.severity,
-    Report.status,
-    Report.deadline,
-    Report.anonymous,
-    Report.group_id,
-)
-
-
-def _items(rows: Iterable[Any]) -> list[Item]:
-    return [Item(*row) for row in rows]
 
 
 def local_day(moment: datetime, tz: ZoneInfo) -> date:
@@ -108,10 +78,6 @@ def cut_list(first: Sequence[str], total: int, calendar: Calendar) -> str:
     return "\n".join([*first[:MAX_ITEMS], calendar.text("list_more", more=total - MAX_ITEMS)])
 
 
-def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def responsible_groups(session: Session, report: Report, kinds: Sequence[str]) -> list[Group]:
     """The active groups of ``kinds`` for the report's village; else the group it was filed in."""
     groups = [
@@ -135,13 +101,9 @@ class _Responsible:
         for g in list_groups(session, kinds=kinds, active_only=True):
             if g.unit:
                 self.by_unit.setdefault(g.unit, []).append(g)
-        wanted = {
-            i.group_id for i in items if i.group_id is not None and not self.by_unit.get(i.village or "")
-        }
-        self.filed_in: dict[int, Group] = (
-            {g.id: g for g in session.scalars(select(Group).where(Group.id.in_(sorted(wanted))))}
-            if wanted
-            else {}
+        self.filed_in = pushes.groups_by_id(
+            session,
+            (i.group_id for i in items if i.group_id is not None and not self.by_unit.get(i.village or "")),
         )
 
     def __call__(self, item: Item) -> list[Group]:
@@ -160,65 +122,21 @@ def escalate_overdue(session: Session, calendar: Calendar, now: datetime, tz: Zo
     INSERT … SELECT writes their events, then one notice per leadership group. A report is listed once: the
     conditional update makes a second run (or a second instance) skip it.
     """
-    marked = session.execute(
-        update(Report)
-        .where(
-            Report.status.in_(OPEN_STATUSES),
-            Report.deadline.is_not(None),
-            Report.deadline < now,
-            Report.listed_at.is_(None),
-        )
-        .values(listed_at=now)
-        .returning(*ITEM_COLUMNS)
-        .execution_options(synchronize_session=False)
-    )
-    listed = sorted(_items(marked), key=lambda i: i.id)
+    listed = pushes.mark_overdue_listed(session, now)
     if not listed:
         return []
     # The event's note names the deadline's date, chosen among the listed ones' dates by a balanced CASE.
     days = sorted({local_day(i.deadline, tz) for i in listed if i.deadline is not None})
-    note = _note_by_day(calendar, days, tz)
-    session.execute(
-        insert(ReportEvent).from_select(
-            ["report_id", "at", "actor", "action", "note"],
-            select(
-                Report.id,
-                literal(now, UTCDateTime()),
-                literal(ACTOR, String()),
-                literal("listed", String()),
-                note,
-            )
-            .where(
-                # The rows just marked: the same open, overdue ones (found by the same index), now listed at ``now``.
-                Report.status.in_(OPEN_STATUSES),
-                Report.deadline < now,
-                Report.listed_at == now,
-                Report.id >= listed[0].id,
-                Report.id <= listed[-1].id,
-            )
-            .order_by(Report.id),
+    notes = [
+        (
+            local_midnight(day + timedelta(days=1), tz),
+            calendar.text("overdue_event_note", deadline=calendar.format_date(day)),
         )
-    )
+        for day in days
+    ]
+    pushes.record_listing_events(session, now, listed, notes, ACTOR)
     _notify_listed(session, calendar, listed, now, tz)
     return listed
-
-
-def _note_by_day(calendar: Calendar, days: Sequence[date], tz: ZoneInfo) -> ColumnElement[str]:
-    """The listing note for a report's deadline date, as SQL: a CASE tree halving ``days`` (sorted) at each level.
-
-    A tree, not one branch per day: a backlog spanning a thousand days costs ten comparisons per row, not a
-    thousand.
-    """
-    if len(days) == 1:
-        return literal(calendar.text("overdue_event_note", deadline=calendar.format_date(days[0])), String())
-    mid = len(days) // 2
-    return case(
-        (
-            Report.deadline < local_midnight(days[mid - 1] + timedelta(days=1), tz),
-            _note_by_day(calendar, days[:mid], tz),
-        ),
-        else_=_note_by_day(calendar, days[mid:], tz),
-    )
 
 
 def _notify_listed(
@@ -270,26 +188,11 @@ def remind_deadlines(
     settings = calendar.deadlines
     if not settings.remind_days_before:
         return {}
-    due_days = [
-        and_(
-            Report.deadline >= local_midnight(today + timedelta(days=n), tz),
-            Report.deadline < local_midnight(today + timedelta(days=n + 1), tz),
-        )
+    windows = [
+        (local_midnight(today + timedelta(days=n), tz), local_midnight(today + timedelta(days=n + 1), tz))
         for n in settings.remind_days_before
     ]
-    items = _items(
-        session.execute(
-            select(*ITEM_COLUMNS)
-            .where(
-                Report.status.in_(OPEN_STATUSES),
-                Report.deadline.is_not(None),
-                Report.deadline >= now,
-                or_(*due_days),
-                Report.anonymous.is_(False),
-            )
-            .order_by(Report.deadline, Report.id)
-        )
-    )
+    items = pushes.due_within(session, now, windows)
     if not items:
         return {}
     responsible = _Responsible(session, settings.reminder_targets, items)
@@ -338,88 +241,14 @@ def run_deadline_checks(session: Session, calendar: Calendar, now: datetime, tz:
     return run
 
 
-@dataclass
-class Digest:
-    """The weekly numbers for officials and the hazards that need attention.
-
-    ``overdue`` and ``due_soon`` hold the first of those hazards by deadline, enough to itemise MAX_ITEMS of them
-    in any group; the ``*_count`` fields count them all, ``*_public`` those without the anonymous ones.
-    """
-
-    open: int
-    overdue: list[Item]
-    due_soon: list[Item]
-    new: int
-    rectified: int
-    overdue_count: int = 0
-    overdue_public: int = 0
-    due_soon_count: int = 0
-    due_soon_public: int = 0
-    awaiting: int = 0  # rectified, waiting for acceptance (待验收)
-    failed: int = 0  # open again after a failed acceptance (继续挂账)
-
-
 def weekly_digest(session: Session, calendar: Calendar, now: datetime) -> Digest:
     """Open hazards, the overdue and soon-due ones, and the past seven days' new and rectified counts.
 
-    Counted in SQL, and only the first MAX_ITEMS hazards of each list are read (once for officials' groups,
-    once without anonymous tips): seven small queries however big the ledger.
+    Counted in SQL, and only the first MAX_ITEMS hazards of each list are read: seven small queries however big
+    the ledger (``storage.pushes.digest_numbers``).
     """
-    week_ago = now - timedelta(days=7)
     soon = now + timedelta(days=calendar.deadlines.due_soon_days)
-    is_open = Report.status.in_(OPEN_STATUSES)
-    public = Report.anonymous.is_(False)
-    overdue = and_(Report.deadline.is_not(None), Report.deadline < now)
-    due_soon = and_(Report.deadline.is_not(None), Report.deadline >= now, Report.deadline < soon)
-    counts = session.execute(
-        select(
-            func.count(Report.id),
-            _count(overdue),
-            _count(and_(overdue, public)),
-            _count(due_soon),
-            _count(and_(due_soon, public)),
-        ).where(is_open)
-    ).one()
-
-    def first(condition: ColumnElement[bool]) -> list[Item]:
-        seen: dict[int, Item] = {}
-        for only_public in (False, True):
-            stmt = select(*ITEM_COLUMNS).where(is_open, condition)
-            if only_public:
-                stmt = stmt.where(public)
-            for item in _items(session.execute(stmt.order_by(Report.deadline, Report.id).limit(MAX_ITEMS))):
-                seen.setdefault(item.id, item)
-        return sorted(seen.values(), key=lambda i: (i.deadline, i.id))
-
-    new = session.scalar(
-        select(func.count(Report.id)).where(
-            Report.created_at >= week_ago,
-            Report.created_at < now,
-            Report.status.not_in(("rejected", "duplicate")),
-        )
-    )
-    rectified = session.scalar(
-        select(func.count(Report.id)).where(Report.rectified_at >= week_ago, Report.rectified_at < now)
-    )
-    acceptance = session.execute(
-        select(
-            _count(Report.status == "rectified"),
-            _count(and_(is_open, Report.failed_acceptances > 0)),
-        ).where(public)
-    ).one()
-    return Digest(
-        awaiting=int(acceptance[0]),
-        failed=int(acceptance[1]),
-        open=int(counts[0]),
-        overdue=first(overdue),
-        due_soon=first(due_soon),
-        new=int(new or 0),
-        rectified=int(rectified or 0),
-        overdue_count=int(counts[1]),
-        overdue_public=int(counts[2]),
-        due_soon_count=int(counts[3]),
-        due_soon_public=int(counts[4]),
-    )
+    return pushes.digest_numbers(session, now, now - timedelta(days=7), soon, MAX_ITEMS)
 
 
 def render_digest(digest: Digest, calendar: Calendar, tz: ZoneInfo, group_kind: str | None) -> str:

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler import deadlines as deadline_logic
@@ -28,8 +27,9 @@ from scheduler.monthly_report import (
     previous_month,
     render_text,
 )
+from storage import pushes
 from storage.groups import list_groups
-from storage.models import OPEN_STATUSES, Group, OutboxMessage, Report
+from storage.models import Group, Report
 from storage.outbox import enqueue_to_group
 
 log = logging.getLogger(__name__)
@@ -70,13 +70,7 @@ def _major_values(
     session: Session, calendar: Calendar, push: Push, group: Group, tz: ZoneInfo, cache: dict[str, Any]
 ) -> dict[str, Any] | None:
     if "major" not in cache:
-        cache["major"] = list(
-            session.scalars(
-                select(Report)
-                .where(Report.status.in_(OPEN_STATUSES), Report.severity == "major")
-                .order_by(Report.id)
-            )
-        )
+        cache["major"] = pushes.open_major(session)
     reports: list[Report] = cache["major"]
     if group.kind == "village":
         mine = [
@@ -145,11 +139,7 @@ def enqueue_push(session: Session, calendar: Calendar, push: Push, now: datetime
     if not groups:
         return 0
     keys = {g.id: push.dedup_key(g.id) for g in groups}
-    existing = set(
-        session.scalars(
-            select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(list(keys.values())))
-        )
-    )
+    existing = pushes.queued_keys(session, keys.values())
     cache: dict[str, Any] = {}
     queued = 0
     for group in groups:

@@ -22,18 +22,14 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, Subquery, and_, exists, func, select, union
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from scheduler.calendar import Calendar
-from storage.models import OPEN_STATUSES, Report, ReportEvent, Tip, TipEvent, TipReward
+from storage import statistics
 
-NOT_COUNTED = ("rejected", "duplicate")
-DONE = ("rectified", "closed")
-VERIFIED = ("rectifying", "rectified", "closed")
 CJK_FONTS = (
     "Noto Sans CJK SC",
     "Noto Sans SC",
@@ -119,116 +115,20 @@ def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _slice_counts(
-    status: SQLColumnExpression[str], start: datetime, end: datetime
-) -> list[ColumnElement[int]]:
-    """new, open, overdue, listed, counted and done, as ``COUNT(*) FILTER (WHERE …)``, for reports in ``status``."""
-    counted = status.not_in(NOT_COUNTED)
-    is_open = status.in_(OPEN_STATUSES)
-    return [
-        func.count().filter(and_(counted, Report.created_at >= start)),
-        func.count().filter(is_open),
-        func.count().filter(and_(is_open, Report.deadline < end)),
-        func.count().filter(and_(is_open, Report.listed_at < end)),
-        func.count().filter(counted),
-        func.count().filter(status.in_(DONE)),
-    ]
-
-
-def _status_at(moment: datetime) -> Subquery:
-    """Rows (report_id, status) for the reports whose status changed at or after ``moment``: their status then.
-
-    A report's status just before ``moment`` is the last status its audit trail records before it (the latest
-    entry; on a tie of times, the greatest status, as the trail is read in (time, status) order), or its current
-    status if the trail has none before it. Every status change appends to the trail, so a report whose trail
-    has nothing at or after ``moment`` is still in its current status, and only the changed ones are read here.
-    """
-    changed = select(ReportEvent.report_id).where(
-        ReportEvent.to_status.is_not(None), ReportEvent.at >= moment
-    )
-    ranked = (
-        select(
-            ReportEvent.report_id,
-            ReportEvent.to_status,
-            func.row_number()
-            .over(
-                partition_by=ReportEvent.report_id,
-                order_by=(ReportEvent.at.desc(), ReportEvent.to_status.desc()),
-            )
-            .label("rn"),
-        )
-        .where(
-            ReportEvent.report_id.in_(changed),
-            ReportEvent.to_status.is_not(None),
-            ReportEvent.at < moment,
-        )
-        .subquery("ranked")
-    )
-    return (
-        select(ranked.c.report_id, ranked.c.to_status.label("status"))
-        .where(ranked.c.rn == 1)
-        .subquery("status_at_end")
-    )
-
-
-def _first_in(
-    events: type[ReportEvent] | type[TipEvent],
-    owner: SQLColumnExpression[int],
-    statuses: tuple[str, ...],
-    start: datetime,
-    end: datetime,
-) -> ColumnElement[bool]:
-    """Whether the first trail entry moving to one of ``statuses`` falls in [start, end)."""
-    key = events.report_id if events is ReportEvent else events.tip_id  # type: ignore[union-attr]
-    in_window = exists().where(
-        key == owner, events.to_status.in_(statuses), events.at >= start, events.at < end
-    )
-    earlier = exists().where(key == owner, events.to_status.in_(statuses), events.at < start)
-    return and_(in_window, ~earlier)
-
-
 def build_monthly_report(
     session: Session, month: str, tz: ZoneInfo, *, now: datetime | None = None
 ) -> MonthlyReport:
     """Count the ledger for ``month`` (YYYY-MM) in the township's time zone; see the module docstring.
 
-    Four aggregate queries whatever the size of the ledger: the month's slices (grouped by village and
-    category), their correction for reports changed since, the month's rectified reports (for their count and
-    the days they took), and the tips.
+    Five aggregate queries whatever the size of the ledger (``storage.statistics``): the month's slices (grouped
+    by village and category), their correction for reports changed since, the month's rectified reports (for
+    their count and the days they took), the tips, and the rewards.
     """
     start, month_end = month_bounds(month, tz)
     end = min(month_end, now) if now is not None else month_end
     year, mon = parse_month(month)
     report = MonthlyReport(month=f"{year:04d}-{mon:02d}", start=start, end=end)
-    at_end = _status_at(end)
-    # The month's slices by current status over the whole ledger (one parallel scan, no join), corrected for the
-    # few reports whose status changed at or after the end: their counts move from today's status to that one.
-    sums: dict[tuple[str, str], list[int]] = {}
-    main = select(
-        Report.village,
-        Report.category,
-        *_slice_counts(Report.status, start, end),
-        func.count().filter(and_(Report.kind == "tip", Report.created_at >= start)),
-    ).where(Report.created_at < end)
-    for row in session.execute(main.group_by(Report.village, Report.category)):
-        key = (row[0] or "", row[1])
-        sums[key] = [int(v) for v in row[2:8]]
-        report.tips_received += int(row[8])
-    correction = (
-        select(
-            Report.village,
-            Report.category,
-            *_slice_counts(Report.status, start, end),
-            *_slice_counts(at_end.c.status, start, end),
-        )
-        .join(at_end, at_end.c.report_id == Report.id)
-        .where(Report.created_at < end, at_end.c.status != Report.status)
-        .group_by(Report.village, Report.category)
-    )
-    for row in session.execute(correction):
-        values = sums.setdefault((row[0] or "", row[1]), [0] * 6)
-        for i in range(6):
-            values[i] += int(row[8 + i] or 0) - int(row[2 + i] or 0)
+    sums, report.tips_received = statistics.month_slices(session, start, end)
     for (village, category), (new, open_, overdue, listed, filed, done) in sums.items():
         if not filed:
             continue
@@ -243,44 +143,13 @@ def build_monthly_report(
             c.new += new
             c.open += open_
             c.overdue += overdue
-    days = _rectified(session, report, at_end, start, end)
+    days = _rectified(session, report, start, end)
     # Tips filed as reports count in the month's totals; those in their own store only by number, never by
     # village. Verified: first moved to 整改中/已整改/已销号 in the month.
-    tips = select(
-        select(func.count(Report.id))
-        .where(
-            Report.kind == "tip",
-            Report.created_at < end,
-            _first_in(ReportEvent, Report.id, VERIFIED, start, end),
-        )
-        .scalar_subquery(),
-        select(func.count(Tip.id))
-        .where(Tip.kind == "tip", Tip.created_at >= start, Tip.created_at < end)
-        .scalar_subquery(),
-        select(func.count(Tip.id))
-        .where(Tip.kind == "tip", Tip.created_at < end, _first_in(TipEvent, Tip.id, VERIFIED, start, end))
-        .scalar_subquery(),
-    )
-    # three COUNT(*) subqueries: the stubs type a row of scalar subqueries as objects
-    verified, store_received, store_verified = cast("tuple[int | None, ...]", session.execute(tips).one())
-    report.tips_verified = int(verified or 0) + int(store_verified or 0)
-    report.tips_received += int(store_received or 0)
-    rewarded, paid = cast(
-        "tuple[int | None, ...]",
-        session.execute(
-            select(
-                select(func.count(TipReward.tip_id))
-                .where(
-                    TipReward.verified_at >= start, TipReward.verified_at < end, TipReward.status != "void"
-                )
-                .scalar_subquery(),
-                select(func.count(TipReward.tip_id))
-                .where(TipReward.paid_at >= start, TipReward.paid_at < end)
-                .scalar_subquery(),
-            )
-        ).one(),
-    )
-    report.tips_rewarded, report.tips_paid = int(rewarded or 0), int(paid or 0)
+    verified, store_received, store_verified = statistics.month_tips(session, start, end)
+    report.tips_verified = verified + store_verified
+    report.tips_received += store_received
+    report.tips_rewarded, report.tips_paid = statistics.month_rewards(session, start, end)
     report.by_village = {k: v for k, v in report.by_village.items() if v.any()}
     report.by_category = {k: v for k, v in report.by_category.items() if v.any()}
     if report.filed_total:
@@ -290,37 +159,13 @@ def build_monthly_report(
     return report
 
 
-def _rectified(
-    session: Session, report: MonthlyReport, at_end: Subquery, start: datetime, end: datetime
-) -> list[float]:
+def _rectified(session: Session, report: MonthlyReport, start: datetime, end: datetime) -> list[float]:
     """Count the month's rectified reports into ``report``; the days each took, in filing order.
 
     A report is rectified when first moved to 已整改 or 已销号, or at its recorded rectification time if that is
-    earlier. Only reports with such a moment inside the month are read, so the rows are the month's, not the
-    ledger's.
+    earlier; the candidates are read by ``storage.statistics.rectified_candidates``.
     """
-    done = aliased(ReportEvent)
-    candidates = union(
-        select(ReportEvent.report_id.label("id")).where(
-            ReportEvent.to_status.in_(DONE), ReportEvent.at >= start, ReportEvent.at < end
-        ),
-        select(Report.id.label("id")).where(Report.rectified_at >= start, Report.rectified_at < end),
-    ).subquery("candidates")
-    first_done = (
-        select(func.min(done.at))
-        .where(done.report_id == Report.id, done.to_status.in_(DONE))
-        .scalar_subquery()
-    )
-    status = func.coalesce(at_end.c.status, Report.status)
-    rows = session.execute(
-        select(
-            Report.village, Report.category, Report.created_at, Report.rectified_at, first_done.label("first")
-        )
-        .join(candidates, candidates.c.id == Report.id)
-        .outerjoin(at_end, at_end.c.report_id == Report.id)
-        .where(Report.created_at < end, status.not_in(NOT_COUNTED))
-        .order_by(Report.id)
-    )
+    rows = statistics.rectified_candidates(session, start, end)
     days: list[float] = []
     for row in rows:
         times = [t for t in (row.first, row.rectified_at) if t is not None]

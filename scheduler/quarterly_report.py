@@ -16,6 +16,7 @@ if the trail has none).
 
 Every number is a SQL aggregate (``SUM(CASE …)`` grouped by village or category) over one derived table that
 holds, per report, its status at the end and when it was first done; nothing is counted row by row in Python.
+The statements are ``storage.statistics``'s ``quarter_*`` functions; this module assembles and names the numbers.
 """
 
 from __future__ import annotations
@@ -26,15 +27,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from storage.constants import OPEN_STATUSES
-from storage.models import Report, ReportEvent, Tip, TipEvent
+from storage import statistics
 
-NOT_COUNTED = ("rejected", "duplicate")
-DONE = ("rectified", "closed")
-VERIFIED = ("rectifying", "rectified", "closed")
 _QUARTER_RE = re.compile(r"(\d{4})\s*-?\s*[Qq]\s*([1-4])")
 
 
@@ -118,62 +114,6 @@ def quarter_bounds(year: int, quarter: int, tz: ZoneInfo) -> tuple[datetime, dat
     return start, end
 
 
-def _per_report(end: datetime) -> Any:
-    """One row per report filed before ``end``: its slice keys, deadline, status at ``end`` and first done time."""
-    status_at_end = (
-        select(ReportEvent.to_status)
-        .where(ReportEvent.report_id == Report.id, ReportEvent.to_status.is_not(None), ReportEvent.at < end)
-        .order_by(ReportEvent.at.desc(), ReportEvent.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    done_event = (
-        select(func.min(ReportEvent.at))
-        .where(ReportEvent.report_id == Report.id, ReportEvent.to_status.in_(DONE))
-        .scalar_subquery()
-    )
-    done_at = case(
-        (done_event.is_(None), Report.rectified_at),
-        (Report.rectified_at.is_(None), done_event),
-        (done_event < Report.rectified_at, done_event),
-        else_=Report.rectified_at,
-    )
-    return (
-        select(
-            Report.village.label("village"),
-            Report.category.label("category"),
-            Report.severity.label("severity"),
-            Report.created_at.label("created_at"),
-            Report.deadline.label("deadline"),
-            func.coalesce(status_at_end, Report.status).label("status"),
-            done_at.label("done_at"),
-        )
-        .where(Report.created_at < end)
-        .subquery()
-    )
-
-
-def _count(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def _aggregates(per: Any, start: datetime, end: datetime) -> list[Any]:
-    counted = per.c.status.not_in(NOT_COUNTED)
-    is_open = per.c.status.in_(OPEN_STATUSES)
-    major = per.c.severity == "major"
-    found = and_(counted, per.c.created_at >= start)
-    return [
-        _count(found).label("found"),
-        _count(and_(found, major)).label("found_major"),
-        _count(and_(counted, per.c.done_at >= start, per.c.done_at < end)).label("fixed"),
-        _count(is_open).label("open"),
-        _count(and_(is_open, major)).label("open_major"),
-        _count(and_(is_open, per.c.deadline.is_not(None), per.c.deadline < end)).label("overdue"),
-        _count(counted).label("filed_total"),
-        _count(per.c.status.in_(DONE)).label("done_total"),
-    ]
-
-
 def _counts(row: Any) -> QCounts:
     return QCounts(
         found=int(row.found),
@@ -183,39 +123,6 @@ def _counts(row: Any) -> QCounts:
         open_major=int(row.open_major),
         overdue=int(row.overdue),
     )
-
-
-def _tips(session: Session, start: datetime, end: datetime) -> tuple[int, int]:
-    """Tips received and verified in the quarter: the tip store's tips, and tips left in the reports table."""
-    received = 0
-    verified = 0
-    for table, events, owner in (
-        (Tip, TipEvent, TipEvent.tip_id),
-        (Report, ReportEvent, ReportEvent.report_id),
-    ):
-        received += (
-            session.scalar(
-                select(func.count())
-                .select_from(table)
-                .where(table.kind == "tip", table.created_at >= start, table.created_at < end)
-            )
-            or 0
-        )
-        first = (
-            select(owner.label("owner"), func.min(events.at).label("first"))
-            .where(events.to_status.in_(VERIFIED))
-            .group_by(owner)
-            .subquery()
-        )
-        verified += (
-            session.scalar(
-                select(func.count())
-                .select_from(first.join(table, table.id == first.c.owner))
-                .where(table.kind == "tip", first.c.first >= start, first.c.first < end)
-            )
-            or 0
-        )
-    return received, verified
 
 
 def _sorted(slices: dict[str, QCounts]) -> dict[str, QCounts]:
@@ -230,19 +137,17 @@ def build_quarterly_report(
     start, quarter_end = quarter_bounds(year, q, tz)
     end = min(quarter_end, now) if now is not None else quarter_end
     report = QuarterlyReport(year=year, quarter=q, start=start, end=end)
-    per = _per_report(end)
-    totals = session.execute(select(*_aggregates(per, start, end))).one()
+    totals = statistics.quarter_totals(session, start, end)
     report.totals = _counts(totals)
     report.filed_total = int(totals.filed_total)
     report.done_total = int(totals.done_total)
     if report.filed_total:
         report.rectification_rate = report.done_total / report.filed_total
-    for key, target in (("village", report.by_village), ("category", report.by_category)):
-        column = per.c[key]
-        rows = session.execute(select(column.label("key"), *_aggregates(per, start, end)).group_by(column))
-        for row in rows:
-            target[row.key or ""] = _counts(row)
+    for row in statistics.quarter_slices(session, start, end, "village"):
+        report.by_village[row.key or ""] = _counts(row)
+    for row in statistics.quarter_slices(session, start, end, "category"):
+        report.by_category[row.key or ""] = _counts(row)
     report.by_village = _sorted(report.by_village)
     report.by_category = _sorted(report.by_category)
-    report.tips_received, report.tips_verified = _tips(session, start, end)
+    report.tips_received, report.tips_verified = statistics.quarter_tips(session, start, end)
     return report
