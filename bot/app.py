@@ -23,7 +23,7 @@ from bot.scheduling import load_settings_calendar, start_scheduler, stop_schedul
 from handlers.classifier import Classifier
 from handlers.context import Core
 from handlers.profile import Profile, load_profile
-from handlers.router import Router
+from handlers.router import wire
 from handlers.texts import Texts
 from storage.db import (
     PRIVATE_DIR,
@@ -168,8 +168,7 @@ async def run_bot(settings: Settings, db: Database | None = None) -> None:
     if db is None:
         db = await asyncio.to_thread(open_database, settings)
     core = await asyncio.to_thread(build_core, settings, db)
-    router = Router(core)
-    bridge = Bridge(router)
+    bridge = Bridge(*wire(core))
     adapters = await asyncio.to_thread(make_adapters, settings, core)  # the console registers its official
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,4 +1,4 @@
-"""The async doorway from adapters into the synchronous core: runs the router in a worker thread.
+"""The async doorway from adapters into the synchronous core: runs the core in worker threads.
 
 The event loop never waits on the database; errors are logged (without message text) and never kill an adapter.
 Messages are tracked from receipt until their replies are sent, so a clean shutdown can wait for them.
@@ -20,8 +20,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from bot.adapters.base import RetryLater
+from handlers.chat_events import ChatEvents
+from handlers.dispatch import Dispatcher
 from handlers.messages import IncomingMessage, MembershipChange, Reply
-from handlers.router import Router
 from storage.db import DatabaseUnavailable, unavailable_reason
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,15 @@ class Bridge:
 
     def __init__(
         self,
-        router: Router,
+        dispatcher: Dispatcher,
+        events: ChatEvents,
         *,
         max_held: int = MAX_HELD,
         retry_base: float = RETRY_BASE,
         retry_max: float = RETRY_MAX,
     ) -> None:
-        self.router = router
+        self.dispatcher = dispatcher
+        self.events = events
         self._in_flight: set[asyncio.Task[None]] = set()
         self.max_held = max_held
         self.retry_base = retry_base
@@ -101,14 +104,14 @@ class Bridge:
                 # The platform (or our own daily cap) says not now: a group reply waits in the outbox.
                 # A private reply is never stored, since that would keep the sender's chat id; a receipt is
                 # held in memory only, for the sender's next private message. Private failures are counted in
-                # the router's hourly private line, never logged one by one (a log time would date the tip).
+                # the core's hourly private line, never logged one by one (a log time would date the tip).
                 if msg.chat_type == "group":
                     await self._defer(msg.platform, reply, exc.retry_after)
                 else:
-                    self.router.undelivered(msg.platform, reply)
+                    self.events.undelivered(msg.platform, reply)
             except Exception as exc:
                 if msg.chat_type == "private":
-                    self.router.undelivered(msg.platform, reply)
+                    self.events.undelivered(msg.platform, reply)
                     continue
                 log.error(
                     "reply could not be delivered",
@@ -130,7 +133,7 @@ class Bridge:
             await documents(reply.chat_id, data, filename)
         except Exception as exc:
             if msg.chat_type == "private":
-                self.router.undelivered(msg.platform, dataclasses.replace(reply, receipt=False))
+                self.events.undelivered(msg.platform, dataclasses.replace(reply, receipt=False))
                 return
             log.error(
                 "document could not be delivered",
@@ -149,7 +152,7 @@ class Bridge:
             await images(reply.chat_id, reply.image)
         except Exception as exc:
             if msg.chat_type == "private":
-                self.router.undelivered(msg.platform, dataclasses.replace(reply, receipt=False))
+                self.events.undelivered(msg.platform, dataclasses.replace(reply, receipt=False))
                 return
             log.error(
                 "image could not be delivered",
@@ -159,7 +162,7 @@ class Bridge:
     async def _defer(self, platform: str, reply: Reply, retry_after: float) -> None:
         """Put a group reply the platform would not take now into the outbox (logged if even that fails)."""
         try:
-            await asyncio.to_thread(self.router.defer_reply, platform, reply, retry_after)
+            await asyncio.to_thread(self.events.defer_reply, platform, reply, retry_after)
         except Exception as exc:
             self._failed("reply could not be deferred to the outbox", exc, platform=platform)
 
@@ -278,9 +281,9 @@ class Bridge:
 
     def _dispatch(self, msg: IncomingMessage, retried: bool = False) -> list[Reply]:
         try:
-            if retried:  # it met the outage before: the router checks whether it was stored after all
-                return self.router.dispatch(msg, retried=True).replies
-            return self.router.dispatch(msg).replies
+            if retried:  # it met the outage before: the dispatcher checks whether it was stored after all
+                return self.dispatcher.dispatch(msg, retried=True).replies
+            return self.dispatcher.dispatch(msg).replies
         except DatabaseUnavailable:
             raise
         except Exception:
@@ -304,39 +307,39 @@ class Bridge:
     async def membership(self, change: MembershipChange) -> None:
         """Record that the bot joined or left a group."""
         try:
-            await asyncio.to_thread(self.router.membership, change)
+            await asyncio.to_thread(self.events.membership, change)
         except Exception as exc:
             self._failed("membership update failed", exc, platform=change.platform)
 
     async def unreachable(self, platform: str, chat_id: str) -> None:
         """Mark a group the platform refuses to deliver to as inactive."""
         try:
-            await asyncio.to_thread(self.router.mark_inactive, platform, chat_id)
+            await asyncio.to_thread(self.events.mark_inactive, platform, chat_id)
         except Exception as exc:
             self._failed("marking chat inactive failed", exc, platform=platform)
 
     async def migrated(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
         """A group's chat id changed on the platform: keep the group and its queued pushes."""
         try:
-            await asyncio.to_thread(self.router.migrate_chat, platform, old_chat_id, new_chat_id)
+            await asyncio.to_thread(self.events.migrate_chat, platform, old_chat_id, new_chat_id)
         except Exception as exc:
             self._failed("chat migration failed", exc, platform=platform)
 
     def menu(self) -> list[tuple[str, str]]:
         """The command menu a platform can show: (ASCII alias, Chinese description) pairs."""
-        return self.router.menu()
+        return self.dispatcher.menu()
 
     async def platform_event(self, platform: str, event: str) -> None:
         """Record a platform log-in or log-out; a log-out alerts the officials through the other platforms."""
         try:
-            await asyncio.to_thread(self.router.platform_event, platform, event)
+            await asyncio.to_thread(self.events.platform_event, platform, event)
         except Exception as exc:
             self._failed("platform event failed", exc, platform=platform, event=event)
 
     async def housekeeping(self) -> None:
         """Run the core's periodic chores (broadcast receipts, purging old private keys) off the event loop."""
         try:
-            await asyncio.to_thread(self.router.housekeeping)
+            await asyncio.to_thread(self.events.housekeeping)
         except Exception as exc:
             self._failed("housekeeping failed", exc)
 

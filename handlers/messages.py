@@ -74,7 +74,7 @@ class IncomingMessage:
 class DocumentText(str):
     """A command's text answer that also carries a file (name, bytes) to send after it.
 
-    Command handlers return plain text and the router wraps it in a ``Reply``; a ``DocumentText`` travels that
+    Command handlers return plain text and the dispatcher wraps it in a ``Reply``; a ``DocumentText`` travels that
     same way, and ``Reply`` lifts its file into ``Reply.document``.
     """
 
@@ -117,6 +117,21 @@ class MembershipChange:
     chat_id: str
     title: str | None
     joined: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What handling one message's content came to, from intake, a command or the photo desk alike.
+
+    ``reply`` is the answer's text (quoted back into a group, a receipt in private), or a command's ready-made
+    replies (``/照片``'s photos); the dispatcher turns it into a ``DispatchResult``.
+    """
+
+    outcome: str
+    reply: str | list[Reply] | None = None
+    report_id: int | None = None
+    # The tip filed from a private message (never a report id): its held photos are attached after filing.
+    tip_id: int | None = None
 
 
 @dataclass(frozen=True)

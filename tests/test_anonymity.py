@@ -241,7 +241,7 @@ def test_status_notes_on_tips_never_reach_a_group(router: Router, core: Core, cl
 async def test_an_undelivered_receipt_is_shown_on_the_next_private_message(
     router: Router, core: Core, clock: Clock, refusal: Exception
 ) -> None:
-    bridge = Bridge(router)
+    bridge = Bridge(*router.parts)
     delivered: list[Reply] = []
 
     async def refuse(reply: Reply) -> None:
@@ -269,7 +269,7 @@ async def test_an_undelivered_receipt_is_shown_on_the_next_private_message(
 async def test_a_held_receipt_is_gone_after_thirty_minutes_and_never_shown_to_others(
     router: Router, core: Core, clock: Clock
 ) -> None:
-    bridge = Bridge(router)
+    bridge = Bridge(*router.parts)
     delivered: list[Reply] = []
 
     async def refuse(reply: Reply) -> None:
@@ -334,7 +334,7 @@ def test_private_messages_only_feed_an_hourly_count(
 async def test_a_refused_private_reply_is_counted_not_logged(
     router: Router, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bridge = Bridge(router)
+    bridge = Bridge(*router.parts)
 
     async def refuse(reply: Reply) -> None:
         raise ChatUnreachable("403")

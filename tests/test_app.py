@@ -62,7 +62,7 @@ class DeadAdapter(Adapter):
 
 async def test_a_failing_adapter_is_retried_and_does_not_stop_the_others() -> None:
     flaky, dead = FlakyAdapter(failures=2), DeadAdapter()
-    bridge = Bridge(EchoRouter())  # type: ignore[arg-type]
+    bridge = Bridge(EchoRouter(), None)  # type: ignore[arg-type]
     stop = asyncio.Event()
     task = asyncio.create_task(app.serve([flaky, dead], bridge, stop, backoff=0.01))
     for _ in range(100):
@@ -135,7 +135,7 @@ async def test_a_stop_never_waits_for_a_send_cap(sqlite_database) -> None:  # ty
             text="通知",
             not_before=datetime(2026, 1, 1, tzinfo=UTC),
         )
-    bridge = Bridge(EchoRouter())  # type: ignore[arg-type]
+    bridge = Bridge(EchoRouter(), None)  # type: ignore[arg-type]
     stop = asyncio.Event()
     task = asyncio.create_task(app.serve([CappedAdapter()], bridge, stop, sessions=sqlite_database.sessions))
     await asyncio.sleep(0.5)  # the outbox loop has met the cap and is pausing
@@ -163,7 +163,7 @@ async def test_a_stop_during_a_database_outage_ends_after_the_grace_period() -> 
     import time
 
     adapter = OneMessageAdapter()
-    bridge = Bridge(AwayRouter(), retry_base=0.01, retry_max=0.05)  # type: ignore[arg-type]
+    bridge = Bridge(AwayRouter(), None, retry_base=0.01, retry_max=0.05)  # type: ignore[arg-type]
     stop = asyncio.Event()
     task = asyncio.create_task(app.serve([adapter], bridge, stop, shutdown_grace=0.3))
     await asyncio.sleep(0.2)

@@ -31,7 +31,7 @@ class SlowRouter:
 
 async def test_router_runs_in_a_worker_thread_and_replies_are_delivered() -> None:
     router = SlowRouter()
-    bridge = Bridge(router)  # type: ignore[arg-type]
+    bridge = Bridge(router, router)  # type: ignore[arg-type]
     sent: list[str] = []
 
     async def deliver(reply: Reply) -> None:
@@ -43,7 +43,7 @@ async def test_router_runs_in_a_worker_thread_and_replies_are_delivered() -> Non
 
 
 async def test_a_failing_message_is_logged_without_its_text(caplog: pytest.LogCaptureFixture) -> None:
-    bridge = Bridge(SlowRouter(fail=True))  # type: ignore[arg-type]
+    bridge = Bridge(SlowRouter(fail=True), None)  # type: ignore[arg-type]
     sent: list[Reply] = []
 
     async def deliver(reply: Reply) -> None:
@@ -58,7 +58,7 @@ async def test_a_failing_message_is_logged_without_its_text(caplog: pytest.LogCa
 
 
 async def test_drain_waits_for_messages_in_flight() -> None:
-    bridge = Bridge(SlowRouter(delay=0.2))  # type: ignore[arg-type]
+    bridge = Bridge(SlowRouter(delay=0.2), None)  # type: ignore[arg-type]
     sent: list[str] = []
 
     async def deliver(reply: Reply) -> None:
@@ -75,7 +75,7 @@ async def test_a_failing_delivery_does_not_stop_the_next_reply() -> None:
         def dispatch(self, msg: IncomingMessage) -> DispatchResult:
             return DispatchResult([Reply("c", "1"), Reply("c", "2")])
 
-    bridge = Bridge(TwoReplies())  # type: ignore[arg-type]
+    bridge = Bridge(TwoReplies(), None)  # type: ignore[arg-type]
     sent: list[str] = []
 
     async def deliver(reply: Reply) -> None:
@@ -91,7 +91,7 @@ async def test_throttled_group_reply_waits_in_the_outbox_and_private_reply_is_no
     from bot.adapters.base import RetryLater
     from storage.outbox import list_outbox
 
-    bridge = Bridge(router)
+    bridge = Bridge(*router.parts)
 
     async def refuse(reply: Reply) -> None:
         raise RetryLater(30)
@@ -129,7 +129,7 @@ async def test_messages_held_for_the_database_are_handled_in_order_once_it_is_ba
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     router = AwayRouter()
-    bridge = Bridge(router, retry_base=0.01, retry_max=0.05)  # type: ignore[arg-type]
+    bridge = Bridge(router, None, retry_base=0.01, retry_max=0.05)  # type: ignore[arg-type]
     sent: list[str] = []
 
     async def deliver(reply: Reply) -> None:
@@ -155,7 +155,7 @@ async def test_messages_held_for_the_database_are_handled_in_order_once_it_is_ba
 
 async def test_a_stop_during_an_outage_gives_up_held_messages_and_ends() -> None:
     router = AwayRouter()
-    bridge = Bridge(router, retry_base=0.01, retry_max=0.05)  # type: ignore[arg-type]
+    bridge = Bridge(router, None, retry_base=0.01, retry_max=0.05)  # type: ignore[arg-type]
 
     async def deliver(reply: Reply) -> None:
         raise AssertionError("nothing can be answered")
@@ -176,7 +176,7 @@ async def test_housekeeping_during_an_outage_logs_one_line_not_one_every_round(
         def housekeeping(self) -> None:
             raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
 
-    bridge = Bridge(DownRouter())  # type: ignore[arg-type]
+    bridge = Bridge(None, DownRouter())  # type: ignore[arg-type]
     with caplog.at_level(logging.INFO):
         for _ in range(5):
             await bridge.housekeeping()

@@ -26,7 +26,7 @@ async def _chat(core: Core, lines: list[str], *, interactive: bool = False) -> s
         core.profile, core.texts, io.StringIO("\n".join(lines) + "\n"), out, interactive=interactive
     )
     stop = asyncio.Event()
-    await asyncio.wait_for(adapter.run(Bridge(Router(core)), stop), timeout=30)
+    await asyncio.wait_for(adapter.run(Bridge(*Router(core).parts), stop), timeout=30)
     assert stop.is_set()  # end of input ends the program
     return out.getvalue()
 

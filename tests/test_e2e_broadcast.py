@@ -160,7 +160,7 @@ async def bot(
             group_repo.upsert_group(
                 session, "telegram", chat_id, title=f"{unit}安全群", kind="village", unit=unit, active=True
             )
-    bridge = Bridge(Router(make_core(sqlite_database, classifier, texts, profile, clock)))
+    bridge = Bridge(*Router(make_core(sqlite_database, classifier, texts, profile, clock)).parts)
     async with FakeTelegramAPI() as api:
         # The default SendLimiter: Telegram's real limits are what these tests measure.
         adapter = TelegramAdapter(

@@ -26,7 +26,7 @@ async def _console(core: Core, lines: list[str]) -> str:
     adapter = ConsoleAdapter(
         core.profile, core.texts, io.StringIO("\n".join(lines) + "\n"), out, interactive=False
     )
-    await asyncio.wait_for(adapter.run(Bridge(Router(core)), asyncio.Event()), timeout=60)
+    await asyncio.wait_for(adapter.run(Bridge(*Router(core).parts), asyncio.Event()), timeout=60)
     return out.getvalue()
 
 

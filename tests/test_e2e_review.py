@@ -105,7 +105,7 @@ async def _console(core: Core, lines: list[str]) -> str:
     adapter = ConsoleAdapter(
         core.profile, core.texts, io.StringIO("\n".join(lines) + "\n"), out, interactive=False
     )
-    await asyncio.wait_for(adapter.run(Bridge(Router(core)), asyncio.Event()), timeout=30)
+    await asyncio.wait_for(adapter.run(Bridge(*Router(core).parts), asyncio.Event()), timeout=30)
     return out.getvalue()
 
 
@@ -200,7 +200,7 @@ async def wire(
         add_official(s, "telegram", str(OFFICIAL["id"]), "李秀英", unit="王家沟村")
         upsert_group(s, "telegram", str(STATION_GROUP["id"]), title=STATION_GROUP["title"], kind="station")
     router = Router(make_core(sqlite_database, classifier, texts, profile, clock))
-    bridge = Bridge(router)
+    bridge = Bridge(*router.parts)
     async with FakeTelegramAPI() as api:
         adapter = TelegramAdapter(
             api.token,

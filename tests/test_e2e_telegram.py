@@ -148,7 +148,7 @@ async def tg(
     """The core on a fresh SQLite database behind the Telegram adapter, polling a fake Bot API."""
     with sqlite_database.sessions.begin() as session:
         add_official(session, "telegram", str(OFFICIAL["id"]), "李秀英")
-    bridge = Bridge(Router(make_core(sqlite_database, classifier, texts, profile, clock)))
+    bridge = Bridge(*Router(make_core(sqlite_database, classifier, texts, profile, clock)).parts)
     async with FakeTelegramAPI() as api:
         adapter = TelegramAdapter(
             api.token,
@@ -203,7 +203,7 @@ async def test_leaked_binding_code_is_voided_and_a_village_official_stays_in_the
     refused on another village's hazard and nothing changes."""
     from storage.officials import create_binding_code, format_binding_code
 
-    secret = tg.bridge.router.core.secret
+    secret = tg.bridge.dispatcher.core.secret
     with tg.db.sessions.begin() as session:
         leaked, _ = create_binding_code(session, secret, "赵主任", "village", "庙坪村")
         fresh, _ = create_binding_code(session, secret, "赵主任", "village", "庙坪村")
@@ -599,7 +599,7 @@ async def _send_photo(tg: Harness, chat: dict[str, Any], sender: dict[str, Any],
 async def test_a_photo_with_a_report_number_is_kept_before_rectification_without_gps(
     tg: Harness, tmp_path: Path
 ) -> None:
-    tg.bridge.router.core.data_dir = tmp_path
+    tg.bridge.dispatcher.core.data_dir = tmp_path
     report_id, _ = await _file_hazard(tg)
     mid = await _send_photo(tg, VILLAGE_GROUP, VILLAGER, caption=f"#{report_id} 就是这孔")
     reply = await tg.reply_to(mid)
@@ -625,7 +625,7 @@ async def test_a_photo_with_a_report_number_is_kept_before_rectification_without
 async def test_a_rectified_caption_attaches_after_and_rectifies_and_photos_go_to_the_official_in_private(
     tg: Harness, tmp_path: Path
 ) -> None:
-    tg.bridge.router.core.data_dir = tmp_path
+    tg.bridge.dispatcher.core.data_dir = tmp_path
     report_id, _ = await _file_hazard(tg)
     await tg.reply_to(await _send_photo(tg, VILLAGE_GROUP, VILLAGER, caption=f"#{report_id}"))
     mid = await _send_photo(
@@ -654,7 +654,7 @@ async def test_a_rectified_caption_attaches_after_and_rectifies_and_photos_go_to
 async def test_a_villagers_photo_with_chatter_gets_nothing_and_keeps_nothing(
     tg: Harness, tmp_path: Path
 ) -> None:
-    tg.bridge.router.core.data_dir = tmp_path
+    tg.bridge.dispatcher.core.data_dir = tmp_path
     mid = await _send_photo(tg, VILLAGE_GROUP, VILLAGER, caption="今天的晚霞真好看")
     chatter_done, _ = await tg.say(VILLAGE_GROUP, VILLAGER, HAZARD)  # a later message, answered
     await tg.reply_to(chatter_done)
@@ -665,7 +665,7 @@ async def test_a_villagers_photo_with_chatter_gets_nothing_and_keeps_nothing(
 async def test_a_private_photo_joins_the_tip_filed_next_with_nothing_about_the_sender(
     tg: Harness, tmp_path: Path
 ) -> None:
-    tg.bridge.router.core.data_dir = tmp_path
+    tg.bridge.dispatcher.core.data_dir = tmp_path
     chat = private_chat(WHISTLEBLOWER)
     await _send_photo(tg, chat, WHISTLEBLOWER)
     held = await tg.next_send(WHISTLEBLOWER["id"], 0)
@@ -688,7 +688,7 @@ async def test_a_private_photo_that_cannot_be_fetched_is_said_plainly_and_never_
     from tests.fakes.telegram_api import photo_update
 
     caplog.set_level(logging.DEBUG)
-    tg.bridge.router.core.data_dir = tmp_path
+    tg.bridge.dispatcher.core.data_dir = tmp_path
     gone = {
         "file_id": "AgACAgIAAxkBAAIgone",
         "file_unique_id": "gone",

@@ -85,7 +85,7 @@ class RecordingBridge(Bridge):
     """The real bridge, noting which messages were fully handled (replies sent) so tests can wait on it."""
 
     def __init__(self, router: Router) -> None:
-        super().__init__(router)
+        super().__init__(*router.parts)
         self.handled: list[str] = []
 
     async def process(self, msg: IncomingMessage, deliver: Any, *senders: Any) -> None:
@@ -570,7 +570,7 @@ async def test_a_private_image_joins_the_tip_and_reaches_an_admin_as_a_file_with
 
     caplog.set_level(logging.DEBUG)
     wechat = await start_bot()
-    wechat.bridge.router.core.data_dir = tmp_path / "data"
+    wechat.bridge.dispatcher.core.data_dir = tmp_path / "data"
     with wechat.db.sessions.begin() as s:
         add_official(s, "wechaty", OFFICIAL_ID, OFFICIAL_NAME, role="admin")
     exif = Image.Exif()
@@ -612,7 +612,7 @@ async def test_a_room_image_followed_by_its_report_number_joins_that_report(
     from storage.models import Attachment
 
     wechat = await start_bot()
-    wechat.bridge.router.core.data_dir = tmp_path / "data"
+    wechat.bridge.dispatcher.core.data_dir = tmp_path / "data"
     report_id = _report_id((await wechat.room_says(HAZARD))[0])
     raw = io.BytesIO()
     Image.new("RGB", (64, 48), (30, 140, 60)).save(raw, "JPEG")

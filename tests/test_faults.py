@@ -210,7 +210,7 @@ async def test_a_postgresql_outage_loses_and_duplicates_nothing_and_replies_come
         url.render_as_string(hide_password=False), connect_args={"options": f"-csearch_path={pg_schema}"}
     )
     db = Database(engine, make_session_factory(engine))
-    bridge = Bridge(_router_on(db, classifier, texts, profile, clock), retry_base=0.1, retry_max=0.5)
+    bridge = Bridge(*_router_on(db, classifier, texts, profile, clock).parts, retry_base=0.1, retry_max=0.5)
     recorder = Recorder()
     before, during, after = _traffic("a", 2), _traffic("b", 3), _traffic("c", 1)
     try:
@@ -265,7 +265,7 @@ async def test_terminated_backends_lose_and_duplicate_nothing(
     )
     killer = make_engine(PG_URL)
     db = Database(engine, make_session_factory(engine))
-    bridge = Bridge(_router_on(db, classifier, texts, profile, clock), retry_base=0.05, retry_max=0.2)
+    bridge = Bridge(*_router_on(db, classifier, texts, profile, clock).parts, retry_base=0.05, retry_max=0.2)
     recorder = Recorder()
     msgs = _traffic("k", 6)
     killed = 0
@@ -330,7 +330,7 @@ async def test_a_full_disk_holds_messages_logs_once_and_recovers(
             pages = dbapi_conn.execute("PRAGMA page_count").fetchone()[0]
             dbapi_conn.execute(f"PRAGMA max_page_count={pages}")  # not one page more: the disk is full
 
-    bridge = Bridge(_router_on(db, classifier, texts, profile, clock), retry_base=0.05, retry_max=0.2)
+    bridge = Bridge(*_router_on(db, classifier, texts, profile, clock).parts, retry_base=0.05, retry_max=0.2)
     recorder = Recorder()
     msgs = _traffic("f", 30)  # the file fills up part-way through
     try:
@@ -383,7 +383,7 @@ async def test_a_read_only_database_holds_messages_and_recovers_when_writable(
         if readonly["on"]:
             dbapi_conn.execute("PRAGMA query_only=ON")  # what a read-only reopen of the file does to writes
 
-    bridge = Bridge(_router_on(db, classifier, texts, profile, clock), retry_base=0.05, retry_max=0.2)
+    bridge = Bridge(*_router_on(db, classifier, texts, profile, clock).parts, retry_base=0.05, retry_max=0.2)
     recorder = Recorder()
     msgs = _traffic("r", 1)
     try:
@@ -419,7 +419,7 @@ async def test_a_full_waiting_queue_refuses_new_messages_and_says_so(
     def ro(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         dbapi_conn.execute("PRAGMA query_only=ON")
 
-    bridge = Bridge(_router_on(db, classifier, texts, profile, clock), max_held=3, retry_base=0.05)
+    bridge = Bridge(*_router_on(db, classifier, texts, profile, clock).parts, max_held=3, retry_base=0.05)
     recorder = Recorder()
     msgs = _traffic("q", 2)
     with caplog.at_level(logging.INFO):

@@ -73,7 +73,7 @@ def _run_through_bridge(router: Router, msg_text: str, *, private: bool) -> list
         sent.append(reply)
 
     msg = private_msg(msg_text, sender=SENDER) if private else group_msg(msg_text, sender=SENDER)
-    asyncio.run(Bridge(router).process(msg, deliver))
+    asyncio.run(Bridge(*router.parts).process(msg, deliver))
     return sent
 
 

@@ -24,9 +24,11 @@ from bot.adapters.telegram import to_incoming
 from bot.adapters.wechaty import strip_mention
 from bot.bridge import Bridge
 from bot.config import Settings
+from handlers.chat_events import GROUP_KEY_TTL
 from handlers.context import Core
+from handlers.dispatch import DISPATCH_ATTEMPTS
 from handlers.messages import DispatchResult
-from handlers.router import DISPATCH_ATTEMPTS, GROUP_KEY_TTL, Router
+from handlers.router import Router
 from storage.groups import upsert_group
 from storage.models import Group, ProcessedMessage, Report
 from storage.officials import add_official
@@ -87,19 +89,19 @@ def test_a_database_error_other_than_the_key_is_logged_without_text_and_not_take
     msg = group_msg(HAZARDS[1], chat="-779", message_id="broken")
     with router.core.sessions.begin() as session:
         upsert_group(session, "telegram", "-779", title="王家沟村民群")
-    original = router._handle
+    original = router.dispatcher._handle
 
     def failing(session, m):  # type: ignore[no-untyped-def]
         session.add(Group(platform="telegram", chat_id="-779", title="x"))  # the unique pair already exists
         return original(session, m)
 
-    router._handle = failing  # type: ignore[method-assign]
+    router.dispatcher._handle = failing  # type: ignore[method-assign]
     with caplog.at_level(logging.WARNING), pytest.raises(IntegrityError):
         router.dispatch(msg)
     failures = [r for r in caplog.records if r.getMessage().startswith("message handling failed")]
     assert len(failures) == DISPATCH_ATTEMPTS
     assert all(HAZARDS[1] not in r.getMessage() and "老王" not in str(r.__dict__) for r in failures)
-    router._handle = original  # type: ignore[method-assign]
+    router.dispatcher._handle = original  # type: ignore[method-assign]
     assert router.dispatch(msg).outcome == "filed"
 
 
@@ -234,7 +236,7 @@ async def test_the_console_villager_is_never_flood_limited(core: Core) -> None:
     adapter = ConsoleAdapter(
         core.profile, core.texts, io.StringIO("\n".join(lines) + "\n"), out, interactive=False
     )
-    await asyncio.wait_for(adapter.run(Bridge(Router(core)), asyncio.Event()), timeout=60)
+    await asyncio.wait_for(adapter.run(Bridge(*Router(core).parts), asyncio.Event()), timeout=60)
     text = out.getvalue()
     assert "暂停登记" not in text and "太快" not in text
     with core.sessions() as session:

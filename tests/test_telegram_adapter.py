@@ -428,7 +428,7 @@ async def test_a_group_reply_that_spends_its_retries_falls_back_to_the_outbox(co
     adapter.retry = RetryPolicy(max_attempts=2, base_delay=0.01)
     api.fail_sends(10, 502)
     router = _RecordingRouter([Reply("-4128856402", "已登记隐患 #1", "412")])
-    await Bridge(router).process(group_msg("电线着火了", chat="-4128856402"), adapter.deliver)  # type: ignore[arg-type]
+    await Bridge(router, router).process(group_msg("电线着火了", chat="-4128856402"), adapter.deliver)  # type: ignore[arg-type]
     assert router.deferred == [("telegram", "-4128856402", 60.0)]
 
 
@@ -440,7 +440,7 @@ async def test_a_private_reply_that_spends_its_retries_is_never_stored(connected
     adapter.retry = RetryPolicy(max_attempts=2, base_delay=0.01)
     api.fail_sends(10, 502)
     router = _RecordingRouter([Reply("5550001", "回执码：ABC", receipt=True)])
-    await Bridge(router).process(private_msg("举报 煤窑偷采", sender="5550001"), adapter.deliver)  # type: ignore[arg-type]
+    await Bridge(router, router).process(private_msg("举报 煤窑偷采", sender="5550001"), adapter.deliver)  # type: ignore[arg-type]
     assert router.deferred == []
     assert router.undelivered_replies == ["5550001"]
 

@@ -107,7 +107,7 @@ async def site(
     server: Any = make_server(create_app(core, base_url=base), f"127.0.0.1:{port}")
     server.install_signal_handlers = lambda: None
     web_task = asyncio.create_task(server.serve())
-    bridge = Bridge(Router(core))
+    bridge = Bridge(*Router(core).parts)
     async with FakeTelegramAPI() as api:
         adapter = TelegramAdapter(
             api.token,

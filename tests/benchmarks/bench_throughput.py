@@ -128,7 +128,7 @@ async def anquan_rate(n: int, url: str | None, ledger: int) -> float:
             profile=profile,
             secret=b"bench",
         )
-        bridge = Bridge(Router(core))
+        bridge = Bridge(*Router(core).parts)
         async with FakeTelegramAPI() as api:
             adapter = TelegramAdapter(
                 api.token,
