@@ -508,7 +508,7 @@ class Classifier:
         """Classify an already normalised, non-empty message by the rules."""
         rules = self._rules
         seps = clause_breaks(norm)
-        hits = scan_keywords(norm, rules.entries, rules.starts_re, rules.start_table, seps)
+        hits = scan_keywords(norm, rules.entries, rules.start_table, seps)
         chars = frozenset(norm)
         hits = apply_patterns(norm, hits, rules.evidence_patterns, seps, chars)
         if not roles_of(hits) & EVIDENCE_GATE and not rules.tips.conduct_re.search(norm):

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from handlers.rules import Entry, PatternFamily, PatternSet
+from handlers.rules import Entry, KeywordTable, PatternFamily, PatternSet
 
 __all__ = [
     "AGENT_MARKS",
@@ -71,8 +71,7 @@ def roles_of(hits: Iterable[Hit]) -> set[str]:
 def scan_keywords(
     text: str,
     entries: dict[str, Entry],
-    starts_re: re.Pattern[str],
-    start_table: dict[str, re.Pattern[str]],
+    start_table: KeywordTable,
     seps: list[int] | None = None,
 ) -> list[Hit]:
     """Return the keyword hits: longest per position, none inside a longer one or overlapping an ignore.
@@ -81,15 +80,19 @@ def scan_keywords(
     seps = clause_breaks(text) if seps is None else seps
     raw: list[tuple[str, int, int]] = []
     max_end = 0
-    for sm in starts_re.finditer(text):
-        start = sm.start()
-        m = start_table[sm.group()].match(text, start)
+    firsts = start_table.firsts
+    # a plain loop over the characters beats a regex finding the start characters: nearly every Han
+    # character starts some keyword, and each regex match would be an object to build
+    for start, ch in enumerate(text):
+        if ch not in firsts:
+            continue
+        m = start_table[ch].match(text, start)
         if m is None:
             continue
         end = m.end()
-        word = text[start:end]
         if end <= max_end:
             continue  # inside a longer keyword ("气罐" inside "液化气罐")
+        word = m.group()
         raw.append((word, start, end))
         max_end = end
     ignored = [(s, e) for w, s, e in raw if "ignore" in entries[w].roles]

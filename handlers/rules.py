@@ -30,6 +30,7 @@ __all__ = [
     "CompiledRules",
     "Entry",
     "FramePatterns",
+    "KeywordTable",
     "PatternFamily",
     "PlaceRules",
     "SeverityRules",
@@ -242,8 +243,7 @@ class CompiledRules:
     phrases: dict[str, str]
     phrase_re: re.Pattern[str] | None
     entries: dict[str, Entry]
-    starts_re: re.Pattern[str]
-    start_table: dict[str, re.Pattern[str]]
+    start_table: KeywordTable
     category_rank: dict[str, int]
     source_categories: frozenset[str]
     combos: list[tuple[frozenset[str], frozenset[str], str]]
@@ -410,11 +410,9 @@ def _trie_source(words: Iterable[str]) -> str:
     return render(trie)
 
 
-def build_start_table(
-    words: Iterable[str], compile: Compile = re.compile
-) -> tuple[re.Pattern[str], dict[str, re.Pattern[str]]]:
-    """Split the keyword trie by first character: a charset finds where a keyword can start, and each
-    first character's own sub-trie (anchored with ``match``) returns the longest keyword starting there.
+def build_start_table(words: Iterable[str], compile: Compile = re.compile) -> KeywordTable:
+    """Split the keyword trie by first character: each first character's own sub-trie (anchored with
+    ``match``) returns the longest keyword starting there.
 
     Same hits as ``build_trie_pattern``'s look-ahead at every position, without trying the whole trie at
     positions no keyword starts at.
@@ -423,18 +421,19 @@ def build_start_table(
     for word in words:
         if word:
             by_first.setdefault(word[0], []).append(word)
-    starts = compile("[" + "".join(re.escape(ch) for ch in sorted(by_first)) + "]")
-    return starts, _LazyTrieTable(by_first, compile)
+    return KeywordTable(by_first, compile)
 
 
-class _LazyTrieTable(dict[str, re.Pattern[str]]):
+class KeywordTable(dict[str, re.Pattern[str]]):
     """First character -> its sub-trie, compiled the first time a message needs it: the lexicon has about
-    two thousand first characters, and compiling them all would slow every start-up."""
+    two thousand first characters, and compiling them all would slow every start-up. ``firsts`` holds
+    every character a keyword starts with."""
 
     def __init__(self, by_first: dict[str, list[str]], compile: Compile = re.compile) -> None:
         super().__init__()
         self._groups = by_first
         self._compile = compile
+        self.firsts = frozenset(by_first)
 
     def __missing__(self, ch: str) -> re.Pattern[str]:
         compiled = self[ch] = self._compile(_trie_source(self._groups[ch]))  # compiled once, not twice
@@ -457,7 +456,7 @@ def compile_rules(
     max_chars, pair_window, hazard_threshold = _compile_limits(limits)
     char_table, phrases, phrase_re = _compile_normalize(rules, compile)
     entries = _compile_lexicon(rules, places)
-    starts_re, start_table = build_start_table(entries, compile)
+    start_table = build_start_table(entries, compile)
     category_rank = _compile_priority(rules)
     severity = _compile_severity(rules, compile)
     source_categories = _compile_source_categories(rules)
@@ -490,7 +489,6 @@ def compile_rules(
         phrases=phrases,
         phrase_re=phrase_re,
         entries=entries,
-        starts_re=starts_re,
         start_table=start_table,
         category_rank=category_rank,
         source_categories=source_categories,

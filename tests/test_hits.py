@@ -13,8 +13,8 @@ IGNORE = Entry(frozenset({"ignore"}), None, 1.0)
 
 
 def _scan(text: str, entries: dict[str, Entry]) -> list[tuple[str, int]]:
-    starts, table = build_start_table(entries)
-    return [(h.word, h.clause) for h in scan_keywords(text, entries, starts, table)]
+    table = build_start_table(entries)
+    return [(h.word, h.clause) for h in scan_keywords(text, entries, table)]
 
 
 def test_longest_keyword_wins_and_clauses_are_counted() -> None:
