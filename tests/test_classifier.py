@@ -1125,7 +1125,8 @@ def test_heat_and_comparison_hyperbole_stays_chatter(clf: Classifier, text: str)
 
 
 def test_a_weak_rule_signal_and_a_sure_model_file_together(clf: Classifier) -> None:
-    c = clf.classify("堤上漏水")
+    # a thing and a state the rules cannot pair (斜到 is no bad state of their own), the model sure
+    c = clf.classify("电线杆子斜到人家房顶上了 风一吹就蹭瓦")
     assert (c.intent, c.review) == ("hazard", False), c
     assert "统计模型" in c.reason and c.evidence, c
 
