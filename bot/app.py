@@ -18,13 +18,12 @@ from bot.adapters import build_adapter
 from bot.adapters.base import Adapter
 from bot.bridge import Bridge
 from bot.config import Settings
+from bot.datafiles import DataFiles, resolve
 from bot.delivery import DeliveryLoop
-from bot.scheduling import load_settings_calendar, start_scheduler, stop_scheduler
-from handlers.classifier import Classifier
+from bot.scheduling import start_scheduler, stop_scheduler
 from handlers.context import Core
-from handlers.profile import Profile, load_profile
+from handlers.profile import Profile
 from handlers.router import wire
-from handlers.texts import Texts
 from storage.db import (
     PRIVATE_DIR,
     PRIVATE_FILE,
@@ -77,16 +76,21 @@ def secure_data_files(settings: Settings) -> None:
             )
 
 
-def build_core(settings: Settings, db: Database, profile: Profile | None = None) -> Core:
-    """Load the town profile, wording and classifier (jieba loads here, once) into the core's services."""
-    profile = profile or load_profile(settings.profile)
+def build_core(
+    settings: Settings, db: Database, profile: Profile | None = None, *, files: DataFiles | None = None
+) -> Core:
+    """Load the town profile, wording, publicity and classifier (jieba loads here, once) into the core's services.
+
+    ``files`` are the data files in force (``bot.datafiles.resolve``; resolved from ``settings`` when not given).
+    """
+    files = files or resolve(settings)
+    profile = profile or files.load_profile()
     return Core(
         sessions=db.sessions,
-        classifier=Classifier.load(
-            settings.rules, profile.place_names(), settings.userdict, model_path=settings.model
-        ),
-        texts=Texts.load(settings.texts),
+        classifier=files.load_classifier(profile.place_names()),
+        texts=files.load_texts(),
         profile=profile,
+        publicity=files.load_publicity(),
         secret=settings.secret(),
         tz=settings.tz,
         data_dir=settings.data_dir,
@@ -160,25 +164,27 @@ async def serve(
         give_up.cancel()
 
 
-async def run_bot(settings: Settings, db: Database | None = None) -> None:
+async def run_bot(settings: Settings, db: Database | None = None, files: DataFiles | None = None) -> None:
     """``anquan run``: start every configured adapter and stop cleanly on SIGTERM or SIGINT.
 
-    ``db`` is the database already opened (the CLI opens it first, to explain a failure in one line).
+    ``db`` is the database already opened (the CLI opens it first, to explain a failure in one line); ``files``
+    are the data files in force (resolved from ``settings`` when not given), the same for the core, the
+    scheduler and the dashboard.
     """
+    files = files or resolve(settings)
     if db is None:
         db = await asyncio.to_thread(open_database, settings)
-    core = await asyncio.to_thread(build_core, settings, db)
+    core = await asyncio.to_thread(build_core, settings, db, files=files)
     bridge = Bridge(*wire(core))
     adapters = await asyncio.to_thread(make_adapters, settings, core)  # the console registers its official
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    calendar = load_settings_calendar(settings, settings.calendar or core.profile.calendar, texts=core.texts)
-    scheduler = start_scheduler(settings, db.sessions, calendar, core.texts)
+    scheduler = start_scheduler(settings, db.sessions, files.load_calendar(core.texts), core.texts)
     from bot.cli_web import start_web_server
 
-    web = start_web_server(settings, core)  # the dashboard (挂图作战), when ANQUAN_WEB_LISTEN is set
+    web = start_web_server(settings, core, files)  # the dashboard (挂图作战), when ANQUAN_WEB_LISTEN is set
     log.info("anquan started", extra={"platforms": ",".join(settings.platforms)})
     try:
         await serve(adapters, bridge, stop, sessions=db.sessions)

@@ -6,11 +6,12 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli_common import ConfigError, load_settings, open_db
+from bot.cli_common import DATA_FILE_OPTIONS, ConfigError, data_files, load_settings, open_db
 from bot.cli_corrections import corrections
 from bot.cli_eval import eval_command, load_classifier
 from bot.cli_explain import explain
@@ -32,9 +33,32 @@ if TYPE_CHECKING:
 PLATFORM_CHOICES = click.Choice(list(KNOWN_PLATFORMS))
 
 
+def _data_file_option(name: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        f"--{name}",
+        type=click.Path(path_type=Path),
+        default=None,
+        metavar="FILE",
+        help=f"本次用这个{what}（优先于 ANQUAN_{name.upper()}）",
+    )
+
+
 @click.group()
-def main() -> None:
-    """anquan — 乡镇安全生产隐患随手报机器人。"""
+@_data_file_option("profile", "镇情档案")
+@_data_file_option("texts", "用语文件")
+@_data_file_option("calendar", "日程表")
+@_data_file_option("rules", "识别规则文件")
+@_data_file_option("userdict", "分词词典")
+@_data_file_option("publicity", "宣传文案库")
+@_data_file_option("model", "识别模型文件")
+@click.pass_context
+def main(ctx: click.Context, **files: Path | None) -> None:
+    """anquan — 乡镇安全生产隐患随手报机器人。
+
+    数据文件按这个顺序选用：命令行选项（如 anquan --calendar 文件 schedule）、ANQUAN_* 设置、
+    （日程表另看镇情档案 [town] calendar）、自带的文件。机器人和每个命令用的是同一套。
+    """
+    ctx.meta[DATA_FILE_OPTIONS] = {name: path for name, path in files.items() if path is not None}
 
 
 @main.command()
@@ -47,11 +71,12 @@ def run() -> None:
     from scheduler.calendar import CalendarError
 
     settings = load_settings()
+    files = data_files(settings)
     default_level = "WARNING" if settings.platforms == ["console"] else "INFO"
     setup_logging(settings.log_level or default_level)
     db = open_db(settings)
     try:
-        asyncio.run(run_bot(settings, db=db))
+        asyncio.run(run_bot(settings, db=db, files=files))
     except (ProfileError, TextsError, CalendarError, RulesError) as exc:
         raise ConfigError(str(exc)) from None
     except ValueError as exc:
@@ -185,15 +210,13 @@ def _print_ledger(
     number: Callable[[Any], str],
 ) -> None:
     """Print ledger rows (reports or tips) as JSON Lines or as one tab-separated line each, as they come."""
-    from handlers.texts import Texts
-
     out = sys.stdout
     if as_json:
         for row in rows:
             out.write(json.dumps(to_json(row), ensure_ascii=False) + "\n")
         out.flush()
         return
-    texts = Texts.load(settings.texts)
+    texts = data_files(settings).load_texts()
     printed = False
     for row in rows:
         printed = True
@@ -255,20 +278,19 @@ def broadcast(targets: tuple[str, ...], text: str) -> None:
     from datetime import UTC, datetime
 
     from handlers import broadcasts
-    from handlers.profile import load_profile
-    from handlers.texts import Texts
 
     settings = load_settings()
+    files = data_files(settings)
     db = open_db(settings)
-    profile = load_profile(settings.profile)
-    texts = Texts.load(settings.texts)
+    profile = files.load_profile()
+    texts = files.load_texts()
     now = datetime.now(UTC)
     try:
         with db.sessions.begin() as session:
             preview = broadcasts.create_preview(
                 session,
                 profile,
-                broadcasts.load_library(),
+                files.load_publicity(),
                 actor="cli",
                 target="、".join(targets),
                 content=text,

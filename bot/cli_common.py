@@ -2,7 +2,7 @@
 
 A bad configuration ends in one line, ``错误：...``, that names the setting and how to fix it: settings that do not
 validate, a log level that does not exist, a data folder that is a file or cannot be written, a township data
-file (profile, wording, calendar) that is missing, not UTF-8 or broken, and a database that cannot be opened
+file (profile, wording, calendar, rules, dictionary, publicity, model) that is missing, not UTF-8 or broken, and a database that cannot be opened
 (nonsense or unsupported URL, no driver, unreachable, missing). The first use of a SQLite file says which one.
 """
 
@@ -21,6 +21,7 @@ from bot.config import Settings
 
 if TYPE_CHECKING:
     from bot.app import Database
+    from bot.datafiles import DataFiles
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 POSTGRES_DRIVER_HINT = (
@@ -42,8 +43,8 @@ class ConfigError(click.ClickException):
 def load_settings(*, data_files: bool = True) -> Settings:
     """The installation's settings, checked, or a ConfigError naming the setting that is wrong.
 
-    With ``data_files`` the township's profile, wording and calendar are read and validated too, so every
-    command (not only ``anquan run``) reports a broken file the same way.
+    With ``data_files`` the township's data files in force are resolved and validated too (``check_data_files``),
+    so every command (not only ``anquan run``) reports a missing or broken file the same way.
     """
     try:
         settings = Settings()
@@ -92,40 +93,58 @@ def check_log_level(settings: Settings) -> None:
         )
 
 
-def check_data_files(settings: Settings) -> None:
-    """Read the profile, wording and calendar in force; a missing, non-UTF-8 or broken one is a ConfigError.
+DATA_FILE_OPTIONS = "anquan.data_files"  # the click context's meta key for ``anquan --profile FILE ...``
 
-    Checked once per process for the same files (a command may load its settings more than once).
+
+def data_files(settings: Settings) -> DataFiles:
+    """The data files in force: the ``anquan`` command line's options over ``settings`` (see bot.datafiles).
+
+    A file that was asked for but cannot be used is a ConfigError naming the option or setting.
     """
-    _check_data_files(settings.profile, settings.texts, settings.calendar)
+    from bot.datafiles import DataFileError, resolve
+
+    ctx = click.get_current_context(silent=True)
+    options = ctx.meta.get(DATA_FILE_OPTIONS, {}) if ctx is not None else {}
+    try:
+        return resolve(settings, **options)
+    except DataFileError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def check_data_files(settings: Settings) -> DataFiles:
+    """Resolve and read the data files in force; a missing, non-UTF-8 or broken one is a ConfigError.
+
+    The profile, wording, calendar and publicity library are read in full (the keyword rules are checked when
+    the classifier loads). Checked once per process for the same files (a command may load its settings twice).
+    """
+    files = data_files(settings)
+    _check_contents(files)
+    return files
 
 
 @functools.lru_cache(maxsize=8)
-def _check_data_files(profile_path: Path | None, texts_path: Path | None, calendar_path: Path | None) -> None:
-    from handlers.profile import ProfileError, load_profile
-    from handlers.texts import Texts, TextsError
-    from scheduler.calendar import CalendarError, load_calendar
+def _check_contents(files: DataFiles) -> None:
+    from bot.datafiles import DataFileError
+    from handlers.profile import ProfileError
+    from handlers.texts import TextsError
+    from scheduler.calendar import CalendarError
 
-    settings = Settings.model_construct(profile=profile_path, texts=texts_path, calendar=calendar_path)
     try:
-        profile = load_profile(settings.profile)
+        files.load_profile()
     except ProfileError as exc:
-        raise ConfigError(f"{exc}（设置 ANQUAN_PROFILE{_path_hint(settings.profile)}）") from None
+        raise ConfigError(f"{exc}{files.hint('profile')}") from None
     try:
-        Texts.load(settings.texts)
+        files.load_texts()
     except TextsError as exc:
-        raise ConfigError(f"{exc}（设置 ANQUAN_TEXTS{_path_hint(settings.texts)}）") from None
-    calendar = settings.calendar or profile.calendar
+        raise ConfigError(f"{exc}{files.hint('texts')}") from None
     try:
-        load_calendar(calendar)
+        files.load_calendar()
     except CalendarError as exc:
-        if settings.calendar:
-            raise ConfigError(f"{exc}（设置 ANQUAN_CALENDAR；不设置则用自带的文件）") from None
-        raise ConfigError(f"{exc}（镇情档案 [town] calendar 指定的日程表）") from None
-
-
-def _path_hint(path: Path | None) -> str:
-    return "；不设置则用自带的文件" if path is not None else ""
+        raise ConfigError(f"{exc}{files.hint('calendar')}") from None
+    try:
+        files.load_publicity()
+    except DataFileError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def check_data_dir(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli_common import load_settings, open_db
+from bot.cli_common import data_files, load_settings, open_db
 
 if TYPE_CHECKING:
     from storage.models import Correction
@@ -35,7 +35,6 @@ def correction_json(row: Correction) -> dict[str, Any]:
 )
 def corrections(as_json: bool) -> None:
     """干部对机器人判断的纠正（登记、忽略、不是隐患、私聊确认），可导出用于改进识别。"""
-    from handlers.texts import Texts
     from storage.corrections import list_corrections
 
     settings = load_settings()
@@ -49,7 +48,7 @@ def corrections(as_json: bool) -> None:
         if not rows:
             click.echo("（还没有纠正记录）")
             return
-        texts = Texts.load(settings.texts)
+        texts = data_files(settings).load_texts()
         for row in rows:
             label = texts.label("kinds", row.intent) if row.intent != "chatter" else "非隐患"
             category = texts.label("categories", row.category) or "-"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli_common import load_settings, open_db
+from bot.cli_common import data_files, load_settings, open_db
 from bot.config import Settings
 from handlers.evaluation import (
     METRIC_KEYS,
@@ -62,13 +62,12 @@ TOTAL_NAME = "合计"
 
 
 def load_classifier(settings: Settings) -> Classifier:
-    """Load the classifier once with the town profile's place names, or a Chinese error."""
-    from handlers.classifier import Classifier
-    from handlers.profile import ProfileError, load_profile
+    """Load the classifier in force (bot.datafiles) once with the town profile's place names, or a Chinese error."""
+    from handlers.profile import ProfileError
 
+    files = data_files(settings)
     try:
-        places = load_profile(settings.profile).place_names()
-        return Classifier.load(settings.rules, places, settings.userdict, model_path=settings.model)
+        return files.load_classifier(files.load_profile().place_names())
     except (ProfileError, ValueError) as exc:
         raise click.ClickException(f"识别器加载失败：{exc}") from exc
 

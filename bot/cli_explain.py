@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from bot.cli_common import load_settings
+from bot.cli_common import data_files, load_settings
 from bot.cli_eval import load_classifier
 
 INTENT_LABELS = {"hazard": "隐患", "tip": "举报", "chatter": "不登记", "command": "命令"}
@@ -70,7 +70,7 @@ def render(explanation: Mapping[str, Any], labels: Mapping[str, str] | None = No
 @click.option("--json", "as_json", is_flag=True, help="输出完整的解释 JSON")
 def explain(text: str, chat: str, as_json: bool) -> None:
     """解释识别器怎样判断一条消息：规范化文字、分词、每个命中的词（角色和规则）、框架、模型分和结论。"""
-    from handlers.texts import Texts, TextsError
+    from handlers.texts import TextsError
 
     settings = load_settings()
     classifier = load_classifier(settings)
@@ -81,7 +81,7 @@ def explain(text: str, chat: str, as_json: bool) -> None:
         click.echo(json.dumps(explanation, ensure_ascii=False))
         return
     try:
-        texts = Texts.load(settings.texts)
+        texts = data_files(settings).load_texts()
         labels = {c: texts.label("categories", c) for c in _categories()}
         labels |= {s: texts.label("severities", s) for s in ("major", "general")}
     except TextsError:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli_common import load_settings, open_db
+from bot.cli_common import data_files, load_settings, open_db
 from storage.constants import OPEN_STATUSES, REPORT_STATUSES
 
 if TYPE_CHECKING:
@@ -152,11 +152,12 @@ def _out_path(out: str) -> Path:
 
 
 def _setup(settings: Settings) -> tuple[Profile, Texts]:
-    from handlers.profile import ProfileError, load_profile
-    from handlers.texts import Texts, TextsError
+    from handlers.profile import ProfileError
+    from handlers.texts import TextsError
 
+    files = data_files(settings)
     try:
-        return load_profile(settings.profile), Texts.load(settings.texts)
+        return files.load_profile(), files.load_texts()
     except (ProfileError, TextsError) as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli_common import load_settings, open_db
+from bot.cli_common import data_files, load_settings, open_db
 
 if TYPE_CHECKING:
     from handlers.classifier import Classifier
@@ -62,13 +62,11 @@ def _corrections() -> list[Example]:
 def _rules_classifier() -> Classifier:
     """This installation's rules alone (its rules file, user dictionary and village names), without a model:
     they normalise the training texts and show which messages the model would decide alone."""
-    from handlers.classifier import Classifier
-    from handlers.profile import ProfileError, load_profile
+    from handlers.profile import ProfileError
 
-    settings = load_settings()
+    files = data_files(load_settings())
     try:
-        places = load_profile(settings.profile).place_names()
-        return Classifier.load(settings.rules, places, settings.userdict, use_model=False)
+        return files.load_classifier(files.load_profile().place_names(), use_model=False)
     except (ProfileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli_common import load_settings, open_db
+from bot.cli_common import data_files, load_settings, open_db
 from bot.config import KNOWN_PLATFORMS
 from storage.constants import GROUP_KINDS, ROLES
 
@@ -35,10 +35,10 @@ CLI_ACTOR = "cli"
 
 
 def _profile(settings: Settings) -> Profile:
-    from handlers.profile import ProfileError, load_profile
+    from handlers.profile import ProfileError
 
     try:
-        return load_profile(settings.profile)
+        return data_files(settings).load_profile()
     except ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -59,9 +59,7 @@ def _check_unit(profile: Profile, role: str | None, unit: str | None) -> str | N
 
 def _role_name(role: str) -> str:
     """The role as the township's wording file names it (``texts.toml`` [roles])."""
-    from handlers.texts import Texts
-
-    return Texts.load(load_settings().texts).label("roles", role)
+    return data_files(load_settings()).load_texts().label("roles", role)
 
 
 def _official_json(o: Official) -> dict[str, Any]:

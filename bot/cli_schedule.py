@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli_common import load_settings, open_db
+from bot.cli_common import data_files, load_settings, open_db
 from bot.cli_export import quarterly_command
 from bot.config import Settings
 
@@ -22,11 +22,10 @@ if TYPE_CHECKING:
 
 
 def _calendar(settings: Settings) -> Calendar:
-    from bot.scheduling import load_settings_calendar
     from scheduler.calendar import CalendarError
 
     try:
-        return load_settings_calendar(settings)
+        return data_files(settings).load_calendar()
     except CalendarError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli_common import load_settings, open_db
+from bot.cli_common import data_files, load_settings, open_db
 
 
 @click.command("purge")
@@ -15,13 +15,13 @@ def purge_command(dry_run: bool) -> None:
 
     编号、类别、日期和奖励记录保留作统计。机器人每天也会自动做一次。
     """
-    from handlers.profile import ProfileError, load_profile
+    from handlers.profile import ProfileError
     from handlers.tip_followup import purge_closed
     from storage.models import utcnow
 
     settings = load_settings()
     try:
-        profile = load_profile(settings.profile)
+        profile = data_files(settings).load_profile()
     except ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
     db = open_db(settings)
@@ -47,10 +47,10 @@ def export_rewards(fmt: str, since: str | None, until: str | None, out: str | No
     from pathlib import Path
 
     from handlers import reward_export
-    from handlers.texts import Texts
     from storage.tip_threads import list_rewards
 
     settings = load_settings()
+    texts = data_files(settings).load_texts()
     tz = settings.tz
 
     def day(value: str | None, option: str) -> datetime | None:
@@ -65,7 +65,7 @@ def export_rewards(fmt: str, since: str | None, until: str | None, out: str | No
     db = open_db(settings)
     with db.sessions() as session:
         rewards = list_rewards(session, since=start, until=end + timedelta(days=1) if end else None)
-        table = reward_export.rows(rewards, Texts.load(settings.texts), tz)
+        table = reward_export.rows(rewards, texts, tz)
     if out == "-" and fmt == "csv":
         click.echo(reward_export.csv_text(table), nl=False)
         return

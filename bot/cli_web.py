@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli_common import load_settings, open_db
+from bot.cli_common import data_files, load_settings, open_db
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.datafiles import DataFiles
     from handlers.context import Core
 
 
@@ -43,18 +44,19 @@ def make_server(app: object, listen: str) -> object:
 def web(listen: str | None) -> None:
     """单独运行网页后台（挂图作战）。干部私聊机器人发 /后台 领登录链接。"""
     try:
-        from web.app import from_settings
+        from web.app import create_app  # noqa: F401  (the web extra is installed)
     except ImportError as exc:
         raise click.ClickException(
             "网页后台需要 web 附加包：pip install -e '.[web]'（make run 会自动装）"
         ) from exc
     settings = load_settings()
+    files = data_files(settings)
     listen = listen or settings.web_listen or "127.0.0.1:8080"
     split_listen(listen)
     from bot.app import build_core
 
     db = open_db(settings)
-    app = from_settings(settings, build_core(settings, db))
+    app = dashboard(settings, build_core(settings, db, files=files), files)
     server = make_server(app, listen)
     click.echo(f"网页后台：{settings.web_base_url}（监听 {listen}）")
     try:
@@ -81,13 +83,20 @@ class WebServer:
             self.task.cancel()
 
 
-def start_web_server(settings: Settings, core: Core) -> WebServer | None:
+def dashboard(settings: Settings, core: Core, files: DataFiles | None = None) -> object:
+    """The dashboard app on ``core`` with the calendar in force (the same one the bot's scheduler uses)."""
+    from bot.datafiles import resolve
+    from web.app import create_app
+
+    files = files or resolve(settings)
+    return create_app(core, base_url=settings.web_base_url, calendar=files.load_calendar(core.texts))
+
+
+def start_web_server(settings: Settings, core: Core, files: DataFiles | None = None) -> WebServer | None:
     """Start the dashboard on ``settings.web_listen`` in this event loop; None when it is not configured."""
     if not settings.web_listen:
         return None
-    from web.app import from_settings
-
-    server = make_server(from_settings(settings, core), settings.web_listen)
+    server = make_server(dashboard(settings, core, files), settings.web_listen)
     server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # the bot owns the signals
     task = asyncio.create_task(server.serve(), name="web")  # type: ignore[attr-defined]
     return WebServer(server, task)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -44,11 +44,14 @@ class Settings(BaseSettings):
     database_url: str = ""
     platforms: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["console"])
     timezone: str = "Asia/Shanghai"
+    # The township's data files; None means the shipped one. Which file is in force (with the command line's
+    # options and the profile's own calendar) is decided in one place, bot.datafiles.resolve, which checks them.
     profile: Path | None = None
     texts: Path | None = None
     calendar: Path | None = None
     rules: Path | None = None
     userdict: Path | None = None
+    publicity: Path | None = None
     model: Path | None = None  # a township's retrained statistical model (default: the shipped one)
     secret_key: SecretStr | None = None
     log_level: str | None = None
@@ -108,13 +111,6 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("ANQUAN_PLATFORMS is empty")
         return list(value)
-
-    @field_validator("rules", "userdict")
-    @classmethod
-    def _check_data_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"ANQUAN_{(info.field_name or '').upper()} 指向的文件不存在：{value}")
-        return value
 
     @field_validator("wechaty_tls_ca", mode="before")
     @classmethod

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
 
 from bot import app
 from bot.adapters.base import Adapter
 from bot.bridge import Bridge
+from bot.cli import main
 from bot.config import Settings
 from handlers.messages import DispatchResult, IncomingMessage, Reply
+from handlers.profile import DEFAULT_PROFILE
+from scheduler.calendar import DEFAULT_PATH as DEFAULT_CALENDAR
 from tests.helpers import group_msg
 
 
@@ -173,3 +184,71 @@ async def test_a_stop_during_a_database_outage_ends_after_the_grace_period() -> 
     await asyncio.wait_for(task, timeout=5)
     assert 0.2 < time.monotonic() - started < 2
     assert adapter.sent == []
+
+
+# ---- `anquan run` and `anquan schedule` agree on the calendar in force -----------------------------------------
+
+TOWN_TITLE = "本镇自己的第一条日程"
+
+
+class _SchedulerStarted(Exception):
+    """Raised by the stand-in scheduler: the bot got as far as starting its calendar."""
+
+
+def _town_calendar(folder: Path) -> Path:
+    """A copy of the shipped calendar whose first entry has a title of the town's own."""
+    text = DEFAULT_CALENDAR.read_text(encoding="utf-8")
+    path = folder / "town_calendar.toml"
+    path.write_text(re.sub(r'(?m)^title = ".*"$', f'title = "{TOWN_TITLE}"', text, count=1), encoding="utf-8")
+    return path
+
+
+def _run_calendar(monkeypatch: pytest.MonkeyPatch, options: list[str]) -> Path:
+    """The calendar file `anquan run` hands its scheduler (the bot stops right there)."""
+    seen: list[Path] = []
+
+    def scheduler(*args: Any, **kwargs: Any) -> None:
+        calendar = kwargs.get("calendar", args[2] if len(args) > 2 else None)
+        seen.append(Path(getattr(calendar, "path", None) or calendar))
+        raise _SchedulerStarted
+
+    monkeypatch.setattr(app, "start_scheduler", scheduler)
+    monkeypatch.setattr(app, "make_adapters", lambda settings, core: [])
+    monkeypatch.setattr("bot.cli.setup_logging", lambda level: None)
+    result = CliRunner().invoke(main, [*options, "run"])
+    assert isinstance(result.exception, _SchedulerStarted), result.output
+    return seen[0]
+
+
+def _schedule_titles(options: list[str]) -> set[str]:
+    result = CliRunner().invoke(main, [*options, "schedule", "--days", "400", "--json"])
+    assert result.exit_code == 0, result.output
+    return {json.loads(line)["title"] for line in result.stdout.splitlines()}
+
+
+@pytest.mark.parametrize("where", ["default", "ANQUAN_CALENDAR", "profile", "option"])
+def test_the_bot_and_anquan_schedule_use_the_same_calendar(
+    where: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for key in list(os.environ):
+        if key.startswith("ANQUAN_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("ANQUAN_DATA_DIR", str(tmp_path / "data"))
+    town = _town_calendar(tmp_path)
+    options: list[str] = []
+    if where == "ANQUAN_CALENDAR":
+        monkeypatch.setenv("ANQUAN_CALENDAR", str(town))
+    elif where == "profile":  # the profile's own [town] calendar, next to it
+        profile = tmp_path / "profile.toml"
+        profile.write_text(
+            DEFAULT_PROFILE.read_text(encoding="utf-8").replace(
+                "[town]\n", f'[town]\ncalendar = "{town.name}"\n', 1
+            ),
+            encoding="utf-8",
+        )
+        monkeypatch.setenv("ANQUAN_PROFILE", str(profile))
+    elif where == "option":
+        options = ["--calendar", str(town)]
+    expected = DEFAULT_CALENDAR if where == "default" else town
+    assert _run_calendar(monkeypatch, options) == expected
+    assert (TOWN_TITLE in _schedule_titles(options)) == (expected == town)

@@ -210,3 +210,19 @@ def test_broadcast_from_the_command_line_queues_rows_the_bot_will_deliver(env: d
     assert "queued" in _run(["outbox", "--status", "queued"])
     result = CliRunner().invoke(main, ["broadcast", "--target", "火星村", "你好"])
     assert result.exit_code != 0 and "火星村" in result.output
+
+
+def test_a_data_file_option_wins_over_the_setting_and_a_missing_one_is_named(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = tmp_path / "texts.toml"
+    texts.write_text('[replies]\nprivate_guide = "请写清楚"\n', encoding="utf-8")
+    monkeypatch.setenv("ANQUAN_TEXTS", str(tmp_path / "nowhere.toml"))
+    assert _run(["--texts", str(texts), "reports"]) == "（没有记录）\n"
+    monkeypatch.delenv("ANQUAN_TEXTS")
+    missing = tmp_path / "draft_calendar.toml"
+    for args in (["--calendar", str(missing), "schedule"], ["--texts", str(missing), "reports"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and result.stdout == ""
+        option, what = args[0], "日程表文件" if args[0] == "--calendar" else "用语文件"
+        assert result.stderr == f"错误：找不到{what}：{missing}（命令行选项 {option}）\n"

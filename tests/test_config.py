@@ -107,16 +107,22 @@ def test_rules_and_userdict_paths_come_from_the_environment(
     assert (Settings().rules, Settings().userdict) == (rules, userdict)
 
 
-def test_a_missing_rules_or_userdict_file_is_named(
+def test_a_missing_rules_or_userdict_file_stops_anquan_parse_naming_the_setting(
     clean_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("ANQUAN_RULES", str(tmp_path / "nope.toml"))
-    with pytest.raises(ValidationError, match=r"ANQUAN_RULES 指向的文件不存在：.*nope\.toml"):
-        Settings()
-    monkeypatch.delenv("ANQUAN_RULES")
-    monkeypatch.setenv("ANQUAN_USERDICT", str(tmp_path / "nope.txt"))
-    with pytest.raises(ValidationError, match=r"ANQUAN_USERDICT 指向的文件不存在：.*nope\.txt"):
-        Settings()
+    for setting, missing in (
+        ("ANQUAN_RULES", tmp_path / "nope.toml"),
+        ("ANQUAN_USERDICT", tmp_path / "nope.txt"),
+    ):
+        monkeypatch.setenv(setting, str(missing))
+        result = CliRunner().invoke(main, ["parse"], input="收到\n")
+        assert result.exit_code == 2 and result.stdout == ""
+        assert (
+            result.stderr.startswith("错误：找不到")
+            and str(missing) in result.stderr
+            and setting in result.stderr
+        )
+        monkeypatch.delenv(setting)
 
 
 def _parse(lines: str) -> list[dict[str, object]]:
