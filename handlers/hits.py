@@ -78,7 +78,8 @@ def scan_keywords(
 
     ``seps`` are the message's :func:`clause_breaks` when the caller already has them."""
     seps = clause_breaks(text) if seps is None else seps
-    raw: list[tuple[str, int, int]] = []
+    raw: list[tuple[str, int, int, Entry]] = []
+    ignored: list[tuple[int, int]] = []
     max_end = 0
     firsts = start_table.firsts
     # a plain loop over the characters beats a regex finding the start characters: nearly every Han
@@ -93,15 +94,21 @@ def scan_keywords(
         if end <= max_end:
             continue  # inside a longer keyword ("气罐" inside "液化气罐")
         word = m.group()
-        raw.append((word, start, end))
+        entry = entries[word]
+        raw.append((word, start, end, entry))
+        if "ignore" in entry.roles:
+            ignored.append((start, end))
         max_end = end
-    ignored = [(s, e) for w, s, e in raw if "ignore" in entries[w].roles]
+    if not ignored:
+        return [
+            Hit(word, start, end, entry, bisect.bisect_right(seps, start)) for word, start, end, entry in raw
+        ]
     hits: list[Hit] = []
-    for word, start, end in raw:
+    for word, start, end, entry in raw:
         # "看着火了": the ignore phrase 看着火 also hides the overlapping 着火了
-        if ignored and "ignore" not in entries[word].roles and any(s < end and start < e for s, e in ignored):
+        if "ignore" not in entry.roles and any(s < end and start < e for s, e in ignored):
             continue
-        hits.append(Hit(word, start, end, entries[word], bisect.bisect_right(seps, start)))
+        hits.append(Hit(word, start, end, entry, bisect.bisect_right(seps, start)))
     return hits
 
 

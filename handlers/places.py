@@ -28,7 +28,7 @@ _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
 def has_place(text: str, hits: Sequence[Hit], rules: PlaceRules) -> bool:
     """Cheap pre-check: only segment when a place suffix or a gazetteer name occurs."""
     suffixes = rules.suffixes
-    return any(ch in suffixes for ch in text) or any("place" in h.entry.roles for h in hits)
+    return not suffixes.isdisjoint(text) or any("place" in h.entry.roles for h in hits)
 
 
 def find_location(
