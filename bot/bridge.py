@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from bot.adapters.base import RetryLater
+from bot.adapters.base import ChatMigrated, ChatUnreachable, RetryLater
 from handlers.chat_events import ChatEvents
 from handlers.dispatch import Dispatcher
 from handlers.messages import IncomingMessage, MembershipChange, Reply
@@ -89,17 +89,19 @@ class Bridge:
         """Handle ``msg`` in a worker thread, then deliver each reply; errors are logged, never raised.
 
         While the database is unavailable this waits (without holding the event loop) until the message could
-        be handled, so its replies arrive late rather than never.
+        be handled, so its replies arrive late rather than never. Adapters only raise; what follows is decided
+        here, once: a group the platform refuses is marked inactive, a group that moved (Telegram group →
+        supergroup) is recorded and the reply sent to its new id once, a throttled group reply is deferred.
         """
         replies = await self.handle(msg)
         for reply in replies:
             try:
-                if reply.text or reply.image is None:  # a photo may come alone, without text
-                    await deliver(reply)
-                if reply.image is not None:
-                    await self._deliver_image(msg, reply, images)
-                if reply.document is not None:
-                    await self._deliver_document(msg, reply, documents)
+                try:
+                    await self._send_parts(msg, reply, deliver, documents, images)
+                except ChatMigrated as moved:
+                    await self.migrated(msg.platform, reply.chat_id, moved.new_chat_id)
+                    reply = dataclasses.replace(reply, chat_id=moved.new_chat_id)
+                    await self._send_parts(msg, reply, deliver, documents, images)
             except RetryLater as exc:
                 # The platform (or our own daily cap) says not now: a group reply waits in the outbox.
                 # A private reply is never stored, since that would keep the sender's chat id; a receipt is
@@ -118,12 +120,38 @@ class Bridge:
                     extra={"platform": msg.platform, "chat_type": msg.chat_type, "error": type(exc).__name__},
                 )
 
+    async def _send_parts(
+        self,
+        msg: IncomingMessage,
+        reply: Reply,
+        deliver: Deliver,
+        documents: SendDocument | None,
+        images: SendImage | None,
+    ) -> None:
+        """Send a reply's text, then its photo and file; a group the platform refuses is marked inactive.
+
+        Every failure of the text (and a group's migration or refusal met by the photo or file) is raised.
+        """
+        try:
+            if reply.text or reply.image is None:  # a photo may come alone, without text
+                await deliver(reply)
+            if reply.image is not None:
+                await self._deliver_image(msg, reply, images)
+            if reply.document is not None:
+                await self._deliver_document(msg, reply, documents)
+        except ChatUnreachable:
+            if msg.chat_type == "group":
+                log.warning("group unreachable; marked inactive", extra={"platform": msg.platform})
+                await self.unreachable(msg.platform, reply.chat_id)
+            raise
+
     async def _deliver_document(
         self, msg: IncomingMessage, reply: Reply, documents: SendDocument | None
     ) -> None:
-        """Send the file a reply carries (after its text) through the adapter's ``send_document``; never raises.
+        """Send the file a reply carries (after its text) through the adapter's ``send_document``.
 
-        A private failure is counted like any undelivered private reply, never logged one by one.
+        Raises only a group's ChatMigrated or ChatUnreachable (for ``process`` to decide on); a private failure
+        is counted like any undelivered private reply, never logged one by one.
         """
         assert reply.document is not None
         filename, data = reply.document
@@ -132,6 +160,8 @@ class Bridge:
                 raise NotImplementedError(f"{msg.platform} adapter passed no send_document")
             await documents(reply.chat_id, data, filename)
         except Exception as exc:
+            if msg.chat_type == "group" and isinstance(exc, ChatMigrated | ChatUnreachable):
+                raise
             if msg.chat_type == "private":
                 self.events.undelivered(msg.platform, dataclasses.replace(reply, receipt=False))
                 return
@@ -141,9 +171,10 @@ class Bridge:
             )
 
     async def _deliver_image(self, msg: IncomingMessage, reply: Reply, images: SendImage | None) -> None:
-        """Send the photo a reply carries (after its text) through the adapter's ``send_image``; never raises.
+        """Send the photo a reply carries (after its text) through the adapter's ``send_image``.
 
-        A private failure is counted like any undelivered private reply, never logged one by one.
+        Raises only a group's ChatMigrated or ChatUnreachable (for ``process`` to decide on); a private failure
+        is counted like any undelivered private reply, never logged one by one.
         """
         assert reply.image is not None
         try:
@@ -151,6 +182,8 @@ class Bridge:
                 raise NotImplementedError(f"{msg.platform} adapter passed no send_image")
             await images(reply.chat_id, reply.image)
         except Exception as exc:
+            if msg.chat_type == "group" and isinstance(exc, ChatMigrated | ChatUnreachable):
+                raise
             if msg.chat_type == "private":
                 self.events.undelivered(msg.platform, dataclasses.replace(reply, receipt=False))
                 return

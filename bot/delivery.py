@@ -5,6 +5,10 @@ under the adapter's own rate limits and records each one: queued → sent | fail
 in the step right after the platform accepted it, so a crash repeats at most the one send in flight; if the
 database is away at that moment, the mark is kept in memory and written when it is back (no second send).
 
+Adapters only raise; what follows is decided here: a chat the platform refuses is blocked (its group made
+inactive), a group that moved to a new id (Telegram group → supergroup) is moved with its queued pushes and
+the row sent there once, a throttle pushes the row back without spending an attempt.
+
 Waits are stop-aware: a throttle (a platform's ``retry_after``, WeChat's daily cap until midnight) is already
 persisted as the row's ``not_before``, so a stopping bot never sits out a pause. A database outage is logged
 once (not a traceback a second) and retried with backoff.
@@ -20,7 +24,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.adapters.base import Adapter, ChatUnreachable, RetryLater
+from bot.adapters.base import Adapter, ChatMigrated, ChatUnreachable, RetryLater
+from storage import groups as group_repo
 from storage import outbox as outbox_repo
 from storage.db import unavailable_reason
 from storage.models import Group, OutboxMessage, utcnow
@@ -52,6 +57,8 @@ class DeliveryLoop:
         self._stop: asyncio.Event | None = None
         self._unmarked: list[int] = []  # sent while the database was away: to be marked sent when it is back
         self._db_down = False
+        # Chats seen moving (old id → new id): rows read before the move still go to the new id.
+        self._moved: dict[str, str] = {}
 
     async def _pause(self, seconds: float) -> bool:
         """Wait ``seconds``, or less if the loop is told to stop; True when stopping."""
@@ -74,18 +81,43 @@ class DeliveryLoop:
                 return
             for key, value in changes.items():
                 setattr(row, key, value)
-            if changes.get("status") == "blocked" and row.group_id is not None:
-                group = session.get(Group, row.group_id)
+            if changes.get("status") == "blocked":
+                group = (
+                    session.get(Group, row.group_id)
+                    if row.group_id is not None
+                    else group_repo.get_group(session, row.platform, row.chat_id)
+                )
                 if group is not None:
                     group.active = False
+
+    def _migrate(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
+        """Move a group to its new chat id (or retire it if the new id is known already) with its queued pushes."""
+        with self.sessions.begin() as session:
+            group = group_repo.get_group(session, platform, old_chat_id)
+            if group is not None:
+                if group_repo.get_group(session, platform, new_chat_id) is None:
+                    group.chat_id = new_chat_id
+                else:
+                    group.active = False
+            outbox_repo.readdress(session, platform, old_chat_id, new_chat_id)
+        log.info("group chat id migrated", extra={"platform": platform, "chat": new_chat_id})
+
+    async def _push(self, row: OutboxMessage, chat_id: str) -> None:
+        if row.image and self.adapter.supports_images:
+            await self.adapter.send_image(chat_id, row.image)
+        await self.adapter.send_text(chat_id, row.text)
 
     async def send_one(self, row: OutboxMessage) -> str:
         """Try to deliver one row and record the outcome; returns the row's new status."""
         now = self.clock()
         try:
-            if row.image and self.adapter.supports_images:
-                await self.adapter.send_image(row.chat_id, row.image)
-            await self.adapter.send_text(row.chat_id, row.text)
+            chat_id = self._moved.get(row.chat_id, row.chat_id)
+            try:
+                await self._push(row, chat_id)
+            except ChatMigrated as moved:
+                await asyncio.to_thread(self._migrate, row.platform, chat_id, moved.new_chat_id)
+                self._moved[chat_id] = moved.new_chat_id
+                await self._push(row, moved.new_chat_id)
         except ChatUnreachable as exc:
             await asyncio.to_thread(
                 self._mark, row.id, status="blocked", attempts=row.attempts + 1, last_error=str(exc)[:500]
@@ -93,14 +125,16 @@ class DeliveryLoop:
             log.warning("push blocked", extra={"platform": row.platform, "outbox": row.id})
             return "blocked"
         except RetryLater as exc:
-            # Throttling is not the row's fault: push it back without spending an attempt, and pause.
+            # Throttling is not the row's fault: push it back without spending an attempt, and pause (unless
+            # only this chat is throttled: then the other chats' rows go on).
             await asyncio.to_thread(
                 self._mark,
                 row.id,
                 not_before=now + timedelta(seconds=exc.retry_after),
                 last_error=f"retry after {exc.retry_after}s",
             )
-            await self._pause(exc.retry_after)
+            if not exc.chat_only:
+                await self._pause(exc.retry_after)
             return "queued"
         except Exception as exc:
             attempts = row.attempts + 1

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.adapters.base import Adapter, ChatUnreachable, DeliveryError, RetryLater
+from bot.adapters.base import Adapter, ChatMigrated, ChatUnreachable, DeliveryError, RetryLater
 from bot.app import Database
 from bot.bridge import Bridge
 from bot.delivery import DeliveryLoop
@@ -99,6 +99,49 @@ async def test_blocked_chat_is_marked_and_its_group_deactivated(database: Databa
     assert _statuses(database) == {"a": ("blocked", 1)}
     with database.sessions() as s:
         assert get_group(s, "telegram", "9").active is False
+
+
+async def test_a_blocked_row_without_a_group_link_still_retires_its_group(database: Database) -> None:
+    adapter = ScriptedAdapter()
+    adapter.errors["-9"] = [ChatUnreachable("Forbidden: bot was kicked")]
+    with database.sessions.begin() as s:
+        upsert_group(s, "telegram", "-9", kind="village")
+        enqueue(
+            s, dedup_key="r", event="reply", platform="telegram", chat_id="-9", text="回复", not_before=NOW
+        )
+    await DeliveryLoop(database.sessions, adapter, clock=Clock(NOW)).drain_once()
+    assert _statuses(database) == {"r": ("blocked", 1)}
+    with database.sessions() as s:
+        assert get_group(s, "telegram", "-9").active is False
+
+
+async def test_a_migrated_group_is_moved_with_its_queue_and_the_row_sent_there_once(
+    database: Database,
+) -> None:
+    adapter = ScriptedAdapter()
+    adapter.errors["-4128856402"] = [ChatMigrated("-1009999999")]
+    _queue(database, "a", "-4128856402", "第一条")
+    _queue(database, "b", "-4128856402", "第二条")
+    loop = DeliveryLoop(database.sessions, adapter, clock=Clock(NOW))
+    assert await loop.drain_once() == 2  # both go to the new id in the same round
+    assert adapter.sent == [("-1009999999", "第一条"), ("-1009999999", "第二条")]
+    assert _statuses(database) == {"a": ("sent", 1), "b": ("sent", 1)}
+    with database.sessions() as s:
+        assert get_group(s, "telegram", "-4128856402") is None
+        moved = get_group(s, "telegram", "-1009999999")
+        assert moved is not None and moved.active and moved.kind == "village"
+        assert {r.chat_id for r in list_outbox(s)} == {"-1009999999"}
+
+
+async def test_a_throttle_of_one_chat_defers_only_its_row(database: Database) -> None:
+    adapter = ScriptedAdapter()
+    adapter.errors["1"] = [RetryLater(600, chat_only=True)]
+    _queue(database, "a", "1", "甲")
+    _queue(database, "b", "2", "乙")
+    loop = DeliveryLoop(database.sessions, adapter, clock=Clock(NOW))
+    assert await asyncio.wait_for(loop.drain_once(), timeout=5) == 1  # no ten-minute pause for everyone
+    assert adapter.sent == [("2", "乙")]
+    assert _statuses(database) == {"a": ("queued", 0), "b": ("sent", 1)}
 
 
 async def test_throttling_pauses_without_spending_an_attempt(database: Database) -> None:

@@ -1,4 +1,8 @@
-"""The Telegram adapter's translation of real update JSON, its text splitting, limiter and error mapping."""
+"""The Telegram adapter's translation of real update JSON, its text splitting, limiter and error mapping.
+
+The adapter only translates: a 403 or a group upgraded to a supergroup comes back as an exception, and nothing
+on the send path calls back into the bridge (the bridge test double here has no methods at all).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import aiohttp
 import pytest
 from telegram import Bot, Update
 
-from bot.adapters.base import ChatUnreachable, DeliveryError, RetryLater
+from bot.adapters.base import ChatMigrated, ChatUnreachable, DeliveryError, RetryLater
 from bot.adapters.telegram import (
     ALLOWED_UPDATES,
     RetryPolicy,
@@ -147,6 +151,11 @@ def test_split_text_respects_limit_and_keeps_everything() -> None:
     assert split_text(unbroken) == ["隐" * 4096, "隐" * 4096, "隐" * 808]
 
 
+def test_split_text_counts_emoji_as_telegram_does() -> None:
+    pieces = split_text("🔥" * 4096)  # 8192 UTF-16 units: two messages, not one that Telegram refuses
+    assert pieces == ["🔥" * 2048, "🔥" * 2048]
+
+
 def test_file_url_for() -> None:
     assert file_url_for("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
     assert file_url_for("http://127.0.0.1:8081/bot/") == "http://127.0.0.1:8081/file/bot"
@@ -268,11 +277,7 @@ async def test_limiter_real_time_spacing() -> None:
 
 
 class _NoBridge:
-    def __init__(self) -> None:
-        self.unreachable_chats: list[tuple[str, str]] = []
-
-    async def unreachable(self, platform: str, chat_id: str) -> None:
-        self.unreachable_chats.append((platform, chat_id))
+    """A bridge with nothing to call: sending must never reach back into it."""
 
 
 @pytest.fixture
@@ -312,7 +317,9 @@ async def test_send_text_maps_errors(connected: Any) -> None:
     api.forbid_chat("-4128856402")
     with pytest.raises(ChatUnreachable):
         await adapter.send_text("-4128856402", "通知")
-    assert adapter._bridge.unreachable_chats == [("telegram", "-4128856402")]
+    with pytest.raises(ChatUnreachable):  # a reply is not retried either
+        await adapter.deliver(Reply("-4128856402", "已登记隐患 #1", "412"))
+    assert len([c for c in api.calls if c.params.get("chat_id") == "-4128856402" and c.status == 403]) == 2
     assert api.sent == []
 
     await adapter.send_text("-1002231459876", "长" * 5000)
@@ -460,3 +467,144 @@ async def test_a_stopping_bot_does_not_sit_out_a_throttle() -> None:
     limiter.pause(3600)  # a 429 while stopping: no wait at all
     with pytest.raises(RetryLater):
         await asyncio.wait_for(limiter.acquire("-200"), timeout=1)
+
+
+# --- a group upgraded to a supergroup ---------------------------------------------------------------------
+
+
+async def test_a_migrated_group_is_raised_once_then_its_old_id_is_followed(connected: Any) -> None:
+    adapter, api = connected
+    api.migrate_chat(-4128856402, -1009999999)
+    with pytest.raises(ChatMigrated) as info:
+        await adapter.send_text("-4128856402", "推送")
+    assert info.value.new_chat_id == "-1009999999"
+    assert api.sent == []  # nothing was sent: the caller decides (records the move, sends again)
+    await adapter.send_text("-4128856402", "另一条推送")  # the adapter remembers where the group went
+    await adapter.deliver(Reply("-4128856402", "已登记隐患 #2", "413"))
+    assert [s.text for s in api.sent_to(-1009999999)] == ["另一条推送", "已登记隐患 #2"]
+
+
+class _RecordingEvents(_RecordingRouter):
+    """The router's chat events the bridge calls when a send fails for good."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        super().__init__(replies)
+        self.moves: list[tuple[str, str, str]] = []
+        self.inactive: list[tuple[str, str]] = []
+
+    def migrate_chat(self, platform: str, old: str, new: str) -> None:
+        self.moves.append((platform, old, new))
+
+    def mark_inactive(self, platform: str, chat_id: str) -> None:
+        self.inactive.append((platform, chat_id))
+
+
+def _bridge(events: _RecordingEvents) -> Any:
+    from bot.bridge import Bridge
+
+    return Bridge(events, events)  # type: ignore[arg-type]  # one double plays dispatcher and chat events
+
+
+async def test_the_bridge_records_a_migration_once_and_the_reply_arrives_in_the_supergroup(
+    connected: Any,
+) -> None:
+    from tests.helpers import group_msg
+
+    adapter, api = connected
+    api.migrate_chat(-4128856402, -1009999999)
+    events = _RecordingEvents([Reply("-4128856402", "已登记隐患 #1", "412")])
+    await _bridge(events).process(group_msg("电线着火了", chat="-4128856402"), adapter.deliver)
+    assert events.moves == [("telegram", "-4128856402", "-1009999999")]
+    assert [s.text for s in api.sent_to(-1009999999)] == ["已登记隐患 #1"]
+    assert events.deferred == [] and events.inactive == []
+
+
+async def test_the_bridge_marks_a_group_that_refuses_the_reply_inactive_once(connected: Any) -> None:
+    from tests.helpers import group_msg, private_msg
+
+    adapter, api = connected
+    api.forbid_chat("-4128856402")
+    api.forbid_chat("5550001")
+    events = _RecordingEvents([Reply("-4128856402", "已登记隐患 #1", "412")])
+    await _bridge(events).process(group_msg("电线着火了", chat="-4128856402"), adapter.deliver)
+    assert events.inactive == [("telegram", "-4128856402")]
+    assert events.deferred == []
+    private = _RecordingEvents([Reply("5550001", "回执码：ABC", receipt=True)])
+    await _bridge(private).process(private_msg("举报 煤窑偷采", sender="5550001"), adapter.deliver)
+    assert private.inactive == []  # a private chat is no group to retire, and it is never stored
+    assert private.undelivered_replies == ["5550001"] and private.deferred == []
+
+
+# --- the rate limiter inside PTB ------------------------------------------------------------------------------
+
+
+async def test_the_limiter_is_ptbs_rate_limiter_so_photos_files_and_get_file_wait_too(connected: Any) -> None:
+    adapter, api = connected
+    assert adapter.application.bot.rate_limiter is adapter.limiter
+    adapter.limiter.chat_interval = 0.3
+    await adapter.send_text("-4128856402", "图表如下")
+    await adapter.send_image("-4128856402", b"\x89PNG fake")
+    await adapter.send_document("-4128856402", b"PK fake", "台账.xlsx")
+    sends = [c for c in api.calls if c.method in ("sendmessage", "sendphoto", "senddocument")]
+    assert [c.method for c in sends] == ["sendmessage", "sendphoto", "senddocument"]
+    assert all(b.t - a.t >= 0.28 for a, b in itertools.pairwise(sends))  # one chat: spaced like messages
+
+    photo = api.add_file(b"\xff\xd8 jpeg")
+    adapter.limiter.pause(0.4)  # as after a 429: every call waits, getFile included
+    started = time.monotonic()
+    await adapter.application.bot.get_file(photo["file_id"])
+    assert time.monotonic() - started >= 0.35
+
+
+async def test_a_429_on_any_call_pauses_every_call(connected: Any) -> None:
+    from telegram.error import RetryAfter
+
+    adapter, _ = connected
+    limiter: SendLimiter = adapter.limiter
+
+    async def throttled(*args: Any, **kwargs: Any) -> bool:
+        raise RetryAfter(7)
+
+    before = limiter.clock()
+    with pytest.raises(RetryAfter):
+        await limiter.process_request(throttled, (), {}, "getFile", {"file_id": "x"}, None)
+    assert limiter.paused_until >= before + 7
+
+
+async def test_limiter_counts_messages_per_chat_and_other_calls_only_overall() -> None:
+    t = FakeTime()
+    limiter = SendLimiter(clock=t, sleep=t.sleep, per_second=1000)
+    calls: list[tuple[str, float]] = []
+
+    async def call(endpoint: str) -> bool:
+        calls.append((endpoint, t.now))
+        return True
+
+    for endpoint, data in [
+        ("sendMessage", {"chat_id": 42, "text": "a"}),
+        ("getFile", {"file_id": "f"}),
+        ("sendPhoto", {"chat_id": 42}),
+        ("getChat", {"chat_id": 42}),
+    ]:
+        await limiter.process_request(call, (endpoint,), {}, endpoint, data, None)
+    start = calls[0][1]
+    assert [(e, round(at - start, 3)) for e, at in calls] == [
+        ("sendMessage", 0.0),
+        ("getFile", 0.001),  # not a message: only the overall spacing
+        ("sendPhoto", 1.0),  # the same chat's next message waits its second
+        ("getChat", 1.001),
+    ]
+
+
+async def test_a_stopping_bot_does_not_wait_for_the_limiter_inside_ptb(connected: Any) -> None:
+    adapter, api = connected
+    adapter.limiter.stop = asyncio.Event()
+    adapter.limiter.stop.set()
+    adapter.limiter.pause(3600)
+    started = time.monotonic()
+    with pytest.raises(RetryLater):
+        await adapter.send_text("-4128856402", "通知")
+    with pytest.raises(RetryLater):  # a reply too: the bridge defers it instead of holding the shutdown
+        await adapter.deliver(Reply("-4128856402", "已登记隐患 #1", "412"))
+    assert time.monotonic() - started < 1
+    assert api.sent == []

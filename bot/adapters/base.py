@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,11 +23,50 @@ class ChatUnreachable(DeliveryError):
 
 
 class RetryLater(DeliveryError):
-    """The platform throttled us; wait ``retry_after`` seconds before sending anything again."""
+    """The platform throttled us; wait ``retry_after`` seconds before sending anything again.
 
-    def __init__(self, retry_after: float, message: str = "") -> None:
+    ``chat_only``: only this chat is throttled (a WeCom robot's own window); sends to other chats may go on.
+    """
+
+    def __init__(self, retry_after: float, message: str = "", *, chat_only: bool = False) -> None:
         super().__init__(message or f"retry after {retry_after}s")
         self.retry_after = retry_after
+        self.chat_only = chat_only
+
+
+class ChatMigrated(DeliveryError):
+    """The chat lives on under ``new_chat_id`` (a Telegram group became a supergroup); nothing was sent.
+
+    The caller records the move once and sends again to the new id.
+    """
+
+    def __init__(self, new_chat_id: str, message: str = "") -> None:
+        super().__init__(message or f"chat migrated to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
+Sleep = Callable[[float], Awaitable[None]]
+# Stopping, a throttle wait up to this long is still sat out (the send goes now); a longer one is not: the send
+# raises RetryLater, so an outbox row (or a deferred group reply) keeps its time and shutdown goes on.
+STOPPING_MAX_WAIT = 2.0
+
+
+async def stop_aware_wait(seconds: float, stop: asyncio.Event | None, sleep: Sleep = asyncio.sleep) -> None:
+    """Sleep ``seconds``; once ``stop`` is set, raise RetryLater instead of waiting more than a moment."""
+    if stop is None or seconds <= STOPPING_MAX_WAIT:
+        await sleep(seconds)
+        return
+    if stop.is_set():
+        raise RetryLater(seconds, "stopping: not waiting for the throttle")
+    sleeper = asyncio.ensure_future(sleep(seconds))
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        stopper.cancel()
+    if not sleeper.done() or sleeper.cancelled():
+        raise RetryLater(seconds, "stopping: not waiting for the throttle")
 
 
 class Adapter(ABC):
@@ -51,7 +91,11 @@ class Adapter(ABC):
 
     @abstractmethod
     async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
-        """Deliver one text; raise ChatUnreachable, RetryLater or DeliveryError when it cannot be delivered."""
+        """Deliver one text; raise ChatUnreachable, ChatMigrated, RetryLater or DeliveryError when it cannot.
+
+        Adapters only translate: what follows a failure (marking a group inactive, recording a migration,
+        deferring to the outbox) is decided by the bridge or the outbox delivery loop, never here.
+        """
 
     async def send_image(self, chat_id: str, image: bytes) -> None:
         """Deliver one PNG image; only called when ``supports_images`` is true."""

@@ -4,13 +4,18 @@ Every text (and photo caption) from groups, supergroups and private chats goes t
 core, because Chinese command names cannot be PTB ``CommandHandler`` s; the core parses commands itself.
 ``my_chat_member`` updates become ``MembershipChange`` s. Channel posts and edited messages are ignored.
 
-Sending respects Telegram's limits (DESIGN.md §4) with a small limiter: about one message per second per
-chat, 20 per minute per group, 30 per second overall; a 429 pauses *all* sending for ``retry_after``.
-Replies to incoming messages are never dropped lightly: 5xx and network errors are retried with exponential
-backoff, bounded in attempts and time; a reply that exhausts them is raised as RetryLater, so a group reply
-falls back to the outbox (a private one is never stored). Throttle waits are stop-aware: a stopping bot does
-not sit out a long pause. ``send_text`` (used by the outbox delivery loop) makes one attempt
-per chunk and maps errors to the adapter error types instead.
+Sending respects Telegram's limits (DESIGN.md §4) with a small limiter injected into PTB as its
+``BaseRateLimiter``, so every Bot API call but getUpdates passes it (sendPhoto, sendDocument and getFile too):
+about one message per second per chat, 20 per minute per group, 30 per second overall; a 429 pauses *all*
+calls for ``retry_after``. Replies to incoming messages are never dropped lightly: 5xx and network errors are
+retried with exponential backoff, bounded in attempts and time; a reply that exhausts them is raised as
+RetryLater, so a group reply falls back to the outbox (a private one is never stored). Throttle waits are
+stop-aware: a stopping bot does not sit out a long pause. ``send_text`` (used by the outbox delivery loop)
+makes one attempt per chunk and maps errors to the adapter error types instead.
+
+The adapter only translates: a 403 becomes ChatUnreachable, a group upgraded to a supergroup ChatMigrated; the
+bridge (replies) and the delivery loop (outbox) decide what follows. The adapter remembers a migration it saw,
+so later sends to the old id go to the new one.
 
 Nothing here logs message text, and nothing logs who wrote a private message.
 """
@@ -26,7 +31,7 @@ import logging
 import time
 import warnings
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,26 +42,39 @@ from telegram.constants import ChatType as TgChatType
 from telegram.constants import MessageLimit
 from telegram.error import (
     BadRequest,
-    ChatMigrated,
     Forbidden,
     InvalidToken,
     NetworkError,
     RetryAfter,
     TelegramError,
 )
+from telegram.error import ChatMigrated as TgChatMigrated
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     ChatMemberHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
 
-from bot.adapters.base import Adapter, ChatUnreachable, DeliveryError, RetryLater
+from bot.adapters.base import (
+    Adapter,
+    ChatMigrated,
+    ChatUnreachable,
+    DeliveryError,
+    RetryLater,
+    Sleep,
+    stop_aware_wait,
+)
+from bot.adapters.text_split import split_text as split_pieces
+from bot.adapters.text_split import utf16_units
 from handlers.messages import IncomingMessage, MembershipChange, QuotedMessage, Reply
 
 if TYPE_CHECKING:
+    from telegram._utils.types import JSONDict
+
     from bot.bridge import Bridge
     from bot.config import Settings
 
@@ -71,30 +89,8 @@ _GROUP_TYPES = {TgChatType.GROUP, TgChatType.SUPERGROUP}
 # The account Telegram uses for a linked channel's posts forwarded automatically into its discussion group.
 CHANNEL_FORWARDER_ID = 777000
 
-Sleep = Callable[[float], Awaitable[None]]
-# Stopping, a throttle wait up to this long is still sat out (the reply goes now); a longer one is not: the send
-# raises RetryLater, so a group reply waits in the outbox with its time persisted and shutdown goes on.
-STOPPING_MAX_WAIT = 2.0
 # A reply whose retries are spent is handed back as RetryLater(this): a group reply goes to the outbox.
 GIVEN_UP_RETRY_AFTER = 60.0
-
-
-async def stop_aware_wait(seconds: float, stop: asyncio.Event | None, sleep: Sleep = asyncio.sleep) -> None:
-    """Sleep ``seconds``; once ``stop`` is set, raise RetryLater instead of waiting more than a moment."""
-    if stop is None or seconds <= STOPPING_MAX_WAIT:
-        await sleep(seconds)
-        return
-    if stop.is_set():
-        raise RetryLater(seconds, "stopping: not waiting for the throttle")
-    sleeper = asyncio.ensure_future(sleep(seconds))
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        sleeper.cancel()
-        stopper.cancel()
-    if not sleeper.done() or sleeper.cancelled():
-        raise RetryLater(seconds, "stopping: not waiting for the throttle")
 
 
 # --- translation ------------------------------------------------------------------------------------
@@ -235,20 +231,8 @@ def to_membership(update: Update) -> MembershipChange | None:
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Cut ``text`` into pieces of at most ``limit`` characters, preferring line breaks, then spaces."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit + 1)
-        if cut <= limit // 2:
-            cut = rest.rfind(" ", 0, limit + 1)
-        if cut <= limit // 2:
-            cut = limit
-        pieces.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n") if rest[cut : cut + 1] == "\n" else rest[cut:]
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
+    """Cut ``text`` into pieces of at most ``limit`` UTF-16 code units (Telegram's count), at line breaks first."""
+    return split_pieces(text, limit, measure=utf16_units)
 
 
 def is_group_chat(chat_id: str) -> bool:
@@ -286,11 +270,18 @@ class _ChatSlot:
     times: deque[float] = field(default_factory=deque)
 
 
-class SendLimiter:
-    """Spaces sends out: ``chat_interval`` per chat, ``group_per_minute`` per group, ``per_second`` overall.
+# Bot API methods that put a message into a chat: these count against the chat's (and group's) limits.
+_MESSAGE_METHODS = ("send", "copyMessage", "forwardMessage")
 
-    Each chat's sends go out in order (one waiter per chat at a time); a ``pause`` (after a 429) holds back
-    every send until it is over. Once ``stop`` (set by the adapter) is set, a long wait raises RetryLater.
+
+class SendLimiter(BaseRateLimiter[None]):
+    """Spaces calls out: ``chat_interval`` per chat, ``group_per_minute`` per group, ``per_second`` overall.
+
+    Injected into PTB (``ApplicationBuilder.rate_limiter``), so every Bot API call but getUpdates passes it:
+    messages (sendMessage, sendPhoto, sendDocument, …) count per chat and overall, other calls (getFile,
+    setMyCommands, …) overall. Each chat's sends go out in order (one waiter per chat at a time); a 429 seen
+    by any call pauses every call for its ``retry_after``. Once ``stop`` (set by the adapter) is set, a long
+    wait raises RetryLater.
     """
 
     def __init__(
@@ -313,8 +304,35 @@ class SendLimiter:
         self.paused_until = float("-inf")
         self.stop: asyncio.Event | None = None
 
+    async def initialize(self) -> None:
+        """Nothing to set up (PTB calls this when the bot initialises)."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release (PTB calls this when the bot shuts down)."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        """Wait for the call's turn, make it once, and turn a 429 into a pause for every call (then re-raise)."""
+        chat_id = data.get("chat_id")
+        if chat_id is not None and endpoint.startswith(_MESSAGE_METHODS):
+            await self.acquire(str(chat_id))
+        else:
+            await self._take_global()
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as exc:
+            self.pause(retry_seconds(exc))
+            raise
+
     def pause(self, seconds: float) -> None:
-        """Hold back every send for ``seconds`` from now (Telegram's ``retry_after``)."""
+        """Hold back every call for ``seconds`` from now (Telegram's ``retry_after``)."""
         self.paused_until = max(self.paused_until, self.clock() + seconds)
 
     async def acquire(self, chat_id: str, *, group: bool | None = None) -> None:
@@ -334,18 +352,23 @@ class SendLimiter:
                 if wait <= 0:
                     break
                 await stop_aware_wait(wait, self.stop, self.sleep)
-            async with self._global_lock:
-                while True:
-                    now = self.clock()
-                    wait = max(self.paused_until - now, self._last_global + self.global_interval - now)
-                    if wait <= 0:
-                        break
-                    await stop_aware_wait(wait, self.stop, self.sleep)
-                self._last_global = now
+            now = await self._take_global()
             slot.times.append(now)
             if not group:
                 while len(slot.times) > 1:
                     slot.times.popleft()
+
+    async def _take_global(self) -> float:
+        """Wait for the overall rate and any pause; count one call; returns when it may go."""
+        async with self._global_lock:
+            while True:
+                now = self.clock()
+                wait = max(self.paused_until - now, self._last_global + self.global_interval - now)
+                if wait <= 0:
+                    break
+                await stop_aware_wait(wait, self.stop, self.sleep)
+            self._last_global = now
+            return now
 
 
 # --- the adapter ------------------------------------------------------------------------------------
@@ -395,6 +418,8 @@ class TelegramAdapter(Adapter):
         self._bridge: Bridge | None = None
         self._stop: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Groups seen upgraded to supergroups (old id → new id): later sends to the old id go to the new one.
+        self._moved: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TelegramAdapter:
@@ -436,6 +461,7 @@ class TelegramAdapter(Adapter):
             .concurrent_updates(True)
             .job_queue(None)
             .get_updates_read_timeout(10.0)  # a margin on top of the long-poll timeout (PTB adds them)
+            .rate_limiter(self.limiter)  # every Bot API call but getUpdates waits its turn here
         )
         if self.proxy:
             builder = builder.proxy(self.proxy).get_updates_proxy(self.proxy)
@@ -571,7 +597,6 @@ class TelegramAdapter(Adapter):
 
     async def _send_once(self, chat_id: str, text: str, quote_message_id: str | None) -> None:
         bot = self._bot_or_raise()
-        await self.limiter.acquire(chat_id)
         reply_parameters = (
             ReplyParameters(message_id=int(quote_message_id), allow_sending_without_reply=True)
             if quote_message_id
@@ -579,14 +604,32 @@ class TelegramAdapter(Adapter):
         )
         await bot.send_message(chat_id=int(chat_id), text=text, reply_parameters=reply_parameters)
 
-    async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
-        """Send ``text`` (split at 4096 characters) with one attempt per piece; map failures to adapter errors.
+    def _target(self, chat_id: str) -> str:
+        """The id to send to: a group's supergroup id once Telegram told us it moved."""
+        return self._moved.get(chat_id, chat_id)
 
-        A 429 also pauses every other send for ``retry_after``; a 403 marks the group inactive.
+    def _translate(self, chat_id: str, exc: TelegramError) -> DeliveryError:
+        """The adapter error for a Telegram error that no retry can fix (403, migration, anything else)."""
+        if isinstance(exc, RetryAfter):
+            return RetryLater(retry_seconds(exc))
+        if isinstance(exc, Forbidden):
+            log.warning("telegram chat unreachable", extra={"group": is_group_chat(chat_id)})
+            return ChatUnreachable(type(exc).__name__)
+        if isinstance(exc, TgChatMigrated):
+            # The group became a supergroup: the same conversation lives on under the new id.
+            new_chat_id = str(exc.new_chat_id)
+            self._moved[chat_id] = new_chat_id
+            return ChatMigrated(new_chat_id, "group upgraded to a supergroup")
+        return DeliveryError(type(exc).__name__)
+
+    async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
+        """Send ``text`` (split at 4096 UTF-16 units) with one attempt per piece; map failures to adapter errors.
+
+        A 429 also pauses every other call for ``retry_after`` (the limiter does that).
         """
         quote = quote_message_id
         for piece in split_text(text):
-            chat_id = await self._attempt(
+            await self._attempt(
                 chat_id, functools.partial(self._send_once, text=piece, quote_message_id=quote)
             )
             quote = None
@@ -595,9 +638,7 @@ class TelegramAdapter(Adapter):
         """Send one PNG as a photo (the monthly report's chart), one attempt, failures mapped like texts."""
 
         async def photo(target: str) -> None:
-            bot = self._bot_or_raise()
-            await self.limiter.acquire(target)
-            await bot.send_photo(chat_id=int(target), photo=image)
+            await self._bot_or_raise().send_photo(chat_id=int(target), photo=image)
 
         await self._attempt(chat_id, photo)
 
@@ -605,34 +646,17 @@ class TelegramAdapter(Adapter):
         """Send one file (sendDocument) under ``filename``, one attempt, failures mapped like texts."""
 
         async def document(target: str) -> None:
-            bot = self._bot_or_raise()
-            await self.limiter.acquire(target)
-            await bot.send_document(chat_id=int(target), document=data, filename=filename)
+            await self._bot_or_raise().send_document(chat_id=int(target), document=data, filename=filename)
 
         await self._attempt(chat_id, document)
 
-    async def _attempt(self, chat_id: str, send: Callable[[str], Awaitable[None]]) -> str:
-        """One send through ``send``; returns the chat id it went to (a migrated group's new id)."""
+    async def _attempt(self, chat_id: str, send: Callable[[str], Awaitable[None]]) -> None:
+        """One send through ``send`` to the chat's current id; Telegram errors become adapter errors."""
+        chat_id = self._target(chat_id)
         try:
             await send(chat_id)
-        except RetryAfter as exc:
-            seconds = retry_seconds(exc)
-            self.limiter.pause(seconds)
-            raise RetryLater(seconds) from exc
-        except Forbidden as exc:
-            await self._unreachable(chat_id)
-            raise ChatUnreachable(type(exc).__name__) from exc
-        except ChatMigrated as exc:
-            # The group became a supergroup: record the new id and send there once.
-            old, chat_id = chat_id, str(exc.new_chat_id)
-            await self._migrated(old, chat_id)
-            try:
-                await send(chat_id)
-            except TelegramError as again:
-                raise DeliveryError(type(again).__name__) from again
         except TelegramError as exc:
-            raise DeliveryError(type(exc).__name__) from exc
-        return chat_id
+            raise self._translate(chat_id, exc) from exc
 
     async def deliver(self, reply: Reply) -> None:
         """Send a reply to an incoming message, retrying until it is through or the retry budget is spent."""
@@ -644,6 +668,7 @@ class TelegramAdapter(Adapter):
     async def _send_reliably(
         self, chat_id: str, text: str, quote: str | None, *, sleep: Sleep = asyncio.sleep
     ) -> None:
+        chat_id = self._target(chat_id)
         policy = self.retry
         deadline = time.monotonic() + policy.max_seconds
         delay = policy.base_delay
@@ -655,24 +680,14 @@ class TelegramAdapter(Adapter):
                     log.info("telegram reply sent after retry", extra={"attempts": attempt})
                 return
             except RetryAfter as exc:
-                seconds = retry_seconds(exc)
-                self.limiter.pause(seconds)  # the next acquire waits it out, for every chat
+                seconds = retry_seconds(exc)  # the limiter already holds every call back for this long
                 last_error = "RetryAfter"
                 log.warning("telegram flood control", extra={"retry_after": seconds})
                 if time.monotonic() + seconds > deadline:
                     break
                 continue
-            except Forbidden as exc:
-                await self._unreachable(chat_id)
-                raise ChatUnreachable(type(exc).__name__) from exc
-            except ChatMigrated as exc:
-                # A group became a supergroup: the same conversation lives on under the new id.
-                old, chat_id = chat_id, str(exc.new_chat_id)
-                await self._migrated(old, chat_id)
-                last_error = "ChatMigrated"
-                continue
-            except (InvalidToken, BadRequest) as exc:
-                raise DeliveryError(type(exc).__name__) from exc
+            except (Forbidden, TgChatMigrated, InvalidToken, BadRequest) as exc:
+                raise self._translate(chat_id, exc) from exc
             except NetworkError as exc:  # 5xx, timeouts, connection errors
                 last_error = type(exc).__name__
             except DeliveryError:
@@ -690,18 +705,6 @@ class TelegramAdapter(Adapter):
         # Handed back as "later": a group reply waits in the outbox; a private one is never stored.
         log.error("telegram reply given up", extra={"error": last_error, "group": is_group_chat(chat_id)})
         raise RetryLater(GIVEN_UP_RETRY_AFTER, f"gave up after retries: {last_error}")
-
-    async def _migrated(self, old_chat_id: str, new_chat_id: str) -> None:
-        if self._bridge is not None:
-            await self._bridge.migrated(PLATFORM, old_chat_id, new_chat_id)
-
-    async def _unreachable(self, chat_id: str) -> None:
-        if is_group_chat(chat_id):
-            log.warning("telegram group unreachable", extra={"chat": chat_id})
-            if self._bridge is not None:
-                await self._bridge.unreachable(PLATFORM, chat_id)
-        else:
-            log.warning("telegram private chat unreachable")
 
 
 __all__ = [
