@@ -1,7 +1,11 @@
 """WeCom (企业微信) group-robot webhooks: an outbound-only channel for publicity and reminders.
 
 A group on WeCom is registered with its robot's webhook key (or full webhook URL) as the chat id. Each robot
-takes at most 20 messages a minute, so sends are spaced per robot in a sliding window.
+takes at most 20 messages a minute, so sends are spaced per robot in a sliding window. Two robots never wait
+for each other: a robot whose window is full for longer than a moment (or that WeCom says is over its limit)
+raises RetryLater for that chat only, so the outbox puts the row back and goes on with other robots' rows. The
+short waits are stop-aware: once the bot is stopping, a wait longer than a moment raises RetryLater, so the
+outbox row keeps its ``not_before`` and shutdown goes on.
 """
 
 from __future__ import annotations
@@ -10,38 +14,47 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from bot.adapters.base import Adapter, ChatUnreachable, DeliveryError, RetryLater
-from bot.bridge import Bridge
+from bot.adapters.base import (
+    Adapter,
+    ChatUnreachable,
+    DeliveryError,
+    RetryLater,
+    Sleep,
+    stop_aware_wait,
+)
+from bot.adapters.text_split import split_text as split_pieces
+from bot.adapters.text_split import utf8_bytes
+
+if TYPE_CHECKING:
+    from bot.bridge import Bridge
 
 DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
 PER_ROBOT_PER_MINUTE = 20
-MAX_BYTES = 2000  # WeCom allows 2048 bytes of text; keep a margin
+# A robot's window is waited for inline up to this long; a longer wait hands the row back to the outbox.
+MAX_INLINE_WAIT = 2.0
+MAX_BYTES = 2000  # WeCom allows 2048 bytes (UTF-8) of text; keep a margin
 # errcodes: 45009 = frequency limit; 93000 = invalid webhook key; 93004 = robot removed from the group.
 THROTTLED = {45009}
 UNREACHABLE = {93000, 93004, 93008}
 
 
 def split_text(text: str, max_bytes: int = MAX_BYTES) -> list[str]:
-    """Split ``text`` into pieces of at most ``max_bytes`` UTF-8 bytes, preferring line breaks."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        while len(line.encode()) > max_bytes:
-            cut = max_bytes // 3  # a CJK character is 3 bytes
-            pieces += [current] if current else []
-            current = ""
-            pieces.append(line[:cut])
-            line = line[cut:]
-        if len((current + line).encode()) > max_bytes:
-            pieces.append(current)
-            current = ""
-        current += line
-    if current:
-        pieces.append(current)
-    return [p.rstrip("\n") for p in pieces if p.strip()]
+    """Split ``text`` into pieces of at most ``max_bytes`` UTF-8 bytes (emoji are 4), preferring line breaks."""
+    return split_pieces(text, max_bytes, measure=utf8_bytes)
+
+
+def robot_key(chat_id: str) -> str:
+    """The robot a chat id names: its webhook key, whether given alone or inside the full webhook URL."""
+    if chat_id.startswith(("http://", "https://")):
+        key = parse_qs(urlsplit(chat_id).query).get("key")
+        if key:
+            return key[0]
+    return chat_id
 
 
 class RobotLimiter:
@@ -72,11 +85,22 @@ class WecomAdapter(Adapter):
 
     platform = "wecom"
 
-    def __init__(self, base_url: str = DEFAULT_BASE_URL, *, limiter: RobotLimiter | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        limiter: RobotLimiter | None = None,
+        sleep: Sleep = asyncio.sleep,
+        max_inline_wait: float = MAX_INLINE_WAIT,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter or RobotLimiter()
+        self.sleep = sleep
+        self.max_inline_wait = max_inline_wait
         self._client = httpx.AsyncClient(timeout=15)
-        self._lock = asyncio.Lock()
+        # One lock per robot: its sends go out in order, and a robot never waits for another's window.
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._stop: asyncio.Event | None = None
 
     def url_for(self, chat_id: str) -> str:
         """The webhook URL of a robot given its key or its full URL."""
@@ -86,20 +110,27 @@ class WecomAdapter(Adapter):
 
     async def run(self, bridge: Bridge, stop: asyncio.Event) -> None:
         """Nothing to receive: wait until stopped, then close the HTTP client."""
+        self._stop = stop
         try:
             await stop.wait()
         finally:
             await self._client.aclose()
 
     async def send_text(self, chat_id: str, text: str, quote_message_id: str | None = None) -> None:
-        """Post the text to the robot's webhook, split to WeCom's size limit and spaced per robot."""
+        """Post the text to the robot's webhook, split to WeCom's size limit and spaced per robot.
+
+        Raises RetryLater (for this chat only) instead of sitting out a full window, and when stopping.
+        """
+        robot = robot_key(chat_id)
+        lock = self._locks.setdefault(robot, asyncio.Lock())
         for piece in split_text(text):
-            async with self._lock:
-                delay = self.limiter.wait_time(chat_id)
-                if delay > 0:
-                    await asyncio.sleep(delay)
+            async with lock:
+                while (delay := self.limiter.wait_time(robot)) > 0:
+                    if delay > self.max_inline_wait:
+                        raise RetryLater(delay, "robot's minute is used up", chat_only=True)
+                    await stop_aware_wait(delay, self._stop, self.sleep)
                 await self._post(chat_id, piece)
-                self.limiter.record(chat_id)
+                self.limiter.record(robot)
 
     async def _post(self, chat_id: str, text: str) -> None:
         try:
@@ -120,7 +151,7 @@ class WecomAdapter(Adapter):
         if code == 0:
             return
         if code in THROTTLED:
-            raise RetryLater(60, f"errcode {code}")
+            raise RetryLater(60, f"errcode {code}", chat_only=True)  # this robot's limit, not WeCom's
         if code in UNREACHABLE:
             raise ChatUnreachable(f"errcode {code}: {body.get('errmsg', '')}")
         raise DeliveryError(f"errcode {code}: {body.get('errmsg', '')}")
