@@ -313,6 +313,46 @@ async def test_send_without_a_connection_is_a_delivery_error() -> None:
         await adapter.send_text("123@chatroom", "hi")
 
 
+class _FakePuppet:
+    def __init__(self) -> None:
+        self.texts: list[tuple[str, str]] = []
+
+    async def message_send_text(self, conversation_id: str, message: str) -> None:
+        self.texts.append((conversation_id, message))
+
+
+class _FakeBot:
+    def __init__(self) -> None:
+        self.puppet = _FakePuppet()
+
+
+async def test_a_very_long_text_goes_as_several_paced_messages_split_by_the_shared_splitter() -> None:
+    adapter = wx.WechatyAdapter("127.0.0.1:1", TOKEN, min_interval=0, jitter=0)
+    bot = _FakeBot()
+    adapter._bot = bot
+    adapter.logged_in.set()
+    lines = [f"第{i}条：注意防火😀" for i in range(1000)]  # about 12 000 characters
+    await adapter.send_text("123@chatroom", "\n".join(lines))
+    sent = [text for _, text in bot.puppet.texts]
+    assert len(sent) == 2 and all(len(text) <= wx.MAX_SEND_CHARS for text in sent)
+    assert "\n".join(sent) == "\n".join(lines)  # cut at a line break, nothing lost
+    assert adapter.pacer.sent_today() == 2  # each piece takes its own slot under the daily cap
+    await adapter.send_text("123@chatroom", "短消息")
+    assert bot.puppet.texts[-1] == ("123@chatroom", "短消息")
+
+
+async def test_a_stopping_bot_does_not_sit_out_the_pacing() -> None:
+    pacer = wx.SendPacer(3600.0, 0.0, 10, SHANGHAI)
+    pacer.stop = asyncio.Event()
+    await pacer.acquire()
+    waiting = asyncio.create_task(pacer.acquire())  # the next send is an hour away
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    pacer.stop.set()
+    with pytest.raises(RetryLater):
+        await asyncio.wait_for(waiting, timeout=2)
+
+
 def test_grpc_errors_map_to_delivery_errors() -> None:
     pytest.importorskip("grpclib", reason="the wechat extra is not installed")
     from grpclib.const import Status

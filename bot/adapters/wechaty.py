@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.adapters.base import Adapter, ChatUnreachable, DeliveryError, RetryLater
+from bot.adapters.base import Adapter, ChatUnreachable, DeliveryError, RetryLater, stop_aware_wait
+from bot.adapters.text_split import split_text
 from handlers.messages import IncomingMessage, QuotedMessage, Reply
 
 if TYPE_CHECKING:
@@ -93,6 +94,8 @@ TRANSPORT_LOGGERS = ("hpack", "h2")
 _MENTION_SPACES = "\u2005\u0020"
 # Longer messages are cut before any text handling: nobody types a hazard report this long, and it bounds the work.
 MAX_TEXT_CHARS = 8192
+# Outgoing texts longer than this (code points) go as several messages: the same bound as incoming ones.
+MAX_SEND_CHARS = MAX_TEXT_CHARS
 # A WeChat quote-reply reaches the SDK as a text message "「<display name>：<quoted text>」", a line of spaced
 # dashes, then what was typed (the puppets padlocal, xp, wechaty-puppet-wechat... render it this way; the quoted
 # message's id and sender id are not passed on). The dash line is 15 dashes; accept any run of 4 or more.
@@ -444,8 +447,6 @@ async def fetch_image(
 
 # Sends of each day's cap kept for receipts to tipsters (at most a tenth of the cap).
 RECEIPT_RESERVE = 20
-# Stopping, a pacing wait up to this long is still sat out; a longer one raises RetryLater.
-STOPPING_MAX_WAIT = 2.0
 
 
 class SendPacer:
@@ -490,21 +491,8 @@ class SendPacer:
         self.stop: asyncio.Event | None = None
 
     async def _wait(self, delay: float) -> None:
-        stop = self.stop
-        if stop is None or delay <= STOPPING_MAX_WAIT:
-            await self._sleep(delay)
-            return
-        if not stop.is_set():
-            sleeper = asyncio.ensure_future(self._sleep(delay))
-            stopper = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                stopper.cancel()
-            if sleeper.done() and not sleeper.cancelled():
-                return
-        raise RetryLater(delay, "stopping: not waiting for the WeChat pacing")
+        # Stopping, a wait up to a moment is still sat out; a longer one raises RetryLater.
+        await stop_aware_wait(delay, self.stop, self._sleep)
 
     def gap(self) -> float:
         """The pause to keep after one send: the minimum interval plus random jitter."""
@@ -919,15 +907,19 @@ class WechatyAdapter(Adapter):
     async def send_text(
         self, chat_id: str, text: str, quote_message_id: str | None = None, *, reserved: bool = False
     ) -> None:
-        """Send one text into a room or private chat, paced; ``reserved`` (a receipt) may use the cap's reserve."""
+        """Send one text into a room or private chat, paced; ``reserved`` (a receipt) may use the cap's reserve.
+
+        A text longer than ``MAX_SEND_CHARS`` goes as several messages, each paced (and counted) on its own.
+        """
         bot = self._bot
         if bot is None or not self.logged_in.is_set():
             raise DeliveryError("wechat is not connected or not logged in")
-        async with self.pacer.slot(reserved):
-            try:
-                await bot.puppet.message_send_text(conversation_id=chat_id, message=text)
-            except Exception as exc:
-                raise _delivery_error(exc) from exc
+        for piece in split_text(text, MAX_SEND_CHARS):
+            async with self.pacer.slot(reserved):
+                try:
+                    await bot.puppet.message_send_text(conversation_id=chat_id, message=piece)
+                except Exception as exc:
+                    raise _delivery_error(exc) from exc
 
     async def _translate_image(self, message: Any) -> IncomingMessage | None:
         """An image message: fetched here (before dispatch), handed over with no text (WeChat images have none)."""
