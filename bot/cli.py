@@ -55,8 +55,8 @@ def _data_file_option(name: str, what: str) -> Callable[[Callable[..., Any]], Ca
 def main(ctx: click.Context, **files: Path | None) -> None:
     """anquan — 乡镇安全生产隐患随手报机器人。
 
-    数据文件按这个顺序选用：命令行选项（如 anquan --calendar 文件 schedule）、ANQUAN_* 设置、
-    （日程表另看镇情档案 [town] calendar）、自带的文件。机器人和每个命令用的是同一套。
+    数据文件（镇情档案、用语、日程表、识别规则、分词词典、宣传文案库、识别模型）机器人和每个命令都按同一个顺序选用。
+    顺序：命令行选项（如 anquan --calendar 草稿.toml schedule）> ANQUAN_* 设置 > 镇情档案 [town] calendar（只对日程表）> 自带的文件。
     """
     ctx.meta[DATA_FILE_OPTIONS] = {name: path for name, path in files.items() if path is not None}
 

@@ -226,3 +226,28 @@ def test_a_data_file_option_wins_over_the_setting_and_a_missing_one_is_named(
         assert result.exit_code == 2 and result.stdout == ""
         option, what = args[0], "日程表文件" if args[0] == "--calendar" else "用语文件"
         assert result.stderr == f"错误：找不到{what}：{missing}（命令行选项 {option}）\n"
+
+
+def test_broadcast_uses_the_townships_publicity_library(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(
+        [
+            "groups",
+            "add",
+            "--platform",
+            "telegram",
+            "--chat-id",
+            "-1",
+            "--kind",
+            "village",
+            "--unit",
+            "王家沟村",
+        ]
+    )
+    refused = CliRunner().invoke(main, ["broadcast", "--target", "villages", "@秋收防火"])
+    assert refused.exit_code != 0 and "秋收防火" in refused.output
+    library = tmp_path / "publicity.toml"
+    library.write_text('["秋收防火"]\ntext = "秋收时节，秸秆不要堆在灶台边。"\n', encoding="utf-8")
+    monkeypatch.setenv("ANQUAN_PUBLICITY", str(library))
+    assert "共 1 个群" in _run(["broadcast", "--target", "villages", "@秋收防火"])
