@@ -50,7 +50,7 @@ class BroadcastError(ValueError):
 
 def load_library(path: Path | None = None) -> dict[str, str]:
     """The named publicity texts (``@安全生产月`` …) from the editable library file."""
-    data = tomllib.loads((path or DEFAULT_LIBRARY).read_text(encoding="utf-8"))
+    data = tomllib.loads((path or DEFAULT_LIBRARY).read_text(encoding="utf-8-sig"))  # Notepad's BOM is fine
     library = {}
     for name, entry in data.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):

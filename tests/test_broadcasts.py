@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -124,3 +125,9 @@ def test_a_wecom_robot_key_never_shows_in_previews_or_receipts(router: Router, t
     router.housekeeping()
     (receipt,) = [r for r in _rows(town) if r.event == "broadcast-receipt"]
     assert "已送达 3/4 个群" in receipt.text and key not in receipt.text
+
+
+def test_a_publicity_library_saved_with_a_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "publicity.toml"
+    path.write_bytes("\ufeff".encode() + '[防溺水]\ntext = "暑假到了，不要到河边玩水"\n'.encode())
+    assert broadcasts.load_library(path) == {"防溺水": "暑假到了，不要到河边玩水"}

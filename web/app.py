@@ -1,4 +1,4 @@
-"""The dashboard's ASGI app: ``create_app(core)`` for tests and ``anquan web``, ``from_settings`` for the CLI.
+"""The dashboard's ASGI app: ``create_app(core)``, for tests, ``anquan web`` and ``anquan run`` (via ``bot.cli_web``).
 
 Pages render with Jinja2 from ``web/templates``; ECharts and the stylesheet are served from ``web/static`` (no CDN:
 the office may be offline).
@@ -20,7 +20,6 @@ from handlers.context import Core
 from web import auth, pages
 
 if TYPE_CHECKING:
-    from bot.config import Settings
     from scheduler.calendar import Calendar, Push
 
 HERE = Path(__file__).resolve().parent
@@ -129,14 +128,3 @@ def create_app(core: Core, *, base_url: str | None = None, calendar: Calendar | 
     app.include_router(auth.router)
     app.include_router(pages.router)
     return app
-
-
-def from_settings(settings: Settings, core: Core | None = None) -> FastAPI:
-    """The dashboard as ``anquan web`` and ``anquan run`` start it: the database, core and calendar of settings."""
-    from bot.app import build_core, open_database
-    from bot.scheduling import load_settings_calendar
-
-    if core is None:
-        core = build_core(settings, open_database(settings))
-    calendar = load_settings_calendar(settings, settings.calendar or core.profile.calendar)
-    return create_app(core, base_url=settings.web_base_url, calendar=calendar)
