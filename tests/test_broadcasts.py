@@ -129,5 +129,5 @@ def test_a_wecom_robot_key_never_shows_in_previews_or_receipts(router: Router, t
 
 def test_a_publicity_library_saved_with_a_bom_is_read(tmp_path: Path) -> None:
     path = tmp_path / "publicity.toml"
-    path.write_bytes("\ufeff".encode() + '[防溺水]\ntext = "暑假到了，不要到河边玩水"\n'.encode())
+    path.write_bytes("\ufeff".encode() + '["防溺水"]\ntext = "暑假到了，不要到河边玩水"\n'.encode())
     assert broadcasts.load_library(path) == {"防溺水": "暑假到了，不要到河边玩水"}
