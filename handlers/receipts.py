@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-log = logging.getLogger("handlers.router")
+log = logging.getLogger("handlers.dispatch")  # its hourly line belongs with the dispatcher's
 
 # How long an undelivered receipt waits for its sender's next private message.
 RECEIPT_HOLD = timedelta(minutes=30)
