@@ -1161,3 +1161,65 @@ def test_round2_more_emergency_forms_are_filed_major(clf: Classifier, text: str)
 def test_things_falling_on_nobody_and_idioms_are_not_emergencies(clf: Classifier, text: str) -> None:
     c = clf.classify(text)
     assert c.intent == "chatter" and not c.urgent, c
+
+
+# ---- round 14: rural emergencies in many forms, categories by cause, chatter sharing their words ----
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "河里的小木船翻了 上面坐着三个人",  # a boat capsized
+        "放牛的老汉让雷劈了 躺在地里",  # struck by lightning
+        "那头公牛把喂料的老汉顶倒了",  # an animal attacking someone
+        "井里掉下去个娃",  # fell in, the place said first
+        "后山的泥把老刘家的窑埋了",  # a slide on a house
+        "商场的扶梯突然倒着走",  # an escalator running backwards
+        "屋里生着煤炉子 我爹头晕得站不住",  # coal-stove fumes, kin named as 我爹
+        "鞭炮铺子里噼里啪啦直响 门口冒着烟",  # fireworks going off
+        "面包车跟大货车撞上了",  # a collision
+        "招火了 快来人",  # voice input's homophone of 着火
+    ],
+)
+def test_round3_emergency_forms_are_urgent_and_major(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("宿舍里烧着炭盆 早上有个工人叫不醒", "gas"),  # a brazier and someone unwakeable: carbon monoxide
+        ("电动车在结冰的坡上滑倒了好几辆", "traffic"),  # a two-wheeler slipping on ice is traffic
+        ("吊桥的钢丝绳断了一根", "traffic"),  # a footbridge's cables are no lifting gear
+        ("后山的泥把老刘家的窑埋了", "geological"),  # the slide, not the house, is the cause
+    ],
+)
+def test_round3_category_follows_the_cause(clf: Classifier, text: str, category: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.category) == ("hazard", category), c
+
+
+def test_a_wire_on_a_wire_net_is_no_online_news(clf: Classifier) -> None:
+    # 网上 inside 铁丝网上 is on the net, not "online": the forwarded-news frame must not silence it
+    c = clf.classify("电线断了搭在铁丝网上")
+    assert (c.intent, c.category) == ("hazard", "electric"), c
+
+
+def test_water_flowing_into_a_field_is_no_dumping(clf: Classifier) -> None:
+    c = clf.classify("渠上的闸门坏了 水一直往下游的地里灌")
+    assert (c.intent, c.category) == ("hazard", "water"), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "去年那次发洪水冲走了好几头牛 至今想起来还怕",  # a memory
+        "村里那座危桥拆了 新桥下个月通车",  # a dangerous bridge torn down is handled
+        "我家老房子今天拆了 准备盖新的",  # rebuilding
+        "你的意中人是位盖世英雄 总有一天他会脚踩着两只船来接你",  # an idiom with boats
+    ],
+)
+def test_round3_chatter_sharing_hazard_words_stays_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("chatter", False), c
