@@ -38,8 +38,8 @@ DISMISSIVE = (
 )
 # "希望…尽快修复", "请求…处理": asking for a repair or a fix
 REQUEST = re.compile(r"希望|请求|要求|恳请|请|盼|建议|督促|责令|尽快|赶紧|及时|派人|等待|等着|还没|尚未|迟迟")
-# "说没事接着干": an all-clear followed by an order to carry on is a brush-off, not an all-clear
-CARRY_ON = re.compile(r"[^，。,！!？?]{0,4}(?:接着|继续|照样|还让|让干|干活|开工|下井|别管)")
+# "说没事接着干", "说没事 还在炒菜": an all-clear followed by carrying on is a brush-off, not an all-clear
+CARRY_ON = re.compile(r"[^，。,！!？?]{0,4}(?:接着|继续|照样|还让|让干|干活|开工|下井|别管|还在)")
 # "不是着火，是…的炉子冒烟": what follows a negated report and explains it
 _EXPLANATION_SEPS = (
     "，是",

@@ -1179,6 +1179,9 @@ def test_things_falling_on_nobody_and_idioms_are_not_emergencies(clf: Classifier
         "鞭炮铺子里噼里啪啦直响 门口冒着烟",  # fireworks going off
         "面包车跟大货车撞上了",  # a collision
         "招火了 快来人",  # voice input's homophone of 着火
+        "食堂的燃气报警器一直在叫 大师傅说没事 还在做饭",  # an all-clear while work goes on
+        "沟里那户的房子叫泥埋了 喊不出人来",  # a house buried (passive), nobody answering
+        "宾馆三楼窗户往外窜火",  # fire coming out of a window
     ],
 )
 def test_round3_emergency_forms_are_urgent_and_major(clf: Classifier, text: str) -> None:

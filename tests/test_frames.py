@@ -64,6 +64,14 @@ def test_dismissed_all_clear_does_not_close_the_scope(rules: CompiledRules) -> N
     assert not scopes.negated_message
 
 
+def test_an_all_clear_while_work_goes_on_is_a_brush_off(rules: CompiledRules) -> None:
+    # "厨师说没事 还在炒菜": the alarm goes on and so does the cooking, so nothing is cleared
+    _, scopes = _scopes(rules, "饭店的燃气报警器一直在叫 厨师说没事 还在炒菜")
+    assert not scopes.negated_message
+    _, cleared = _scopes(rules, "饭店的燃气报警器叫了一下 厨师说没事")
+    assert cleared.negated_message
+
+
 def _frames(rules: CompiledRules, text: str, positions: list[int], clauses: set[int]) -> Frames:
     hits, scopes = _scopes(rules, text)
     return read_frames(text, hits, roles_of(hits), None, scopes, positions, clauses, False, rules.frames)
