@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -15,11 +15,15 @@ from storage.models import GROUP_KINDS, Group
 
 # Titles come from the platform and may be longer than the column (PostgreSQL refuses, SQLite doesn't care).
 TITLE_MAX = 256
+# Every group message looks its group up: the statement is built once (building costs more than running it).
+_GET_GROUP = select(Group).where(
+    Group.platform == bindparam("platform"), Group.chat_id == bindparam("chat_id")
+)
 
 
 def get_group(session: Session, platform: str, chat_id: str) -> Group | None:
     """The group with this platform chat id, if the bot knows it."""
-    return session.scalar(select(Group).where(Group.platform == platform, Group.chat_id == chat_id))
+    return session.scalar(_GET_GROUP, {"platform": platform, "chat_id": chat_id})
 
 
 def upsert_group(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect, text
 
 from bot.app import Database
@@ -123,3 +125,31 @@ def test_permissions_are_never_changed_on_something_the_bot_did_not_make(tmp_pat
     assert restrict_permissions(folder, PRIVATE_FILE) is None
     assert restrict_permissions(folder, PRIVATE_DIR) == 0o755
     assert folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    import storage.db
+
+    url = os.environ.get("ANQUAN_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("needs PostgreSQL: set ANQUAN_TEST_DATABASE_URL")
+    monkeypatch.setattr(storage.db, "PING_AFTER_IDLE", 0.05)
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    killer = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with killer.begin() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        time.sleep(
+            0.2
+        )  # idle longer than PING_AFTER_IDLE: the checkout pings, finds it dead, connects afresh
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+    finally:
+        engine.dispose()
+        killer.dispose()

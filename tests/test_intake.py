@@ -1,0 +1,49 @@
+"""Tests for handlers.intake: what filing one group hazard costs the database, so it cannot silently grow back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from bot.app import Database
+from handlers.router import Router
+from storage.models import Report
+from tests.helpers import group_msg
+
+# Claim the message key, read the group, look for a duplicate, count the sender's hour, insert the report and its
+# "filed" event, link the key to the report (BEGIN and COMMIT come on top).
+STATEMENTS_PER_FILED_HAZARD = 7
+
+
+@contextmanager
+def statements(database: Database) -> Iterator[list[str]]:
+    """Collect the SQL statements run on ``database`` inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    engine = database.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_filed_group_hazard_costs_a_bounded_number_of_statements(
+    database: Database, router: Router
+) -> None:
+    first = router.dispatch(group_msg("王家沟村口的电线杆歪了，随时会倒", sender="u1"))
+    assert first.outcome == "filed"  # the group is new: recorded and tagged from its title on the way
+    with statements(database) as seen:
+        result = router.dispatch(group_msg("王家沟村小学后面的土崖裂了好宽的缝，下雨怕塌", sender="u2"))
+    assert result.outcome == "filed" and result.report_id is not None
+    assert len(seen) <= STATEMENTS_PER_FILED_HAZARD, "\n".join(seen)
+    with database.sessions() as s:
+        report = s.get(Report, result.report_id)
+        assert report is not None
+        assert (report.village, report.status) == ("王家沟村", "reported")
+        assert [e.action for e in report.events] == ["filed"]
