@@ -18,7 +18,6 @@ import asyncio
 import functools
 import logging
 from datetime import datetime
-from pathlib import Path
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -28,31 +27,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from handlers.texts import Texts
 from scheduler import jobs
-from scheduler.calendar import SHARED_LABELS, Calendar, load_calendar
+from scheduler.calendar import SHARED_LABELS, Calendar
 
 log = logging.getLogger(__name__)
 
 CALENDAR_JOB_ID = "anquan.calendar"
 DEADLINES_JOB_ID = "anquan.deadlines"
 TICK_MINUTES = 5
-
-
-def calendar_file(settings: Settings, override: str | Path | None = None) -> Path | None:
-    """The calendar file: ``override``, else ``settings.calendar`` when configured, else None (the bundled one)."""
-    path = override or settings.calendar
-    return Path(path) if path else None
-
-
-def load_settings_calendar(
-    settings: Settings, override: str | Path | None = None, *, texts: Texts | None = None
-) -> Calendar:
-    """Load and validate the installation's calendar (raises ``scheduler.calendar.CalendarError``).
-
-    Category, kind, severity, status and group-kind names come from the wording in force (``texts``, else the
-    one ``settings`` names), so pushes say what chat replies say.
-    """
-    wording = texts if texts is not None else Texts.load(settings.texts)
-    return load_calendar(calendar_file(settings, override), labels=wording.labels(*SHARED_LABELS))
 
 
 def build_scheduler(settings: Settings, calendar: Calendar) -> AsyncIOScheduler:

@@ -78,22 +78,9 @@ def cut_list(first: Sequence[str], total: int, calendar: Calendar) -> str:
     return "\n".join([*first[:MAX_ITEMS], calendar.text("list_more", more=total - MAX_ITEMS)])
 
 
-def responsible_groups(session: Session, report: Report, kinds: Sequence[str]) -> list[Group]:
-    """The active groups of ``kinds`` for the report's village; else the group it was filed in."""
-    groups = [
-        g
-        for g in list_groups(session, kinds=kinds, active_only=True)
-        if report.village and g.unit == report.village
-    ]
-    if groups:
-        return groups
-    if report.group is not None and report.group.active and report.group.kind in (*kinds, None):
-        return [report.group]
-    return []
-
-
 class _Responsible:
-    """``responsible_groups`` for many hazards at once: the groups are read once, not once per hazard."""
+    """The groups responsible for many hazards at once (their village's groups of ``kinds``, else the group each
+    was filed in): the groups are read once, not once per hazard."""
 
     def __init__(self, session: Session, kinds: Sequence[str], items: Sequence[Item]) -> None:
         self.kinds = tuple(kinds)

@@ -17,10 +17,10 @@ from sqlalchemy import PickleType, inspect, select, text
 
 from bot.app import open_database
 from bot.config import Settings
+from bot.datafiles import resolve
 from bot.scheduling import (
     CALENDAR_JOB_ID,
     DEADLINES_JOB_ID,
-    load_settings_calendar,
     start_scheduler,
     stop_scheduler,
 )
@@ -278,7 +278,7 @@ def test_invalid_calendar_is_refused_when_loaded(settings: Settings, tmp_path: P
         'targets = ["village"]\ntemplate = "x"\n',
     )
     with pytest.raises(CalendarError, match="圣诞"):
-        load_settings_calendar(settings, path)
+        resolve(settings, calendar=path).load_calendar()
 
 
 async def test_the_jobs_speak_the_bots_wording(settings: Settings, tmp_path: Path) -> None:
