@@ -1182,6 +1182,7 @@ def test_things_falling_on_nobody_and_idioms_are_not_emergencies(clf: Classifier
         "食堂的燃气报警器一直在叫 大师傅说没事 还在做饭",  # an all-clear while work goes on
         "沟里那户的房子叫泥埋了 喊不出人来",  # a house buried (passive), nobody answering
         "宾馆三楼窗户往外窜火",  # fire coming out of a window
+        "脚手架垮了 上头的人摔下来好几个",  # several people fell
     ],
 )
 def test_round3_emergency_forms_are_urgent_and_major(clf: Classifier, text: str) -> None:
@@ -1221,6 +1222,9 @@ def test_water_flowing_into_a_field_is_no_dumping(clf: Classifier) -> None:
         "村里那座危桥拆了 新桥下个月通车",  # a dangerous bridge torn down is handled
         "我家老房子今天拆了 准备盖新的",  # rebuilding
         "你的意中人是位盖世英雄 总有一天他会脚踩着两只船来接你",  # an idiom with boats
+        "莫慌 那个冒烟的是李三在烧秸秆 他守起的",  # the smoke explained, someone minding it
+        "那个垮了的堡坎 村上已经喊人来砌好了",  # rebuilt (south-western wording)
+        "晚上风大 阳台的花盆收一下 别刮下来砸着人",  # advice, not a crushing
     ],
 )
 def test_round3_chatter_sharing_hazard_words_stays_chatter(clf: Classifier, text: str) -> None:
