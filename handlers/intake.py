@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from handlers.classifier import Classification
@@ -57,22 +58,32 @@ def _village(core: Core, group: Group | None, c: Classification) -> str | None:
     return None
 
 
-def _find_duplicate(session: Session, core: Core, report: dict, now: datetime) -> Report | None:
-    # Same village (or group) and category from one bounded query, then "same object at the same place" in Python.
+def _lookups(session: Session, core: Core, report: dict, now: datetime) -> tuple[list[Row[Any]], int | None]:
+    """The duplicate check's candidates and the sender's reports in the last hour, from one statement.
+
+    The count is None when there is no duplicate check (its window is 0): it is then counted on its own if needed.
+    """
     window = core.profile.duplicate_window_days
     if window <= 0:
-        return None
-    rules = core.duplicates
-    candidates = report_repo.recent_similar_candidates(
+        return [], None
+    return report_repo.similar_and_recent(
         session,
         category=report["category"],
         village=report["village"],
         group_id=report["group_id"],
         since=now - timedelta(days=window),
-        limit=rules.max_candidates,
+        limit=core.duplicates.max_candidates,
+        platform=report["platform"],
+        reporter_id=report["reporter_id"],
+        counted_since=now - timedelta(hours=1),
     )
+
+
+def _find_duplicate(session: Session, core: Core, report: dict, candidates: list[Row[Any]]) -> Report | None:
+    # Same village (or group) and category from one bounded query, then "same object at the same place" in Python.
     if not candidates:
         return None
+    rules = core.duplicates
     places = tuple(core.profile.place_names())
     new = describe(
         rules,
@@ -128,7 +139,8 @@ def file_group_report(
         "updated_at": now,
     }
     actor = f"villager({msg.platform}:{msg.sender_id})"
-    original = _find_duplicate(session, core, fields, now)
+    candidates, recent = _lookups(session, core, fields, now)
+    original = _find_duplicate(session, core, fields, candidates)
     if original is not None:
         dup = report_repo.create_report(
             session, actor=actor, status="duplicate", duplicate_of=original.id, deadline=None, **fields
@@ -140,9 +152,10 @@ def file_group_report(
         return IntakeResult("duplicate", with_advice(core, c, reply), original.id)
     # Checked after duplicate linking: a merged duplicate neither counts nor is refused. An emergency never is.
     if not (msg.unlimited or c.urgent):
-        recent = report_repo.count_recent_by_reporter(
-            session, msg.platform, msg.sender_id, now - timedelta(hours=1)
-        )
+        if recent is None:
+            recent = report_repo.count_recent_by_reporter(
+                session, msg.platform, msg.sender_id, now - timedelta(hours=1)
+            )
         if recent >= core.profile.reports_per_hour:
             return IntakeResult("flood-limited", t("replies.flood_limited", hotline=core.profile.hotline))
     report = report_repo.create_report(

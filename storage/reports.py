@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, case, func, insert, select
+from sqlalchemy import Row, Select, Table, bindparam, case, func, insert, select, true
 from sqlalchemy.orm import Session
 
 from storage.models import OPEN_STATUSES, REPORT_STATUSES, Report, ReportEvent, utcnow
@@ -39,6 +39,31 @@ _RECENT_BY_REPORTER = select(func.count(_R.id)).where(
     _R.created_at >= bindparam("since"),
     _R.duplicate_of.is_(None),
 )
+
+
+def _with_recent_count(candidates: Select[Any]) -> Select[Any]:
+    """``candidates`` joined to the sender's count since ``counted_since``: one row with NULLs when none match."""
+    recent = (
+        select(func.count(_R.id).label("recent"))
+        .where(
+            _R.platform == bindparam("platform"),
+            _R.reporter_id == bindparam("reporter_id"),
+            _R.created_at >= bindparam("counted_since"),
+            _R.duplicate_of.is_(None),
+        )
+        .subquery("recent")
+    )
+    similar = candidates.subquery("similar")
+    return (
+        select(recent.c.recent, *(similar.c[name] for name in _CANDIDATE_COLUMNS))
+        .select_from(recent.outerjoin(similar, true()))
+        .order_by(similar.c.id.desc())
+    )
+
+
+_CANDIDATE_COLUMNS = ("id", "text", "evidence", "location", "reporter_id")
+_SIMILAR_AND_RECENT_IN_VILLAGE = _with_recent_count(_CANDIDATES_IN_VILLAGE)
+_SIMILAR_AND_RECENT_IN_GROUP = _with_recent_count(_CANDIDATES_IN_GROUP)
 
 
 def add_event(
@@ -232,6 +257,43 @@ def recent_similar_candidates(
     else:
         return []
     return list(session.execute(stmt, params))
+
+
+def similar_and_recent(
+    session: Session,
+    *,
+    category: str,
+    village: str | None,
+    group_id: int | None,
+    since: datetime,
+    limit: int,
+    platform: str,
+    reporter_id: str,
+    counted_since: datetime,
+) -> tuple[list[Row[Any]], int]:
+    """``recent_similar_candidates`` and ``count_recent_by_reporter(…, counted_since)`` in one statement.
+
+    A filed group hazard needs both before it is inserted; one round trip instead of two. Without a village or a
+    group there are no candidates and only the count is run.
+    """
+    params: dict[str, Any] = {
+        "category": category,
+        "since": since,
+        "limit": limit,
+        "platform": platform,
+        "reporter_id": reporter_id,
+        "counted_since": counted_since,
+    }
+    if village:
+        stmt, params["village"] = _SIMILAR_AND_RECENT_IN_VILLAGE, village
+    elif group_id is not None:
+        stmt, params["group_id"] = _SIMILAR_AND_RECENT_IN_GROUP, group_id
+    else:
+        return [], count_recent_by_reporter(session, platform, reporter_id, counted_since)
+    rows = session.execute(stmt, params).all()
+    # Rows carry id, text, evidence, location and reporter_id like recent_similar_candidates' (and the count).
+    candidates = [row for row in rows if row.id is not None]
+    return candidates, int(rows[0].recent) if rows else 0
 
 
 def count_recent_by_reporter(session: Session, platform: str, reporter_id: str, since: datetime) -> int:

@@ -19,6 +19,7 @@ from storage.reports import (
     open_reports,
     recent_similar_candidates,
     set_status,
+    similar_and_recent,
 )
 
 NOW = datetime(2026, 6, 1, 2, tzinfo=UTC)
@@ -111,6 +112,46 @@ def test_flood_count_is_per_reporter(database: Database) -> None:
         _hazard(s, platform="telegram", reporter_id="8")
     with database.sessions() as s:
         assert count_recent_by_reporter(s, "telegram", "7", NOW - timedelta(hours=1)) == 3
+
+
+def test_candidates_and_the_senders_hour_come_together_and_agree_with_each_alone(database: Database) -> None:
+    with database.sessions.begin() as s:
+        mine = [_hazard(s, platform="telegram", reporter_id="7").id for _ in range(2)]
+        _hazard(s, platform="telegram", reporter_id="7", category="fire")
+        earlier = _hazard(s, platform="telegram", reporter_id="7", created_at=NOW - timedelta(hours=2)).id
+        other = _hazard(s, platform="telegram", reporter_id="8").id
+    week, hour = NOW - timedelta(days=7), NOW - timedelta(hours=1)
+    with database.sessions() as s:
+        found, recent = similar_and_recent(
+            s,
+            category="building",
+            village="王家沟村",
+            group_id=None,
+            since=week,
+            limit=50,
+            platform="telegram",
+            reporter_id="7",
+            counted_since=hour,
+        )
+        alone = recent_similar_candidates(
+            s, category="building", village="王家沟村", group_id=None, since=week
+        )
+        assert [r.id for r in found] == [r.id for r in alone] == sorted([*mine, earlier, other], reverse=True)
+        assert found[0].text == "老窑洞裂缝"
+        assert recent == count_recent_by_reporter(s, "telegram", "7", hour) == 3
+        # No candidate at all (a category nobody reported): still the sender's count.
+        none, recent = similar_and_recent(
+            s,
+            category="water",
+            village="王家沟村",
+            group_id=None,
+            since=week,
+            limit=50,
+            platform="telegram",
+            reporter_id="7",
+            counted_since=hour,
+        )
+        assert (none, recent) == ([], 3)
 
 
 def test_unknown_status_is_rejected(database: Database) -> None:
