@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, case, func, insert, select, true
+from sqlalchemy import Row, Select, String, Table, bindparam, case, func, insert, literal, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from storage.models import OPEN_STATUSES, REPORT_STATUSES, Report, ReportEvent, utcnow
 from storage.officials import hash_code
@@ -19,6 +21,30 @@ _R = _REPORTS.c
 # A plain INSERT … RETURNING every column, loaded as a Report: cheaper than a unit-of-work flush or ORM bulk insert.
 _INSERT_REPORT = select(Report).from_statement(insert(_REPORTS).returning(*_R))
 _INSERT_EVENT = insert(cast(Table, ReportEvent.__table__))
+
+
+@lru_cache(maxsize=32)
+def _filed_with_event(keys: Iterable[str]) -> ExecutableReturnsRows:
+    """PostgreSQL: the report and its "filed" event in one statement (the event's INSERT in a CTE), by given fields."""
+    filed = (
+        insert(_REPORTS)
+        .values({key: bindparam(key, type_=_R[key].type) for key in keys})
+        .returning(*_R)
+        .cte("filed")
+    )
+    event = insert(cast(Table, ReportEvent.__table__)).from_select(
+        ["report_id", "at", "actor", "action", "to_status"],
+        select(
+            filed.c.id,
+            filed.c.created_at,
+            bindparam("filed_by", type_=String),
+            literal("filed", String),
+            filed.c.status,
+        ),
+    )
+    return select(Report).from_statement(select(*filed.c).add_cte(event.cte("filed_event")))
+
+
 _CANDIDATES = select(_R.id, _R.text, _R.evidence, _R.location, _R.reporter_id).where(
     _R.kind == "hazard",
     _R.anonymous.is_(False),
@@ -97,7 +123,8 @@ def create_report(
 ) -> Report:
     """File a new report and its 'filed' event; a receipt code, if given, is stored only as a hash.
 
-    Two plain INSERTs, no unit-of-work flush: the report comes back from ``INSERT … RETURNING`` as a persistent object.
+    No unit-of-work flush: the report comes back from ``INSERT … RETURNING`` as a persistent object, its event from a
+    second plain INSERT (SQLite) or from a CTE of the same statement (PostgreSQL).
     """
     unknown = fields.keys() - _R.keys()
     if unknown:  # a plain INSERT would silently drop them
@@ -105,6 +132,9 @@ def create_report(
     if receipt_code is not None:
         fields["receipt_hash"] = hash_code(receipt_code)
     fields["status"] = fields.get("status") or "reported"
+    if session.get_bind().dialect.name == "postgresql":  # one round trip for both rows
+        stmt = _filed_with_event(tuple(sorted(fields)))
+        return session.scalars(stmt, {**fields, "filed_by": actor}).one()
     report = session.scalars(_INSERT_REPORT, fields).one()
     session.execute(
         _INSERT_EVENT,
