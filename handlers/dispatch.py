@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import logging
 import time
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
@@ -22,10 +22,9 @@ from handlers.chat_events import record_group
 from handlers.chat_memory import ChatMemory
 from handlers.commands import ParsedCommand, parse_command
 from handlers.context import Core
-from handlers.intake import IntakeResult, file_anonymous_report, file_group_report
+from handlers.intake import file_anonymous_report, file_group_report
 from handlers.limits import Verdict
 from handlers.messages import DispatchResult, IncomingMessage, Outcome, Reply
-from handlers.photos import Handled
 from handlers.texts import clean_text
 from storage import groups as group_repo
 from storage import idempotency
@@ -61,11 +60,6 @@ def _storable(msg: IncomingMessage) -> IncomingMessage:
     if all(getattr(msg, k) is v for k, v in fields.items()):
         return msg
     return dataclasses.replace(msg, **fields)
-
-
-def _filed(result: IntakeResult) -> Outcome:
-    """Intake's answer as an ``Outcome``."""
-    return Outcome(result.outcome, result.reply, result.report_id, result.tip_id)
 
 
 class Dispatcher:
@@ -254,15 +248,8 @@ class Dispatcher:
 
     def _handle(self, session: Session, msg: IncomingMessage) -> Outcome:
         if msg.has_photo or self.memory.photos.waiting(msg):
-            # The photo desk speaks in (outcome, reply, report_id) triples, to us and to the words it hands back.
-            outcome, reply, report_id = self.memory.photos.handle(session, msg, self._handle_words)
-            return Outcome(outcome, cast("str | list[Reply] | None", reply), report_id)
+            return self.memory.photos.handle(session, msg, self._handle_text)
         return self._handle_text(session, msg)
-
-    def _handle_words(self, session: Session, msg: IncomingMessage) -> Handled:
-        """A photo message's words, handled as if there were no photo, for the photo desk."""
-        handled = self._handle_text(session, msg)
-        return handled.outcome, handled.reply, handled.report_id
 
     def _handle_text(self, session: Session, msg: IncomingMessage) -> Outcome:
         group = self._group(session, msg) if msg.chat_type == "group" else None
@@ -299,10 +286,10 @@ class Dispatcher:
                 return Outcome("guide", self.core.texts("replies.private_guide", town=self.core.profile.town))
             return Outcome("chatter")
         if msg.chat_type == "private":
-            filed = _filed(file_anonymous_report(session, self.core, msg, c))
+            filed = file_anonymous_report(session, self.core, msg, c)
             return self.memory.photos.after_filing(session, msg, filed)
         assert group is not None
-        return _filed(file_group_report(session, self.core, msg, group, c))
+        return file_group_report(session, self.core, msg, group, c)
 
     def _confirm_private(self, session: Session, msg: IncomingMessage) -> Outcome | None:
         """A "1" answering the review question files the held message; any other message drops the question."""
@@ -313,7 +300,7 @@ class Dispatcher:
         pending = pending_questions.take(msg.platform, msg.chat_id, self.core.clock())
         if pending is None:
             return None
-        filed = _filed(review.confirm_private(session, self.core, msg, pending))
+        filed = review.confirm_private(session, self.core, msg, pending)
         return self.memory.photos.after_filing(session, msg, filed)
 
     def _command(

@@ -7,7 +7,6 @@ number, hour-only times, and a receipt code stored hashed. They never take part 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from handlers.classifier import Classification
 from handlers.context import Core
-from handlers.messages import IncomingMessage
+from handlers.messages import IncomingMessage, Outcome
 from handlers.similarity import describe, same_hazard
 from storage import reports as report_repo
 from storage import tips as tip_repo
@@ -26,17 +25,6 @@ from storage.officials import new_code
 log = logging.getLogger(__name__)
 
 RECEIPT_LENGTH = 18  # 18 symbols of a 31-letter alphabet: about 89 bits
-
-
-@dataclass(frozen=True)
-class IntakeResult:
-    """What intake did with a message: the reply (if any) and the report it touched."""
-
-    outcome: str
-    reply: str | None = None
-    report_id: int | None = None
-    # The tip filed from a private message (never a report id): its photos are attached after filing.
-    tip_id: int | None = None
 
 
 def format_receipt(code: str) -> str:
@@ -114,13 +102,13 @@ def _find_duplicate(session: Session, core: Core, report: dict, candidates: list
 
 def file_group_report(
     session: Session, core: Core, msg: IncomingMessage, group: Group, c: Classification
-) -> IntakeResult:
+) -> Outcome:
     """File a hazard seen in a group chat, link it to an open duplicate, or refuse a flood."""
     t = core.texts
     now = core.clock()
     if c.intent == "tip":
         # A tip typed in a group is not filed with the sender's identity: point them to a private chat.
-        return IntakeResult("tip-in-group", t("replies.tip_in_group"))
+        return Outcome("tip-in-group", t("replies.tip_in_group"))
     fields: dict[str, Any] = {
         "kind": "hazard",
         "category": c.category or "other",
@@ -149,7 +137,7 @@ def file_group_report(
         log.info("report linked as duplicate", extra={"report": dup.id, "original": original.id})
         status = t.label("statuses", original.status)
         reply = t("replies.hazard_duplicate", id=original.id, status=status)
-        return IntakeResult("duplicate", with_advice(core, c, reply), original.id)
+        return Outcome("duplicate", with_advice(core, c, reply), original.id)
     # Checked after duplicate linking: a merged duplicate neither counts nor is refused. An emergency never is.
     if not (msg.unlimited or c.urgent):
         if recent is None:
@@ -157,15 +145,15 @@ def file_group_report(
                 session, msg.platform, msg.sender_id, now - timedelta(hours=1)
             )
         if recent >= core.profile.reports_per_hour:
-            return IntakeResult("flood-limited", t("replies.flood_limited", hotline=core.profile.hotline))
+            return Outcome("flood-limited", t("replies.flood_limited", hotline=core.profile.hotline))
     report = report_repo.create_report(
         session, actor=actor, deadline=_deadline(core, fields["severity"], now), **fields
     )
     silent = c.confidence < core.profile.reply_threshold and not c.urgent
     log.info("hazard filed", extra={"report": report.id, "silent": silent})
     if silent:
-        return IntakeResult("filed-silently", None, report.id)
-    return IntakeResult("filed", with_advice(core, c, hazard_reply(core, report, group)), report.id)
+        return Outcome("filed-silently", None, report.id)
+    return Outcome("filed", with_advice(core, c, hazard_reply(core, report, group)), report.id)
 
 
 def with_advice(core: Core, c: Classification, reply: str) -> str:
@@ -192,9 +180,7 @@ def hazard_reply(core: Core, report: Report, group: Group | None) -> str:
     return t(key, **values)
 
 
-def file_anonymous_report(
-    session: Session, core: Core, msg: IncomingMessage, c: Classification
-) -> IntakeResult:
+def file_anonymous_report(session: Session, core: Core, msg: IncomingMessage, c: Classification) -> Outcome:
     """File a private hazard or tip in the tip store, with nothing that identifies the sender; reply once with a receipt.
 
     Tips have their own random numbers and hour-only times, so they leave no gap in the group numbering and
@@ -223,7 +209,7 @@ def file_anonymous_report(
     number = tip_repo.tip_label(tip.id)
     no_identity = t("replies.no_identity")
     if kind == "tip":
-        return IntakeResult(
+        return Outcome(
             "anonymous-filed",
             t("replies.tip_filed", id=number, code=shown, no_identity=no_identity),
             tip_id=tip.id,
@@ -235,4 +221,4 @@ def file_anonymous_report(
         category=t.label("categories", tip.category),
         no_identity=no_identity,
     )
-    return IntakeResult("anonymous-filed", with_advice(core, c, reply), tip_id=tip.id)
+    return Outcome("anonymous-filed", with_advice(core, c, reply), tip_id=tip.id)

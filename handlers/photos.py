@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 from handlers import permissions
 from handlers.commands import parse_command
 from handlers.context import Core, official_actor
-from handlers.messages import IncomingMessage
+from handlers.messages import IncomingMessage, Outcome
 from handlers.tip_followup import FollowupWindows
 from storage import attachments as attachment_repo
 from storage import officials as official_repo
@@ -64,8 +64,6 @@ if TYPE_CHECKING:
     from PIL import Image
 
 log = logging.getLogger(__name__)
-# what intake returned for a filed message (an IntakeResult; not imported, intake must not depend on photos)
-_Filed = TypeVar("_Filed")
 
 # Limits (module constants: the town profile has no place for them yet).
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # one photo as received
@@ -94,8 +92,6 @@ AFTER_COMMANDS = frozenset({"整改完成", "done"})
 CLOSED_TIP_STATUSES = frozenset({"closed", "rejected", "duplicate"})
 # Outcomes of handling words that filed a report (or merged into one) the photo can join as "before".
 FILED_OUTCOMES = frozenset({"filed", "filed-silently", "duplicate"})
-
-Handled = tuple[str, object, int | None]
 
 
 class PhotoError(Exception):
@@ -419,6 +415,12 @@ def _join(*parts: object) -> str | None:
     return text or None
 
 
+def _with_note(handled: Outcome, *notes: str | None) -> Outcome:
+    """``handled`` with ``notes`` after its text (a reply of several messages gives way to the notes)."""
+    text = handled.reply if isinstance(handled.reply, str) else None
+    return dataclasses.replace(handled, reply=_join(text, *notes))
+
+
 class PhotoDesk:
     """The router's photo clerk: decides where a photo goes, and holds private ones until their tip is filed."""
 
@@ -447,8 +449,8 @@ class PhotoDesk:
         self,
         session: Session,
         msg: IncomingMessage,
-        handle_text: Callable[[Session, IncomingMessage], Handled],
-    ) -> Handled:
+        handle_text: Callable[[Session, IncomingMessage], Outcome],
+    ) -> Outcome:
         """Handle a message that carries a photo (or whose sender has group photos waiting).
 
         ``handle_text`` handles the words as if there were no photo.
@@ -471,20 +473,21 @@ class PhotoDesk:
             if follows is not None:
                 return follows
             self._hold_group(msg)  # silently: the words may follow (WeChat photos never have any)
-            return "photo-held", None, None
-        outcome, reply, report_id = handle_text(session, msg)
-        if outcome not in FILED_OUTCOMES or report_id is None:
-            return outcome, reply, report_id  # chatter (or anything else) with a photo: the photo is ignored
+            return Outcome("photo-held")
+        handled = handle_text(session, msg)
+        report_id = handled.report_id
+        if handled.outcome not in FILED_OUTCOMES or report_id is None:
+            return handled  # chatter (or anything else) with a photo: the photo is ignored
         added, note = self._attach_or_say(session, msg, report_id, "before", self._added_by(msg, official))
         if added:
             self._remember(msg, "before", report_id)
-        if reply is None:  # filed silently: stay silent about the photo too
-            return outcome, None, report_id
-        return outcome, _join(reply, note), report_id
+        if handled.reply is None:  # filed silently: stay silent about the photo too
+            return handled
+        return _with_note(handled, note)
 
-    def after_filing(self, session: Session, msg: IncomingMessage, result: _Filed) -> _Filed:
+    def after_filing(self, session: Session, msg: IncomingMessage, result: Outcome) -> Outcome:
         """A private tip was just filed (``result.tip_id``): attach the chat's held photos to it, say how many."""
-        tip_id = getattr(result, "tip_id", None)
+        tip_id = result.tip_id
         if tip_id is None:
             return result
         now = self.core.clock()
@@ -502,7 +505,7 @@ class PhotoDesk:
         notes = [self.core.texts("photos.tip_attached", count=attached)] if attached else []
         if refused is not None:
             notes.append(error_text(self.core, refused))
-        return dataclasses.replace(result, reply=_join(getattr(result, "reply", None), *notes))  # type: ignore[type-var]
+        return _with_note(result, *notes)
 
     def purge(self, now: datetime) -> None:
         """Forget held photos whose window has passed."""
@@ -526,56 +529,56 @@ class PhotoDesk:
 
     def _before(
         self, session: Session, msg: IncomingMessage, report_id: int, official: Official | None
-    ) -> Handled:
+    ) -> Outcome:
         t = self.core.texts
         report = report_repo.get_report(session, report_id)
         if report is None or (report.anonymous and not permissions.may_read_tips(official)):
-            return "photo-refused", t("commands.report_not_found", id=report_id), None
+            return Outcome("photo-refused", t("commands.report_not_found", id=report_id))
         if msg.chat_type == "private" and official is not None:
             refusal = permissions.report_scope(official, report.village, report.id)
             if refusal is not None:
-                return "photo-refused", t(refusal.key, **refusal.values), None
+                return Outcome("photo-refused", t(refusal.key, **refusal.values))
         added, note = self._attach_or_say(session, msg, report.id, "before", self._added_by(msg, official))
         if added and msg.chat_type == "group":
             self._remember(msg, "before", report.id)
         outcome = "photo-attached" if added else "photo-refused"
-        return outcome, note, report.id if msg.chat_type == "group" else None
+        return Outcome(outcome, note, report.id if msg.chat_type == "group" else None)
 
     def _after(
         self,
         session: Session,
         msg: IncomingMessage,
         args: str,
-        handle_text: Callable[[Session, IncomingMessage], Handled],
-    ) -> Handled:
-        outcome, reply, report_id = handle_text(session, msg)  # the command runs as usual
+        handle_text: Callable[[Session, IncomingMessage], Outcome],
+    ) -> Outcome:
+        handled = handle_text(session, msg)  # the command runs as usual
         match = _SINGLE_ID.match(args)
         official = official_repo.get_official(session, msg.platform, msg.sender_id)
         if match is None or official is None:
-            return outcome, reply, report_id
+            return handled
         report = report_repo.get_report(session, int(match.group(1)))
         if (
             report is None
             or report.anonymous
             or permissions.report_scope(official, report.village, report.id)
         ):
-            return outcome, reply, report_id
+            return handled
         added, note = self._attach_or_say(session, msg, report.id, "after", official_actor(official))
         if added and msg.chat_type == "group":
             self._remember(msg, "after", report.id)
-        return outcome, _join(reply if isinstance(reply, str) else None, note), report_id
+        return _with_note(handled, note)
 
     def _private(
         self,
         session: Session,
         msg: IncomingMessage,
         caption: str,
-        handle_text: Callable[[Session, IncomingMessage], Handled],
+        handle_text: Callable[[Session, IncomingMessage], Outcome],
         named: int | None,
-    ) -> Handled:
+    ) -> Outcome:
         t = self.core.texts
         if named is not None:  # a villager naming a group report in private: not from here
-            return "photo-refused", t("photos.private_refer_group", id=named), None
+            return Outcome("photo-refused", t("photos.private_refer_group", id=named))
         followed = self.current_tip(msg.platform, msg.chat_id) if self.current_tip is not None else None
         if followed is None:
             followed = self.just_filed.current(msg.platform, msg.chat_id, self.core.clock())
@@ -596,25 +599,25 @@ class PhotoDesk:
             problem = error_text(self.core, exc)
         if not caption:
             if problem is not None:
-                return "photo-refused", problem, None
+                return Outcome("photo-refused", problem)
             count = self.held.count(msg.platform, msg.chat_id, now)
             minutes = int(self.held.window.total_seconds() // 60)
-            return "photo-held", t("photos.held", count=count, minutes=minutes), None
-        outcome, reply, report_id = handle_text(session, msg)  # a tip filed from it takes the held photos
+            return Outcome("photo-held", t("photos.held", count=count, minutes=minutes))
+        handled = handle_text(session, msg)  # a tip filed from it takes the held photos
         still = self.held.count(msg.platform, msg.chat_id, now)
-        if still and outcome != "anonymous-filed":
+        if still and handled.outcome != "anonymous-filed":
             minutes = int(self.held.window.total_seconds() // 60)
             problem = _join(problem, t("photos.held_note", count=still, minutes=minutes))
-        return outcome, _join(reply if isinstance(reply, str) else None, problem), report_id
+        return _with_note(handled, problem)
 
     def _supplement(
         self,
         session: Session,
         msg: IncomingMessage,
         caption: str,
-        handle_text: Callable[[Session, IncomingMessage], Handled],
+        handle_text: Callable[[Session, IncomingMessage], Outcome],
         tip_id: int,
-    ) -> Handled:
+    ) -> Outcome:
         """A photo while the tipster follows up their tip (after /进度): it joins that tip at once."""
         label = tip_repo.tip_label(tip_id)
         try:
@@ -625,20 +628,20 @@ class PhotoDesk:
         except PhotoError as exc:
             note = error_text(self.core, exc)
         if not caption:
-            return "tip-photo", note, None
-        outcome, reply, report_id = handle_text(session, msg)  # the words supplement the tip as usual
-        return outcome, _join(reply if isinstance(reply, str) else None, note), report_id
+            return Outcome("tip-photo", note)
+        handled = handle_text(session, msg)  # the words supplement the tip as usual
+        return _with_note(handled, note)
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
-    def _album(self, session: Session, msg: IncomingMessage, official: Official | None) -> Handled | None:
+    def _album(self, session: Session, msg: IncomingMessage, official: Official | None) -> Outcome | None:
         """A wordless group photo right after the sender's last one went to a report: it goes there too."""
         last = self.group_last.get(msg.platform, _sender_key(msg), self.core.clock())
         if last is None:
             return None
         report_id, role = last
         added, note = self._attach_or_say(session, msg, report_id, role, self._added_by(msg, official))
-        return ("photo-attached" if added else "photo-refused"), note, report_id
+        return Outcome("photo-attached" if added else "photo-refused", note, report_id)
 
     def _remember(self, msg: IncomingMessage, role: str, report_id: int) -> None:
         self.group_last.put(msg.platform, _sender_key(msg), (report_id, role), self.core.clock())

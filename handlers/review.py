@@ -26,8 +26,8 @@ from handlers.arguments import ascii_chars, parse_ids
 from handlers.classifier import Classification
 from handlers.commands import parse_command
 from handlers.context import Core, official_actor
-from handlers.intake import IntakeResult, file_anonymous_report, file_group_report
-from handlers.messages import IncomingMessage
+from handlers.intake import file_anonymous_report, file_group_report
+from handlers.messages import IncomingMessage, Outcome
 from storage import groups as group_repo
 from storage import idempotency, outbox
 from storage import officials as official_repo
@@ -208,7 +208,7 @@ def _actor(ctx: CommandContext) -> str:
 
 def _file_for_sender(
     ctx: CommandContext, group: Group, original: IncomingMessage, suspected: tuple[str | None, str | None]
-) -> tuple[IntakeResult, Classification]:
+) -> tuple[Outcome, Classification]:
     """File ``original`` as a hazard of its own sender, re-classified, falling back to the suspected labels."""
     c = ctx.core.classifier.classify(original.text, "group")
     decided = replace(
@@ -221,7 +221,7 @@ def _file_for_sender(
     return file_group_report(ctx.session, ctx.core, original, group, decided), decided
 
 
-def _group_answer(ctx: CommandContext, result: IntakeResult, name: str | None, text: str) -> str:
+def _group_answer(ctx: CommandContext, result: Outcome, name: str | None, text: str) -> str:
     key = "review.filed_group_duplicate" if result.outcome == "duplicate" else "review.filed_group"
     return ctx.t(key, id=result.report_id, name=name or ctx.t("review.someone"), text=excerpt(text))
 
@@ -450,9 +450,7 @@ def is_confirmation(text: str) -> bool:
     return unicodedata.normalize("NFKC", text).strip().rstrip("。.!！") in _CONFIRM_WORDS
 
 
-def confirm_private(
-    session: Session, core: Core, msg: IncomingMessage, pending: PendingPrivate
-) -> IntakeResult:
+def confirm_private(session: Session, core: Core, msg: IncomingMessage, pending: PendingPrivate) -> Outcome:
     """File a confirmed private message anonymously and store a correction with no identity and only the hour."""
     c = pending.classification
     decided = replace(

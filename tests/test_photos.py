@@ -379,7 +379,7 @@ def test_an_officials_photos_then_rectified_go_to_the_after_side(desk: Router) -
 
 
 def test_photos_taken_by_a_transaction_that_rolls_back_wait_again(desk: Router, clock: Clock) -> None:
-    from handlers.intake import IntakeResult
+    from handlers.messages import Outcome
     from storage import tips as tip_repo
 
     desk.dispatch(photo_msg("", private=True))
@@ -390,7 +390,7 @@ def test_photos_taken_by_a_transaction_that_rolls_back_wait_again(desk: Router, 
             session, receipt_code="ABCDEFGHJKLMNPQRST", now=clock.now, kind="tip", category="mining",
             severity="major", text=TIP, confidence=0.9,
         )  # fmt: skip
-        result = desk.photos.after_filing(session, msg, IntakeResult("anonymous-filed", "ok", tip_id=tip.id))
+        result = desk.photos.after_filing(session, msg, Outcome("anonymous-filed", "ok", tip_id=tip.id))
         assert "已附照片 1 张" in result.reply  # type: ignore[attr-defined]
         assert desk.photos.held.count(msg.platform, msg.chat_id, clock.now) == 0
         session.rollback()  # e.g. a deadlock: the router will try the message again
