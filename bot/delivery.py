@@ -93,13 +93,7 @@ class DeliveryLoop:
     def _migrate(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
         """Move a group to its new chat id (or retire it if the new id is known already) with its queued pushes."""
         with self.sessions.begin() as session:
-            group = group_repo.get_group(session, platform, old_chat_id)
-            if group is not None:
-                if group_repo.get_group(session, platform, new_chat_id) is None:
-                    group.chat_id = new_chat_id
-                else:
-                    group.active = False
-            outbox_repo.readdress(session, platform, old_chat_id, new_chat_id)
+            group_repo.move_chat(session, platform, old_chat_id, new_chat_id)
         log.info("group chat id migrated", extra={"platform": platform, "chat": new_chat_id})
 
     async def _push(self, row: OutboxMessage, chat_id: str) -> None:

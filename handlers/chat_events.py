@@ -75,14 +75,7 @@ class ChatEvents:
     def migrate_chat(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
         """A group got a new chat id (Telegram group → supergroup): keep its tags and re-address queued pushes."""
         with self.core.sessions.begin() as session:
-            old = group_repo.get_group(session, platform, old_chat_id)
-            if old is None:
-                return
-            if group_repo.get_group(session, platform, new_chat_id) is None:
-                old.chat_id = new_chat_id
-            else:
-                old.active = False
-            outbox.readdress(session, platform, old_chat_id, new_chat_id)
+            group_repo.move_chat(session, platform, old_chat_id, new_chat_id)
         log.info("group chat id migrated", extra={"platform": platform, "chat": new_chat_id})
 
     def mark_inactive(self, platform: str, chat_id: str) -> None:

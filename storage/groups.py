@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.models import GROUP_KINDS, Group
+from storage.outbox import readdress
 
 # Titles come from the platform and may be longer than the column (PostgreSQL refuses, SQLite doesn't care).
 TITLE_MAX = 256
@@ -88,3 +89,15 @@ def shown_chat_id(platform: str, chat_id: str) -> str:
     if platform != "wecom":
         return chat_id
     return "key#" + hashlib.sha256(chat_id.encode()).hexdigest()[:8]
+
+
+def move_chat(session: Session, platform: str, old_chat_id: str, new_chat_id: str) -> None:
+    """A group got a new chat id (Telegram group → supergroup): it keeps its tags under the new id (or retires
+    when a group with that id is known already), and its still-queued pushes follow it."""
+    old = get_group(session, platform, old_chat_id)
+    if old is not None:
+        if get_group(session, platform, new_chat_id) is None:
+            old.chat_id = new_chat_id
+        else:
+            old.active = False
+    readdress(session, platform, old_chat_id, new_chat_id)
