@@ -14,14 +14,15 @@ PYTEST_ARGS ?= -q -ra
 
 .PHONY: run test lint format clean
 
+# Install steps write to stderr (and are not echoed), so ``printf … | make run`` prints only the bot's replies.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/python -m pip install --quiet --upgrade pip >&2
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	@echo "正在安装依赖（第一次大约需要一分钟，下面每行是一个正在下载或安装的包）……" >&2
-	$(BIN)/python -m pip install --progress-bar off -e '.[web]' >&2
-	touch $@
+	@$(BIN)/python -m pip install --progress-bar off -e '.[web]' >&2
+	@touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	@echo "正在安装依赖和测试工具（第一次需要几分钟）……"
