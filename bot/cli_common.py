@@ -134,11 +134,11 @@ def _check_contents(files: DataFiles) -> None:
     except ProfileError as exc:
         raise ConfigError(f"{exc}{files.hint('profile')}") from None
     try:
-        files.load_texts()
+        texts = files.load_texts()
     except TextsError as exc:
         raise ConfigError(f"{exc}{files.hint('texts')}") from None
     try:
-        files.load_calendar()
+        files.load_calendar(texts)  # the calendar takes its labels from the wording just read
     except CalendarError as exc:
         raise ConfigError(f"{exc}{files.hint('calendar')}") from None
     try:

@@ -106,7 +106,6 @@ class RegexCache:
 def _compile_with_program(pattern: str) -> tuple[re.Pattern[str], tuple[Any, ...] | None]:
     """Compile ``pattern`` as ``re.compile`` does, also returning the program to store (None if unavailable)."""
     try:
-        import _sre  # type: ignore[import-not-found]
         from re import _compiler, _parser  # type: ignore[attr-defined]
 
         parsed = _parser.parse(pattern, 0)
@@ -122,10 +121,7 @@ def _compile_with_program(pattern: str) -> tuple[re.Pattern[str], tuple[Any, ...
             groupindex,
             tuple(indexgroup),
         )
-        compiled = _from_program(pattern, program)
-        if compiled.pattern != pattern or not isinstance(_sre.MAGIC, int):  # pragma: no cover - sanity
-            raise TypeError("unexpected _sre")
-        return compiled, program
+        return _from_program(pattern, program), program
     except re.error:
         raise
     except Exception:  # pragma: no cover - an interpreter without these internals
