@@ -273,6 +273,16 @@ class _ChatSlot:
 # Bot API methods that put a message into a chat: these count against the chat's (and group's) limits.
 _MESSAGE_METHODS = ("send", "copyMessage", "forwardMessage")
 
+# Bot API calls in flight at once (the limiter holds the rest back, in order). 25 calls a second at up to about
+# a second each (a slow proxy) fit. PTB's own default lets 256 connections open: httpcore's pool bookkeeping,
+# run on every request, costs time quadratic in its connections, so a burst of replies that opened hundreds of
+# them (replies finish in worker threads faster than the event loop sends them) slowed every later call and fed
+# the next pile-up.
+MAX_IN_FLIGHT = 24
+# Connections kept beyond MAX_IN_FLIGHT for the calls the limiter does not see (file downloads), so these never
+# wait for a connection either.
+SPARE_CONNECTIONS = 4
+
 
 class SendLimiter(BaseRateLimiter[None]):
     """Spaces calls out: ``chat_interval`` per chat, ``group_per_minute`` per group, ``per_second`` overall.
@@ -280,8 +290,9 @@ class SendLimiter(BaseRateLimiter[None]):
     Injected into PTB (``ApplicationBuilder.rate_limiter``), so every Bot API call but getUpdates passes it:
     messages (sendMessage, sendPhoto, sendDocument, …) count per chat and overall, other calls (getFile,
     setMyCommands, …) overall. Each chat's sends go out in order (one waiter per chat at a time); a 429 seen
-    by any call pauses every call for its ``retry_after``. Once ``stop`` (set by the adapter) is set, a long
-    wait raises RetryLater.
+    by any call pauses every call for its ``retry_after``. At most ``max_in_flight`` calls are in flight at once
+    (the HTTP connection pool is sized to match). Once ``stop`` (set by the adapter) is set, a long wait raises
+    RetryLater.
     """
 
     def __init__(
@@ -290,10 +301,15 @@ class SendLimiter(BaseRateLimiter[None]):
         per_second: float = 25.0,  # Telegram allows about 30/s; keep headroom
         chat_interval: float = 1.0,
         group_per_minute: int = 20,
+        max_in_flight: int = MAX_IN_FLIGHT,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
         self.global_interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.max_in_flight = max_in_flight
+        self._in_flight = asyncio.Semaphore(max_in_flight)
         self.chat_interval = chat_interval
         self.group_per_minute = group_per_minute
         self.clock = clock
@@ -319,17 +335,18 @@ class SendLimiter(BaseRateLimiter[None]):
         data: dict[str, Any],
         rate_limit_args: None,
     ) -> bool | JSONDict | list[JSONDict]:
-        """Wait for the call's turn, make it once, and turn a 429 into a pause for every call (then re-raise)."""
+        """Wait for the call's turn and a free slot, make it once, and turn a 429 into a pause for every call."""
         chat_id = data.get("chat_id")
         if chat_id is not None and endpoint.startswith(_MESSAGE_METHODS):
             await self.acquire(str(chat_id))
         else:
             await self._take_global()
-        try:
-            return await callback(*args, **kwargs)
-        except RetryAfter as exc:
-            self.pause(retry_seconds(exc))
-            raise
+        async with self._in_flight:
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                self.pause(retry_seconds(exc))
+                raise
 
     def pause(self, seconds: float) -> None:
         """Hold back every call for ``seconds`` from now (Telegram's ``retry_after``)."""
@@ -462,6 +479,8 @@ class TelegramAdapter(Adapter):
             .job_queue(None)
             .get_updates_read_timeout(10.0)  # a margin on top of the long-poll timeout (PTB adds them)
             .rate_limiter(self.limiter)  # every Bot API call but getUpdates waits its turn here
+            # As many connections as the limiter lets calls through, and a few for downloads (see MAX_IN_FLIGHT).
+            .connection_pool_size(self.limiter.max_in_flight + SPARE_CONNECTIONS)
         )
         if self.proxy:
             builder = builder.proxy(self.proxy).get_updates_proxy(self.proxy)
