@@ -739,7 +739,7 @@ def test_an_emergency_in_a_group_is_a_hazard_even_when_it_reports_conduct(clf: C
 
 
 def test_weak_unframed_evidence_goes_to_review_with_a_suspected_category(clf: Classifier) -> None:
-    c = clf.classify("5号杆又歪了些")
+    c = clf.classify("3号杆好像又歪了点")
     assert c.review and c.intent == "chatter"
     assert c.reason.startswith("待干部确认")
     assert c.to_json()["review"] is True
@@ -1228,5 +1228,35 @@ def test_water_flowing_into_a_field_is_no_dumping(clf: Classifier) -> None:
     ],
 )
 def test_round3_chatter_sharing_hazard_words_stays_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("chatter", False), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "变压器那冒火了 电线耷拉到地上 大家都别过来",  # telling people to stay away
+        "食堂房梁咔咔响 灰一直往下掉 快把学生带出去",  # getting people out
+        "大坝漫顶了 水往下冲 快通知下面撤人",  # "quick, tell them": no notice
+        "井边的土塌了 小刘掉进去了 快拿绳子",  # a person called by name
+        "刘大爷在地窖里晕倒了 喊不应",  # a person by kinship title
+    ],
+)
+def test_round4_calls_to_act_now_are_emergencies(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "做了个梦 梦见村里着火了 吓死我了",  # a dream
+        "算了一下午的账 脑袋都快着火了",  # a head on fire
+        "今天闷得跟着了火一样 喝口冰水",  # weather as a simile
+        "前天落水的那个娃抢救过来了 谢天谢地",  # rescued: the danger is over
+        "上个月的大水早就退完了 地里又能种了",  # the flood is over
+    ],
+)
+def test_round4_figures_dreams_and_danger_over_stay_chatter(clf: Classifier, text: str) -> None:
     c = clf.classify(text)
     assert (c.intent, c.urgent) == ("chatter", False), c
