@@ -249,6 +249,14 @@ class Classifier:
             for fam in (*self._rules.evidence_patterns, *self._rules.modifier_patterns)
             if "urgent" in fam[1].roles
         ]
+        # what the rules hide (快去看, 石墩子冲走了) is hidden from that check too
+        ignore_words = sorted((w for w, e in self._rules.entries.items() if "ignore" in e.roles), key=len)
+        self._ignore_res = [compile("|".join(map(re.escape, reversed(ignore_words))))] if ignore_words else []
+        self._ignore_res += [
+            fam[0]
+            for fam in (*self._rules.evidence_patterns, *self._rules.modifier_patterns)
+            if "ignore" in fam[1].roles
+        ]
         self.max_chars = self._rules.max_chars
         self.pair_window = self._rules.pair_window
         self.hazard_threshold = self._rules.hazard_threshold
@@ -489,6 +497,8 @@ class Classifier:
     def _calls_for_help(self, norm: str) -> bool:
         """True if the message holds an urgency marker (快来人, 人没上来) or matches an emergency pattern
         (人被埋, 水还在涨); asked only of the few messages the model sends to review."""
+        for rx in self._ignore_res:
+            norm = rx.sub(lambda m: " " * len(m.group()), norm)
         if self._urgent_re is not None and self._urgent_re.search(norm) is not None:
             return True
         chars = frozenset(norm)

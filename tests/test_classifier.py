@@ -807,6 +807,19 @@ def test_a_call_for_help_the_model_agrees_with_is_an_emergency(clf: Classifier) 
     assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True)
 
 
+@pytest.mark.parametrize("text", ["你们快去看下那个老桥 那边不对劲", "河边的石墩子冲走了两个 那边不对劲"])
+def test_what_the_rules_hide_is_no_call_for_help(clf: Classifier, text: str) -> None:
+    # 快去看 is a request to look, and stepping stones swept away are no people swept away: the model's
+    # review band must not read them as a cry for help
+    saved = clf.model
+    clf.model = _FixedModel(0.6)  # type: ignore[assignment]
+    try:
+        c = clf.classify(text)
+    finally:
+        clf.model = saved
+    assert not c.urgent and c.severity != "major", c
+
+
 def test_the_rules_alone_work_without_a_model() -> None:
     rules_only = Classifier.load(use_model=False)
     assert rules_only.model is None
