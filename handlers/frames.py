@@ -117,7 +117,8 @@ def repair_undone(text: str, hit: Hit) -> bool:
         return True
     if REQUEST.search(text, max(0, hit.start - 8), hit.start):
         return True  # "希望供电部门尽快修复": a request for a repair is no repair
-    agent = text[max(0, hit.start - 4) : hit.start]
+    # the hit may begin with the agent itself ("盖子叫|人搬走了"), so its first character counts too
+    agent = text[max(0, hit.start - 4) : hit.start + 1]
     return any(a + "人" in agent for a in AGENT_MARKS)
 
 

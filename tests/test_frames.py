@@ -59,6 +59,16 @@ def test_an_undone_repair_is_not_a_repair(rules: CompiledRules) -> None:
         assert repair_undone(text, fixed) is undone
 
 
+def test_something_taken_away_by_someone_is_no_repair(rules: CompiledRules) -> None:
+    # "盖子叫人搬走了": every resolution hit, including one that begins with 人, is done to the thing
+    text = "水井的盖子叫人搬走了，剩个黑窟窿"
+    fixed = [h for h in _hits(rules, text) if "fixed" in h.entry.roles]
+    assert fixed and all(repair_undone(text, h) for h in fixed)
+    moved = "危房里的人搬走了"
+    moved_fixed = [h for h in _hits(rules, moved) if "fixed" in h.entry.roles]
+    assert moved_fixed and not any(repair_undone(moved, h) for h in moved_fixed)
+
+
 def test_dismissed_all_clear_does_not_close_the_scope(rules: CompiledRules) -> None:
     _, scopes = _scopes(rules, "锅炉压力表的针都顶到头了 烧锅炉的老汉还说没事")
     assert not scopes.negated_message
