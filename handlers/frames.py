@@ -39,6 +39,8 @@ DISMISSIVE = (
 # "希望…尽快修复", "请求…处理": asking for a repair or a fix
 REQUEST = re.compile(r"希望|请求|要求|恳请|请|盼|建议|督促|责令|尽快|赶紧|及时|派人|等待|等着|还没|尚未|迟迟")
 # "说没事接着干", "说没事 还在炒菜": an all-clear followed by carrying on is a brush-off, not an all-clear
+# "火灭了 气还开着": what follows a resolution says the danger is still there
+STILL_THERE = re.compile(r"\s?[^，。,！!？?\s]{0,3}(?:还|仍|依然|照样)(?:开着|在|冒|漏|有|没关|没停|亮着)")
 CARRY_ON = re.compile(r"[^，。,！!？?]{0,4}(?:接着|继续|照样|还让|让干|干活|开工|下井|别管|还在)")
 # "不是着火，是…的炉子冒烟": what follows a negated report and explains it
 _EXPLANATION_SEPS = (
@@ -110,11 +112,13 @@ def scope_clauses(text: str, hits: Sequence[Hit], contrast_open: frozenset[str])
 
 
 def repair_undone(text: str, hit: Hit) -> bool:
-    """True if a resolution word is not a repair: "还没修好" / "也没整改" (negated) or
-    "盖子叫人搬走了" (done by someone to it)."""
+    """True if a resolution word is not a repair: "还没修好" / "也没整改" (negated), "盖子叫人搬走了" (done by
+    someone to it) or "火灭了 气还开着" (the danger is still there)."""
     before = text[max(0, hit.start - 2) : hit.start]
     if "没" in before or "未" in before or "不" in before:
         return True
+    if STILL_THERE.match(text, hit.end):
+        return True  # "火灭了 气还开着": the fire is out, the gas is still on
     if REQUEST.search(text, max(0, hit.start - 8), hit.start):
         return True  # "希望供电部门尽快修复": a request for a repair is no repair
     # the hit may begin with the agent itself ("盖子叫|人搬走了"), so its first character counts too

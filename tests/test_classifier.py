@@ -1253,6 +1253,7 @@ def test_round3_chatter_sharing_hazard_words_stays_chatter(clf: Classifier, text
         "大坝漫顶了 水往下冲 快通知下面撤人",  # "quick, tell them": no notice
         "井边的土塌了 小刘掉进去了 快拿绳子",  # a person called by name
         "刘大爷在地窖里晕倒了 喊不应",  # a person by kinship title
+        "灶上的水烧干了 火灭了气还开着 老汉睡着了叫不起来",  # the fire is out, the gas still on
     ],
 )
 def test_round4_calls_to_act_now_are_emergencies(clf: Classifier, text: str) -> None:
@@ -1268,6 +1269,7 @@ def test_round4_calls_to_act_now_are_emergencies(clf: Classifier, text: str) -> 
         "今天闷得跟着了火一样 喝口冰水",  # weather as a simile
         "前天落水的那个娃抢救过来了 谢天谢地",  # rescued: the danger is over
         "上个月的大水早就退完了 地里又能种了",  # the flood is over
+        "厨房的油锅起火了 拿锅盖一盖就灭了 虚惊",  # put out at once
     ],
 )
 def test_round4_figures_dreams_and_danger_over_stay_chatter(clf: Classifier, text: str) -> None:

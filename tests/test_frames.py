@@ -69,6 +69,15 @@ def test_something_taken_away_by_someone_is_no_repair(rules: CompiledRules) -> N
     assert moved_fixed and not any(repair_undone(moved, h) for h in moved_fixed)
 
 
+def test_a_resolution_followed_by_danger_still_there_is_no_repair(rules: CompiledRules) -> None:
+    text = "火灭了 气还开着"
+    fixed = [h for h in _hits(rules, text) if "fixed" in h.entry.roles]
+    assert fixed and all(repair_undone(text, h) for h in fixed)
+    done = "火灭了 人都回家了"
+    done_fixed = [h for h in _hits(rules, done) if "fixed" in h.entry.roles]
+    assert done_fixed and not any(repair_undone(done, h) for h in done_fixed)
+
+
 def test_dismissed_all_clear_does_not_close_the_scope(rules: CompiledRules) -> None:
     _, scopes = _scopes(rules, "锅炉压力表的针都顶到头了 烧锅炉的老汉还说没事")
     assert not scopes.negated_message
