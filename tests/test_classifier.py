@@ -1275,3 +1275,18 @@ def test_round4_calls_to_act_now_are_emergencies(clf: Classifier, text: str) -> 
 def test_round4_figures_dreams_and_danger_over_stay_chatter(clf: Classifier, text: str) -> None:
     c = clf.classify(text)
     assert (c.intent, c.urgent) == ("chatter", False), c
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("拉学生的面包车司机一路上都在刷手机", "hazard"),  # a driver on the phone
+        ("开车的时候我手机没电了 导航用不了", "chatter"),  # a phone while driving, no hazard
+        ("司机师傅手机号多少", "chatter"),
+    ],
+)
+def test_a_driver_on_the_phone_is_a_traffic_hazard(clf: Classifier, text: str, intent: str) -> None:
+    c = clf.classify(text)
+    assert c.intent == intent, c
+    if intent == "hazard":
+        assert c.category == "traffic"
