@@ -324,6 +324,28 @@ def test_each_listing_note_names_its_own_deadline(
             assert event_.note == f"超过整改期限（{day.month}月{day.day}日），挂牌督办"
 
 
+def test_listing_notes_name_the_township_day_either_side_of_its_midnight(
+    database: Database, groups: dict[str, Group], cal: Calendar
+) -> None:
+    """Deadlines a minute either side of the township's midnight (16:00 UTC) get their own day's note."""
+    midnight = datetime(2026, 6, 8, tzinfo=TZ)
+    deadlines = [
+        midnight - timedelta(minutes=1),
+        midnight + timedelta(minutes=1),
+        datetime(2025, 12, 31, 23, 59, tzinfo=TZ),
+    ]
+    with database.sessions.begin() as s:
+        ids = {file_report(s, created_at=NOW - timedelta(days=200), deadline=d).id: d for d in deadlines}
+    with database.sessions.begin() as s:
+        assert [i.id for i in escalate_overdue(s, cal, NOW, TZ)] == sorted(ids)
+    with database.sessions() as s:
+        notes = {
+            e.report_id: e.note for e in s.scalars(select(ReportEvent).where(ReportEvent.action == "listed"))
+        }
+    assert notes == {rid: f"超过整改期限（{d.month}月{d.day}日），挂牌督办" for rid, d in ids.items()}
+    assert len(set(notes.values())) == 3  # 6月7日, 6月8日, 12月31日
+
+
 def test_the_digest_counts_what_awaits_acceptance_and_what_failed_it(
     database: Database, groups: dict[str, Group], cal: Calendar
 ) -> None:
