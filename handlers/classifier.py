@@ -123,6 +123,8 @@ _JIEBA_DICT = Path(jieba.__file__).resolve().parent / "dict.txt"
 _EVIDENCE_ROLES = frozenset({"bad", "strong", "event"})
 # Roles of a hit naming people (人还在里头, 下头有人).
 _PEOPLE_ROLES = frozenset({"people_strong", "people_weak"})
+# people there right now (还在上课, 住着, 底下一排学生等车): with danger under way they make an emergency
+_PEOPLE_NOW_ROLES = frozenset({"people_strong", "exposure"})
 # What a match of the anonymity pattern ("别跟村长说", "怕…知道是我") stands for.
 _ANON_ENTRY = Entry(frozenset({"anon"}), None, 1.0)
 # What a match of the conduct pattern ("没有…资格", "改了拉客", "过期…接着用") stands for.
@@ -584,7 +586,7 @@ class Classifier:
         if is_tip:
             ev.words.extend(h.word for h in tips.illegal + tips.anon)
         intent, vetoed = self._decide_intent(hits, ev, frames, formal, is_tip)
-        urgent = self._urgent(hits, scopes, ev.score, frames)
+        urgent = self._urgent(hits, scopes, ev.score, frames, crowd)
         if urgent and (intent == "chatter" or chat == "group"):
             # an emergency now outweighs a question or figure-of-speech frame, and in a group it is filed
             # at once even when it also reports someone's conduct
@@ -653,9 +655,10 @@ class Classifier:
             return True
         return any("local" in h.entry.roles and first < h.start < last_evidence for h in hits)
 
-    def _urgent(self, hits: Sequence[Hit], scopes: Scopes, score: float, frames: Frames) -> bool:
+    def _urgent(self, hits: Sequence[Hit], scopes: Scopes, score: float, frames: Frames, crowd: bool) -> bool:
         """True for an emergency happening now: an urgency marker (快来人, 人没上来, 一直在响) or an emergency
-        pattern, alive, with evidence, and not a notice, forwarded news, a negation or a childhood story."""
+        pattern, or danger under way (在晃, 往下掉, 冒蓝光) with people there now (还在上课, 一百多号人在里头),
+        alive, with evidence, and not a notice, forwarded news, a negation or a childhood story."""
         if frames.notice or frames.negated or frames.past_strong or frames.past or frames.figurative:
             return False
         if frames.news and not frames.local_news:
@@ -669,7 +672,11 @@ class Classifier:
             ) and any(
                 "strong" in h.entry.roles and "urgent" not in h.entry.roles and scopes.alive(h) for h in hits
             )
-        return any("urgent" in h.entry.roles and scopes.alive(h) for h in hits)
+        if any("urgent" in h.entry.roles and scopes.alive(h) for h in hits):
+            return True
+        return any("ongoing" in h.entry.roles and scopes.alive(h) for h in hits) and (
+            crowd or any(h.entry.roles & _PEOPLE_NOW_ROLES and scopes.alive(h) for h in hits)
+        )
 
     def _civic_only(self, hits: Sequence[Hit], present: set[str], scopes: Scopes, score: float) -> bool:
         """True for a civic complaint with no safety dimension (噪音扰民, 路灯不亮, 河水发黑, 非法集资): a

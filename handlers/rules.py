@@ -103,10 +103,13 @@ LIST_ROLES: dict[str, tuple[str, str]] = {
     "leak": ("severity", "leak_signs"),
     "urgent": ("emergency", "markers"),
     "emergency_event": ("emergency", "events"),
+    "ongoing": ("emergency", "ongoing"),
     "reporting": ("frames", "reporting"),
     "non_safety": ("non_safety", "words"),
     "safety_dim": ("non_safety", "safety"),
 }
+# Lists added after townships began keeping their own rules files: a file without them still loads.
+OPTIONAL_LIST_ROLES = frozenset({"ongoing"})
 # Roles a longer keyword inherits from shorter keywords inside it ("非法开采" is also "非法").
 INHERITED = frozenset(
     {
@@ -593,8 +596,12 @@ def _add_listed_words(lexicon: _Lexicon, rules: Mapping[str, Any]) -> None:
     """The plain word lists (states, negation, resolution, frames, tips, severity, formal, ignore)."""
     for role, (section, key) in LIST_ROLES.items():
         table = require(rules, section, "", dict)
+        if role in OPTIONAL_LIST_ROLES and key not in table:
+            continue  # a rules file written before the list existed
         for word in str_list(table, key, f"{section}."):
             _add(lexicon, word, role)
+            if role == "ongoing":
+                _add(lexicon, word, "bad")  # danger under way (在掉灰) is a bad state as well
 
 
 def _add_categorised_words(lexicon: _Lexicon, rules: Mapping[str, Any]) -> None:

@@ -261,7 +261,7 @@ SCHEMA = Table(
                 "crowd_pattern": REGEX,
             }
         ),
-        "emergency": optional(Table({"markers": WORDS, "events": WORDS})),
+        "emergency": optional(Table({"markers": WORDS, "events": WORDS, "ongoing": optional(WORDS)})),
         # word classes a pattern's regex names as {people} or {vehicles}
         "classes": optional(Table({"people": optional(WORDS), "vehicles": optional(WORDS)})),
         "non_safety": optional(Table({"words": WORDS, "safety": WORDS})),

@@ -1290,3 +1290,37 @@ def test_a_driver_on_the_phone_is_a_traffic_hazard(clf: Classifier, text: str, i
     assert c.intent == intent, c
     if intent == "hazard":
         assert c.category == "traffic"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "食堂的吊顶在往下掉 学生还在里头吃饭",  # danger under way, people there now
+        "村委会的房梁咔咔响 正开会 三十多个人在里头",  # a meeting under way is no notice
+        "我叔下沼气池掏渣 下去就倒了",  # a confined space
+        "楼道里电瓶车炸了 烟太大下不去",  # 炸了 is literal here
+        "野猪冲进学校了 顶伤一个娃",  # an animal attacking now
+        "脚手架塌了一半 两个工人在半空吊着",  # people hanging in mid-air
+    ],
+)
+def test_round5_danger_under_way_with_people_there_is_an_emergency(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+def test_danger_under_way_with_nobody_there_is_a_hazard_not_an_emergency(clf: Classifier) -> None:
+    c = clf.classify("村口那根电线杆在晃 风还挺大")
+    assert (c.intent, c.urgent) == ("hazard", False), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "被困的五个矿工全部获救了 谢天谢地",  # the rescue is over
+        "今天下午消防演习 大家听到警报别慌",  # a drill
+        "矿上招井下工人 包吃住 有意者私聊",  # a job advert
+    ],
+)
+def test_round5_rescues_drills_and_adverts_stay_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("chatter", False), c

@@ -166,3 +166,11 @@ def test_small_dictionaries_are_never_cached(tmp_path: Path, monkeypatch: pytest
     words.write_text("堡坎 5 n\n", encoding="utf-8")
     assert load_nouns([words], frozenset({"n"}), frozenset()) == {"堡坎"}
     assert not list(tmp_path.glob("anquan-nouns-*"))
+
+
+def test_ongoing_danger_words_are_bad_states_and_an_older_rules_file_without_them_loads() -> None:
+    rules = read_rules(DEFAULT_RULES)
+    entries = compile_rules(rules, frozenset()).entries
+    assert {"ongoing", "bad"} <= entries["在掉灰"].roles
+    older = {**rules, "emergency": {k: v for k, v in rules["emergency"].items() if k != "ongoing"}}
+    assert "在掉灰" not in compile_rules(older, frozenset()).entries
