@@ -1324,3 +1324,20 @@ def test_danger_under_way_with_nobody_there_is_a_hazard_not_an_emergency(clf: Cl
 def test_round5_rescues_drills_and_adverts_stay_chatter(clf: Classifier, text: str) -> None:
     c = clf.classify(text)
     assert (c.intent, c.urgent) == ("chatter", False), c
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("洗衣机一碰就麻手 是不是漏电了", "hazard"),  # a worried question about one's own hazard is a report
+        ("后山那个老窑口又在冒烟 不是早封了吗", "hazard"),  # a rhetorical question, no resolution
+        ("车间里一股怪味 好几个人头疼 厂长说正常", "hazard"),  # a boss brushing it off is no all-clear
+        ("上坟的人烧完纸 火还没熄就走了", "hazard"),  # a fire left burning
+        ("礼堂顶上掉了几块瓦 周末还在里面放电影", "hazard"),  # 放电影 is a film show, no figure of speech
+        ("我表哥打电话回来说东莞那边一个厂着火了 不是他们厂", "chatter"),  # news from far away
+        ("俗话说小孩玩火夜里尿炕", "chatter"),  # a folk saying
+    ],
+)
+def test_round5_village_questions_brush_offs_and_far_news(clf: Classifier, text: str, intent: str) -> None:
+    c = clf.classify(text)
+    assert c.intent == intent, c
