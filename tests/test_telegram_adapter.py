@@ -608,3 +608,29 @@ async def test_a_stopping_bot_does_not_wait_for_the_limiter_inside_ptb(connected
         await adapter.deliver(Reply("-4128856402", "已登记隐患 #1", "412"))
     assert time.monotonic() - started < 1
     assert api.sent == []
+
+
+async def test_the_limiter_bounds_bot_api_calls_in_flight_and_keeps_them_all() -> None:
+    # a burst of replies waits its turn instead of opening a connection each (PTB's pool of 256 made the
+    # pool bookkeeping starve the event loop under load)
+    limiter = SendLimiter(per_second=0, chat_interval=0, group_per_minute=10**9, max_in_flight=3)
+    running = peak = 0
+    release = asyncio.Event()
+
+    async def call() -> bool:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await release.wait()
+        running -= 1
+        return True
+
+    tasks = [
+        asyncio.create_task(limiter.process_request(call, (), {}, "sendMessage", {"chat_id": -i}, None))
+        for i in range(1, 11)
+    ]
+    await asyncio.sleep(0.05)
+    assert running == peak == 3
+    release.set()
+    assert all(await asyncio.gather(*tasks))
+    assert peak == 3
