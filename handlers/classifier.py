@@ -125,6 +125,10 @@ _EVIDENCE_ROLES = frozenset({"bad", "strong", "event"})
 _PEOPLE_ROLES = frozenset({"people_strong", "people_weak"})
 # people there right now (还在上课, 住着, 底下一排学生等车): with danger under way they make an emergency
 _PEOPLE_NOW_ROLES = frozenset({"people_strong", "exposure"})
+# "一刮风就往下掉", "老往下掉": a danger that keeps recurring is a hazard to file, not an emergency under way
+_HABITUAL_BEFORE = re.compile(
+    r"(?:老是?|总是?|经常|常常|天天|每天|动不动就|时不时|一[^，。,！!？?\s]{0,3}就)\s?$"
+)
 # What a match of the anonymity pattern ("别跟村长说", "怕…知道是我") stands for.
 _ANON_ENTRY = Entry(frozenset({"anon"}), None, 1.0)
 # What a match of the conduct pattern ("没有…资格", "改了拉客", "过期…接着用") stands for.
@@ -586,7 +590,7 @@ class Classifier:
         if is_tip:
             ev.words.extend(h.word for h in tips.illegal + tips.anon)
         intent, vetoed = self._decide_intent(hits, ev, frames, formal, is_tip)
-        urgent = self._urgent(hits, scopes, ev.score, frames, crowd)
+        urgent = self._urgent(text, hits, scopes, ev.score, frames, crowd)
         if urgent and (intent == "chatter" or chat == "group"):
             # an emergency now outweighs a question or figure-of-speech frame, and in a group it is filed
             # at once even when it also reports someone's conduct
@@ -655,9 +659,11 @@ class Classifier:
             return True
         return any("local" in h.entry.roles and first < h.start < last_evidence for h in hits)
 
-    def _urgent(self, hits: Sequence[Hit], scopes: Scopes, score: float, frames: Frames, crowd: bool) -> bool:
+    def _urgent(
+        self, text: str, hits: Sequence[Hit], scopes: Scopes, score: float, frames: Frames, crowd: bool
+    ) -> bool:
         """True for an emergency happening now: an urgency marker (快来人, 人没上来, 一直在响) or an emergency
-        pattern, or danger under way (在晃, 往下掉, 冒蓝光) with people there now (还在上课, 一百多号人在里头),
+        pattern, or danger under way (在晃, 往下掉, 冒蓝光; not "一刮风就往下掉") with people there now (还在上课),
         alive, with evidence, and not a notice, forwarded news, a negation or a childhood story."""
         if frames.notice or frames.negated or frames.past_strong or frames.past or frames.figurative:
             return False
@@ -674,9 +680,12 @@ class Classifier:
             )
         if any("urgent" in h.entry.roles and scopes.alive(h) for h in hits):
             return True
-        return any("ongoing" in h.entry.roles and scopes.alive(h) for h in hits) and (
-            crowd or any(h.entry.roles & _PEOPLE_NOW_ROLES and scopes.alive(h) for h in hits)
-        )
+        return any(
+            "ongoing" in h.entry.roles
+            and scopes.alive(h)
+            and _HABITUAL_BEFORE.search(text, max(0, h.start - 6), h.start) is None
+            for h in hits
+        ) and (crowd or any(h.entry.roles & _PEOPLE_NOW_ROLES and scopes.alive(h) for h in hits))
 
     def _civic_only(self, hits: Sequence[Hit], present: set[str], scopes: Scopes, score: float) -> bool:
         """True for a civic complaint with no safety dimension (噪音扰民, 路灯不亮, 河水发黑, 非法集资): a

@@ -1308,8 +1308,17 @@ def test_round5_danger_under_way_with_people_there_is_an_emergency(clf: Classifi
     assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
 
 
-def test_danger_under_way_with_nobody_there_is_a_hazard_not_an_emergency(clf: Classifier) -> None:
-    c = clf.classify("村口那根电线杆在晃 风还挺大")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "村口那根电线杆在晃 风还挺大",  # nobody there
+        "戏楼檐子上的瓦一刮风就往下掉 底下天天有人晒太阳",  # it keeps happening: file it, no emergency
+    ],
+)
+def test_danger_recurring_or_with_nobody_there_is_a_hazard_not_an_emergency(
+    clf: Classifier, text: str
+) -> None:
+    c = clf.classify(text)
     assert (c.intent, c.urgent) == ("hazard", False), c
 
 
