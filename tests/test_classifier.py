@@ -1350,3 +1350,9 @@ def test_round5_rescues_drills_and_adverts_stay_chatter(clf: Classifier, text: s
 def test_round5_village_questions_brush_offs_and_far_news(clf: Classifier, text: str, intent: str) -> None:
     c = clf.classify(text)
     assert c.intent == intent, c
+
+
+def test_no_warning_sign_is_a_missing_sign_not_an_unlicensed_vehicle(clf: Classifier) -> None:
+    # 没牌子 is a missing warning sign (a hazard), not 没牌照 (conduct for a tip)
+    c = clf.classify("村后挖的水坑边上没栏杆也没牌子 娃娃放学老去")
+    assert (c.intent, c.category) == ("hazard", "water"), c
