@@ -1367,3 +1367,33 @@ def test_no_warning_sign_is_a_missing_sign_not_an_unlicensed_vehicle(clf: Classi
 )
 def test_fear_of_reprisal_about_a_hazard_makes_a_tip(clf: Classifier, text: str) -> None:
     assert clf.classify(text, "private").intent == "tip"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "王家柴房冒烟了 快提水",  # a call to bring water
+        "刘家屯的草垛着了 风还大",  # a stack caught fire
+        "娃娃不见了 就在水库边上玩的",  # a child missing by the water
+        "拉煤的大车侧翻了 司机卡在车里",  # a vehicle overturned, the driver stuck
+        "那边房子塌了快来",  # a bare collapse and a call
+        "大棚让雪压塌了 放羊的还在里头",  # a collapse with someone inside
+    ],
+)
+def test_round6_short_cries_and_consequences_are_emergencies(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "家里液化气罐没气了 谁有换气的电话",  # asking for the gas man
+        "着火了吗？没有 是隔壁在熏腊肉",  # explained away
+        "晚霞红得像着了火一样 好看",  # a simile
+        "快来看 我家的花开了",  # 快来看 is no call for help
+    ],
+)
+def test_round6_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("chatter", False), c
