@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Iterable
@@ -1397,3 +1398,20 @@ def test_round6_short_cries_and_consequences_are_emergencies(clf: Classifier, te
 def test_round6_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
     c = clf.classify(text)
     assert (c.intent, c.urgent) == ("chatter", False), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "村口的电线垂得太低 拉草的车过去差一点就挂上了",  # a near miss with 挂
+        "猪圈的烤灯挂在草堆上 草都烤黄了",  # scorched straw
+    ],
+)
+def test_round6_near_misses_and_scorch_marks_are_hazards_to_the_rules_alone(text: str) -> None:
+    # the rules alone, so the model's second opinion cannot hide a missing rule
+    assert _rules_only().classify(text).intent == "hazard"
+
+
+@functools.cache
+def _rules_only() -> Classifier:
+    return Classifier.load(use_model=False)
