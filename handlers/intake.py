@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
@@ -30,6 +30,17 @@ RECEIPT_LENGTH = 18  # 18 symbols of a 31-letter alphabet: about 89 bits
 def format_receipt(code: str) -> str:
     """Group a receipt code in sixes so it can be copied by hand: ABC234-DEF567-GHJ89K."""
     return "-".join(code[i : i + 6] for i in range(0, len(code), 6))
+
+
+class FiledCard(NamedTuple):
+    """What a hazard's reply card shows, taken from the fields it was filed with (no Report loaded back)."""
+
+    id: int
+    category: str
+    severity: str
+    location: str | None
+    village: str | None
+    deadline: datetime | None
 
 
 def _deadline(core: Core, severity: str, now: datetime) -> datetime:
@@ -130,11 +141,11 @@ def file_group_report(
     candidates, recent = _lookups(session, core, fields, now)
     original = _find_duplicate(session, core, fields, candidates)
     if original is not None:
-        dup = report_repo.create_report(
+        dup_id = report_repo.file_hazard(
             session, actor=actor, status="duplicate", duplicate_of=original.id, deadline=None, **fields
         )
-        report_repo.add_event(session, original, actor, "reported-again", note=f"#{dup.id}", at=now)
-        log.info("report linked as duplicate", extra={"report": dup.id, "original": original.id})
+        report_repo.add_event(session, original, actor, "reported-again", note=f"#{dup_id}", at=now)
+        log.info("report linked as duplicate", extra={"report": dup_id, "original": original.id})
         status = t.label("statuses", original.status)
         reply = t("replies.hazard_duplicate", id=original.id, status=status)
         return Outcome("duplicate", with_advice(core, c, reply), original.id)
@@ -146,8 +157,14 @@ def file_group_report(
             )
         if recent >= core.profile.reports_per_hour:
             return Outcome("flood-limited", t("replies.flood_limited", hotline=core.profile.hotline))
-    report = report_repo.create_report(
-        session, actor=actor, deadline=_deadline(core, fields["severity"], now), **fields
+    deadline = _deadline(core, fields["severity"], now)
+    report = FiledCard(
+        report_repo.file_hazard(session, actor=actor, deadline=deadline, **fields),
+        fields["category"],
+        fields["severity"],
+        fields["location"],
+        fields["village"],
+        deadline,
     )
     silent = c.confidence < core.profile.reply_threshold and not c.urgent
     log.info("hazard filed", extra={"report": report.id, "silent": silent})
@@ -164,7 +181,7 @@ def with_advice(core: Core, c: Classification, reply: str) -> str:
     return f"{advice}\n{reply}"
 
 
-def hazard_reply(core: Core, report: Report, group: Group | None) -> str:
+def hazard_reply(core: Core, report: Report | FiledCard, group: Group | None) -> str:
     """The card a villager gets back for a filed hazard."""
     t = core.texts
     place = report.location or report.village or (group.unit if group else None) or t("replies.place_unknown")

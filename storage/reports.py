@@ -23,9 +23,16 @@ _INSERT_REPORT = select(Report).from_statement(insert(_REPORTS).returning(*_R))
 _INSERT_EVENT = insert(cast(Table, ReportEvent.__table__))
 
 
+# ``file_hazard``'s INSERT on SQLite: only what the "filed" event needs back, no ORM object to load.
+_INSERT_REPORT_ID = insert(_REPORTS).returning(_R.id, _R.created_at, _R.status)
+
+
 @lru_cache(maxsize=32)
-def _filed_with_event(keys: Iterable[str]) -> ExecutableReturnsRows:
-    """PostgreSQL: the report and its "filed" event in one statement (the event's INSERT in a CTE), by given fields."""
+def _filed_with_event(keys: Iterable[str], number_only: bool = False) -> ExecutableReturnsRows:
+    """PostgreSQL: the report and its "filed" event in one statement (the event's INSERT in a CTE), by given fields.
+
+    With ``number_only`` a plain Core statement that returns the new report's number alone; else one loading a Report.
+    """
     filed = (
         insert(_REPORTS)
         .values({key: bindparam(key, type_=_R[key].type) for key in keys})
@@ -42,6 +49,8 @@ def _filed_with_event(keys: Iterable[str]) -> ExecutableReturnsRows:
             filed.c.status,
         ),
     )
+    if number_only:
+        return select(filed.c.id).add_cte(event.cte("filed_event"))
     return select(Report).from_statement(select(*filed.c).add_cte(event.cte("filed_event")))
 
 
@@ -126,12 +135,7 @@ def create_report(
     No unit-of-work flush: the report comes back from ``INSERT … RETURNING`` as a persistent object, its event from a
     second plain INSERT (SQLite) or from a CTE of the same statement (PostgreSQL).
     """
-    unknown = fields.keys() - _R.keys()
-    if unknown:  # a plain INSERT would silently drop them
-        raise TypeError(f"unknown report fields: {', '.join(sorted(unknown))}")
-    if receipt_code is not None:
-        fields["receipt_hash"] = hash_code(receipt_code)
-    fields["status"] = fields.get("status") or "reported"
+    _check_fields(fields, receipt_code)
     if session.get_bind().dialect.name == "postgresql":  # one round trip for both rows
         stmt = _filed_with_event(tuple(sorted(fields)))
         return session.scalars(stmt, {**fields, "filed_by": actor}).one()
@@ -149,6 +153,42 @@ def create_report(
         },
     )
     return report
+
+
+def file_hazard(session: Session, *, actor: str, **fields: object) -> int:
+    """``create_report`` for a caller that needs only the new report's number: the same rows, no Report loaded.
+
+    Filing a group hazard reads nothing back but the number (its reply is made from the fields it gave), and
+    loading a whole Report costs more CPU than the INSERT itself.
+    """
+    _check_fields(fields, None)
+    if session.get_bind().dialect.name == "postgresql":  # one round trip for both rows
+        stmt = _filed_with_event(tuple(sorted(fields)), number_only=True)
+        return int(session.execute(stmt, {**fields, "filed_by": actor}).scalar_one())
+    filed = session.execute(_INSERT_REPORT_ID, fields).one()
+    session.execute(
+        _INSERT_EVENT,
+        {
+            "report_id": filed.id,
+            "actor": actor,
+            "action": "filed",
+            "from_status": None,
+            "to_status": filed.status,
+            "note": None,
+            "at": filed.created_at,
+        },
+    )
+    return int(filed.id)
+
+
+def _check_fields(fields: dict[str, object], receipt_code: str | None) -> None:
+    """Refuse unknown report fields, hash a receipt code into ``receipt_hash`` and default the status (in place)."""
+    unknown = fields.keys() - _R.keys()
+    if unknown:  # a plain INSERT would silently drop them
+        raise TypeError(f"unknown report fields: {', '.join(sorted(unknown))}")
+    if receipt_code is not None:
+        fields["receipt_hash"] = hash_code(receipt_code)
+    fields["status"] = fields.get("status") or "reported"
 
 
 def get_report(session: Session, report_id: int) -> Report | None:
