@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# bump when the shape of a cached value changes
-CACHE_FORMAT = "1"
+# bump when the shape of a cached value changes (2: regex programs carry first-character gates)
+CACHE_FORMAT = "2"
 
 
 def cache_path(kind: str, parts: Iterable[bytes | str]) -> Path:
@@ -109,6 +109,9 @@ def _compile_with_program(pattern: str) -> tuple[re.Pattern[str], tuple[Any, ...
         from re import _compiler, _parser  # type: ignore[attr-defined]
 
         parsed = _parser.parse(pattern, 0)
+        if not parsed.state.flags & re.IGNORECASE:
+            _gate_branches(_parser, parsed, at_start=True)
+            _gate_start(_parser, parsed)
         code = _compiler._code(parsed, 0)
         groupindex = dict(parsed.state.groupdict)
         indexgroup: list[str | None] = [None] * parsed.state.groups
@@ -126,6 +129,112 @@ def _compile_with_program(pattern: str) -> tuple[re.Pattern[str], tuple[Any, ...
         raise
     except Exception:  # pragma: no cover - an interpreter without these internals
         return re.compile(pattern), None
+
+
+# an alternation with at least this many branches gets a first-character gate
+_GATE_BRANCHES = 4
+# zero-width items: assertions and anchors (a gate may go before a run of them)
+_ZERO_WIDTH = frozenset({"ASSERT", "ASSERT_NOT", "AT"})
+
+
+def _gate_branches(parser: Any, seq: Any, at_start: bool = False) -> None:
+    """Put a look-ahead for the possible first characters before every long alternation in a parsed regex.
+
+    ``re`` tries the branches of an alternation one after another at every position it reaches them (after a
+    lazy gap such as ``[^，。]{0,10}?`` that is every position of the gap); a look-ahead on a character set is
+    one table look-up that rejects most positions at once. The gate is implied by the alternation itself (every
+    branch starts with one of its characters), so the regex matches exactly what it matched before. It goes
+    before the zero-width assertions right in front of the alternation (they commute), and never at the very
+    start of the regex, whose first characters ``re`` already uses to skip ahead while searching.
+    """
+    data = seq.data
+    i = 0
+    while i < len(data):
+        op, av = data[i]
+        name = str(op)
+        if name == "BRANCH":
+            for alt in av[1]:
+                _gate_branches(parser, alt, at_start and i == 0)
+        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
+            _gate_branches(parser, av[-1] if name == "SUBPATTERN" else av, at_start and i == 0)
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT", "ASSERT", "ASSERT_NOT"):
+            _gate_branches(parser, av[-1])
+        if not (at_start and all(str(o) in _ZERO_WIDTH for o, _ in data[:i])) and _long_branch(data[i]):
+            first = _first_chars(data[i])
+            if first:
+                at = i
+                while at > 0 and str(data[at - 1][0]) in _ZERO_WIDTH:
+                    at -= 1
+                gate = parser.SubPattern(
+                    seq.state, [(parser.IN, [(parser.LITERAL, c) for c in sorted(first)])]
+                )
+                data.insert(at, (parser.ASSERT, (1, gate)))
+                i += 1
+        i += 1
+
+
+def _gate_start(parser: Any, parsed: Any) -> None:
+    """Give a regex whose first characters ``re`` cannot see (it starts with look-behinds, or with alternatives
+    that start with groups) a look-ahead for them: without it ``re`` tries the whole regex at every position."""
+    data = parsed.data
+    while data and str(data[0][0]) == "SUBPATTERN":
+        data = data[0][1][-1].data
+    if not data:
+        return
+    op, av = data[0]
+    name = str(op)
+    if name in ("LITERAL", "IN") or (
+        name == "BRANCH" and all(alt.data and str(alt.data[0][0]) == "LITERAL" for alt in av[1])
+    ):
+        return  # re searches for these first characters itself
+    first = _first_of_seq(parsed.data)
+    if first:
+        gate = parser.SubPattern(parsed.state, [(parser.IN, [(parser.LITERAL, c) for c in sorted(first)])])
+        parsed.data.insert(0, (parser.ASSERT, (1, gate)))
+
+
+def _long_branch(item: tuple[Any, Any]) -> bool:
+    """True for an alternation of at least ``_GATE_BRANCHES`` branches, bare or as the first item of a group."""
+    op, av = item
+    name = str(op)
+    if name == "SUBPATTERN":
+        inner = av[-1].data
+        return bool(inner) and _long_branch(inner[0])
+    return name == "BRANCH" and len(av[1]) >= _GATE_BRANCHES
+
+
+def _first_chars(item: tuple[Any, Any]) -> set[int] | None:
+    """The code points a match of one parsed item can start with, or None when unknown or it can match empty."""
+    op, av = item
+    name = str(op)
+    if name == "LITERAL":
+        return {av}
+    if name == "IN":
+        if not all(str(o) == "LITERAL" for o, _ in av):
+            return None
+        return {v for _, v in av}
+    if name == "SUBPATTERN":
+        return _first_of_seq(av[-1].data)
+    if name == "BRANCH":
+        union: set[int] = set()
+        for alt in av[1]:
+            sub = _first_of_seq(alt.data)
+            if sub is None:
+                return None
+            union |= sub
+        return union
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[0] >= 1:
+        return _first_of_seq(av[-1].data)
+    return None
+
+
+def _first_of_seq(data: list[tuple[Any, Any]]) -> set[int] | None:
+    """The first characters of a sequence: those of its first item that is not zero-width."""
+    for item in data:
+        if str(item[0]) in _ZERO_WIDTH:
+            continue
+        return _first_chars(item)
+    return None  # an empty sequence matches the empty string
 
 
 def _from_program(pattern: str, program: tuple[Any, ...]) -> re.Pattern[str]:
