@@ -109,10 +109,11 @@ def _compile_with_program(pattern: str) -> tuple[re.Pattern[str], tuple[Any, ...
         from re import _compiler, _parser  # type: ignore[attr-defined]
 
         parsed = _parser.parse(pattern, 0)
+        first = None
         if not parsed.state.flags & re.IGNORECASE:
             _gate_branches(_parser, parsed, at_start=True)
-            _gate_start(_parser, parsed)
-        code = _compiler._code(parsed, 0)
+            first = _hidden_first_chars(parsed)
+        code = _code_searching_for(_compiler, parsed, first) if first else _compiler._code(parsed, 0)
         groupindex = dict(parsed.state.groupdict)
         indexgroup: list[str | None] = [None] * parsed.state.groups
         for name, i in groupindex.items():
@@ -173,24 +174,38 @@ def _gate_branches(parser: Any, seq: Any, at_start: bool = False) -> None:
         i += 1
 
 
-def _gate_start(parser: Any, parsed: Any) -> None:
-    """Give a regex whose first characters ``re`` cannot see (it starts with look-behinds, or with alternatives
-    that start with groups) a look-ahead for them: without it ``re`` tries the whole regex at every position."""
+def _hidden_first_chars(parsed: Any) -> set[int] | None:
+    """The characters every match of a regex starts with, when ``re`` cannot see them itself (the regex starts
+    with look-behinds, or with alternatives that start with groups); None when ``re`` sees them or they are
+    unknown. Without them ``re`` runs the whole regex from every position of the text."""
     data = parsed.data
     while data and str(data[0][0]) == "SUBPATTERN":
         data = data[0][1][-1].data
     if not data:
-        return
+        return None
     op, av = data[0]
     name = str(op)
     if name in ("LITERAL", "IN") or (
         name == "BRANCH" and all(alt.data and str(alt.data[0][0]) == "LITERAL" for alt in av[1])
     ):
-        return  # re searches for these first characters itself
-    first = _first_of_seq(parsed.data)
-    if first:
-        gate = parser.SubPattern(parsed.state, [(parser.IN, [(parser.LITERAL, c) for c in sorted(first)])])
-        parsed.data.insert(0, (parser.ASSERT, (1, gate)))
+        return None  # re searches for these first characters itself
+    return _first_of_seq(parsed.data) or None
+
+
+def _code_searching_for(compiler: Any, parsed: Any, first: set[int]) -> list[int]:
+    """``re._compiler._code`` with the info block ``re`` writes for a regex it knows the first characters of:
+    the search then skips, in C, every position whose character is not one of ``first``."""
+    flags = parsed.state.flags
+    lo, hi = parsed.getwidth()
+    if lo == 0 or lo >= compiler.MAXCODE:
+        return compiler._code(parsed, 0)  # type: ignore[no-any-return]
+    code: list[int] = [compiler.INFO, 0, compiler.SRE_INFO_CHARSET, lo, min(hi, compiler.MAXCODE)]
+    charset, _ = compiler._optimize_charset([(compiler.LITERAL, c) for c in sorted(first)])
+    compiler._compile_charset(charset, flags, code)
+    code[1] = len(code) - 1
+    compiler._compile(code, parsed.data, flags)
+    code.append(compiler.SUCCESS)
+    return code
 
 
 def _long_branch(item: tuple[Any, Any]) -> bool:
