@@ -33,7 +33,9 @@ scoring) and ``severity`` (the severity rule set).
 from __future__ import annotations
 
 import logging
+import marshal
 import re
+import tempfile
 import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -149,6 +151,28 @@ def _literal_inside_emergencies(hits: list[Hit]) -> list[Hit]:
             and any(a <= h.start and h.end <= b for a, b in spans)
         )
     ]
+
+
+def _initialize(tokenizer: jieba.Tokenizer) -> None:
+    """``tokenizer.initialize()``, reading jieba's dictionary cache in one read when jieba would use it.
+
+    jieba loads its prefix dictionary (``jieba.cache`` in the temporary directory, ~9 MB) with ``marshal.load``
+    on the open file, which reads each of its 350,000 entries separately; decoding the file's bytes at once
+    gives the same dictionary about three times faster. Anything unusual (another dictionary or cache file, a
+    missing or broken cache) is left to jieba itself."""
+    if tokenizer.dictionary == jieba.DEFAULT_DICT and not tokenizer.cache_file and not tokenizer.tmp_dir:
+        try:
+            freq, total = marshal.loads((Path(tempfile.gettempdir()) / "jieba.cache").read_bytes())
+        except Exception:  # as jieba: any problem with its cache means building the dictionary again
+            pass
+        else:
+            if isinstance(freq, dict) and isinstance(total, int):
+                with tokenizer.lock:
+                    if not tokenizer.initialized:
+                        tokenizer.FREQ, tokenizer.total = freq, total
+                        tokenizer.initialized = True
+                return
+    tokenizer.initialize()
 
 
 class _CachedSegmenter:
@@ -287,7 +311,7 @@ class Classifier:
         regexes.save()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tokenizer.initialize()
+            _initialize(tokenizer)
             tokenizer.load_userdict(str(userdict))
         for place in names:
             tokenizer.add_word(place, freq=50000)

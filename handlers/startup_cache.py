@@ -36,8 +36,9 @@ def cache_path(kind: str, parts: Iterable[bytes | str]) -> Path:
 def read_cached(path: Path) -> Any:
     """The value marshalled at ``path``, or None when it is missing or unreadable."""
     try:
-        with path.open("rb") as fh:
-            return marshal.load(fh)
+        # one read, then decode from memory: marshal.load on a file object reads each object separately,
+        # which makes loading a large value several times slower
+        return marshal.loads(path.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         return None
 
