@@ -418,10 +418,12 @@ class Classifier:
         norm = self.normalize(stripped)  # once: the rules and the model read the same folded text
         if not norm:
             return Classification("chatter", None, None, None, 0.99, ())
-        verdict = self._rules_on(norm, chat, trace)
+        # the hits are recorded even when nobody asked for a trace: the model's weak-signal check reads them
+        seen: dict[str, Any] = {} if trace is None else trace
+        verdict = self._rules_on(norm, chat, seen)
         if self.model is None or verdict.intent in ("hazard", "tip"):
             return verdict
-        return self._second_opinion(norm, chat, verdict, trace)
+        return self._second_opinion(norm, chat, verdict, seen)
 
     def _second_opinion(
         self,
@@ -464,7 +466,9 @@ class Classifier:
                 model_score=score,
                 urgent=True,
             )
-        signals = self._weak_signals(norm, chat) if score >= WEAK_RULE_MODEL_SCORE and not framed else []
+        signals = (
+            self._weak_signals(norm, chat, trace) if score >= WEAK_RULE_MODEL_SCORE and not framed else []
+        )
         if signals and not asked:
             # a weak rule signal nobody framed away, and a model that is sure: two opinions agree, file it
             return replace(
@@ -499,11 +503,12 @@ class Classifier:
             model_score=score,
         )
 
-    def _weak_signals(self, norm: str, chat: str) -> list[str]:
-        """The things and states the rules saw in a message they called chatter (asked again only for the few
-        messages the model is sure about)."""
-        seen: dict[str, Any] = {}
-        self._rules_on(norm, chat, seen)
+    def _weak_signals(self, norm: str, chat: str, trace: dict[str, Any] | None = None) -> list[str]:
+        """The things and states the rules saw in a message they called chatter (the hits recorded in ``trace``
+        by the rules' pass, or the rules asked again)."""
+        seen: dict[str, Any] = trace if trace is not None and "hits" in trace else {}
+        if not seen:
+            self._rules_on(norm, chat, seen)
         return list(dict.fromkeys(h.word for h in seen.get("hits", ()) if h.entry.roles & _WEAK_SIGNAL_ROLES))
 
     def _calls_for_help(self, norm: str) -> bool:

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# bump when the shape of a cached value changes (2: regex programs carry first-character gates)
-CACHE_FORMAT = "2"
+# bump when the shape of a cached value changes (3: regex programs carry first-character gates and tries)
+CACHE_FORMAT = "3"
 
 
 def cache_path(kind: str, parts: Iterable[bytes | str]) -> Path:
@@ -155,6 +155,10 @@ def _gate_branches(parser: Any, seq: Any, at_start: bool = False) -> None:
         op, av = data[i]
         name = str(op)
         if name == "BRANCH":
+            trie = _literal_trie(parser, seq.state, av[1])
+            if trie is not None:
+                data[i] = (op, (av[0], trie))
+                op, av = data[i]
             for alt in av[1]:
                 _gate_branches(parser, alt, at_start and i == 0)
         elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
@@ -207,6 +211,49 @@ def _code_searching_for(compiler: Any, parsed: Any, first: set[int]) -> list[int
     compiler._compile(code, parsed.data, flags)
     code.append(compiler.SUCCESS)
     return code
+
+
+def _literal_trie(parser: Any, state: Any, alternatives: list[Any]) -> list[Any] | None:
+    """The branches of an alternation of plain words (``老人|老汉|娃娃|娃``) rewritten as a trie
+    (``老(?:人|汉)|娃(?:娃|)``), or None when the alternation is not one ``re`` matches the same way as its trie.
+
+    ``re`` tries the branches in order; the words that match at one position are prefixes of each other, so
+    when every word comes before the words that are its own prefixes, the order they are tried in is longest
+    first, exactly as in the trie, which tries one branch per character instead of every word."""
+    words: list[tuple[int, ...]] = []
+    for alt in alternatives:
+        if not alt.data or any(str(o) != "LITERAL" for o, _ in alt.data):
+            return None
+        words.append(tuple(v for _, v in alt.data))
+    seen: set[tuple[int, ...]] = set()
+    for word in words:
+        if any(word[:n] in seen for n in range(1, len(word) + 1)):
+            return None  # a shorter word (or the same) comes first: re would try it before the longer one
+        seen.add(word)
+    root: dict[int, Any] = {}
+    for word in words:
+        node = root
+        for c in word:
+            node = node.setdefault(c, {})
+        node[-1] = {}  # the end of a word
+
+    def render(node: dict[int, Any]) -> list[Any]:
+        branches = []
+        for c in sorted(k for k in node if k != -1):
+            branches.append(parser.SubPattern(state, [(parser.LITERAL, c), *_sequence(node[c])]))
+        if -1 in node:
+            branches.append(parser.SubPattern(state, []))  # the word may end here (tried last: longest first)
+        return branches
+
+    def _sequence(node: dict[int, Any]) -> list[Any]:
+        if list(node) == [-1]:
+            return []
+        if len(node) == 1:
+            (c,) = node
+            return [(parser.LITERAL, c), *_sequence(node[c])]
+        return [(parser.BRANCH, (None, render(node)))]
+
+    return render(root)
 
 
 def _long_branch(item: tuple[Any, Any]) -> bool:
