@@ -11,6 +11,7 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 from handlers.rules import Entry, KeywordTable, PatternFamily, PatternSet
 
@@ -134,7 +135,14 @@ def apply_patterns(
     else:
         families = [fam for fam in patterns if not fam[2] or not fam[2].isdisjoint(chars)]
     for rx, entry, _needs in families:
-        for m in rx.finditer(text):
+        # most families find nothing: one search says so without building an iterator; after a first match
+        # that is not empty, finditer from its end goes on exactly as the same finditer would have
+        first = rx.search(text)
+        if first is None:
+            continue
+        after = first.end()
+        matches = chain((first,), rx.finditer(text, after)) if after > first.start() else rx.finditer(text)
+        for m in matches:
             start, end = (m.start("s"), m.end("s")) if "s" in rx.groupindex and m.group("s") else m.span()
             if end <= start:
                 continue
