@@ -60,7 +60,7 @@ from handlers.evidence import (
     vote_things,
 )
 from handlers.frames import Frames, Scopes, read_frames, scope_clauses, scopes_for
-from handlers.hits import Hit, apply_patterns, clause_breaks, roles_of, scan_keywords
+from handlers.hits import Hit, clause_breaks, roles_of, run_families, scan_keywords
 from handlers.model import DEFAULT_MODEL, TextModel, load_model
 from handlers.places import find_location, has_place
 from handlers.rules import (
@@ -72,6 +72,7 @@ from handlers.rules import (
     LIST_ROLES,
     Compile,
     Entry,
+    PatternIndex,
     compile_rules,
     load_nouns,
     read_rules,
@@ -259,6 +260,7 @@ class Classifier:
         self._places = frozenset(p for p in places if p)
         self._nouns: frozenset[str] = frozenset()  # filled by load() from jieba's tagged dictionary
         self._rules = compile_rules(rules, self._places, compile)
+        self._patterns = PatternIndex(self._rules.evidence_patterns, self._rules.modifier_patterns)
         self.model: TextModel | None = None  # the statistical second opinion, set by load()
         # urgency words (快来人, 人没上来): with the model's agreement they make an emergency of a message
         urgent_words = sorted((w for w, e in self._rules.entries.items() if "urgent" in e.roles), key=len)
@@ -538,15 +540,15 @@ class Classifier:
         rules = self._rules
         seps = clause_breaks(norm)
         hits = scan_keywords(norm, rules.entries, rules.start_table, seps)
-        chars = frozenset(norm)
-        hits = apply_patterns(norm, hits, rules.evidence_patterns, seps, chars)
+        evidence_mask, modifier_mask = self._patterns.masks(frozenset(norm))  # both sets' families at once
+        hits = run_families(norm, hits, rules.evidence_patterns.for_mask(evidence_mask), seps)
         if not roles_of(hits) & EVIDENCE_GATE and not rules.tips.conduct_re.search(norm):
             location = self._find_location(norm, hits)
             if trace is not None:
                 trace["hits"] = hits
             return Classification("chatter", None, None, location, 0.95, (), reason="没有隐患证据")
         # frame, severity and scope families only matter once there is evidence to weigh
-        hits = apply_patterns(norm, hits, rules.modifier_patterns, seps, chars)
+        hits = run_families(norm, hits, rules.modifier_patterns.for_mask(modifier_mask), seps)
         crowd = rules.severity.crowd_re.search(norm)
         return self._decide(norm, chat, hits, roles_of(hits), crowd is not None, trace)
 

@@ -23,6 +23,7 @@ __all__ = [
     "clause_at",
     "clause_breaks",
     "roles_of",
+    "run_families",
     "scan_keywords",
 ]
 
@@ -127,13 +128,18 @@ def apply_patterns(
     if not patterns:
         return hits
     seps = clause_breaks(text) if seps is None else seps
-    extra = False
-    masked: list[tuple[int, int]] = []
     chars = frozenset(text) if chars is None else chars
     if isinstance(patterns, PatternSet):
         families = patterns.for_chars(chars)
     else:
         families = [fam for fam in patterns if not fam[2] or not fam[2].isdisjoint(chars)]
+    return run_families(text, hits, families, seps)
+
+
+def run_families(text: str, hits: list[Hit], families: list[PatternFamily], seps: list[int]) -> list[Hit]:
+    """Add the hits of the given pattern families, already selected for the text (see :func:`apply_patterns`)."""
+    extra = False
+    masked: list[tuple[int, int]] = []
     for rx, entry, _needs in families:
         # most families find nothing: one search says so without building an iterator; after a first match
         # that is not empty, finditer from its end goes on exactly as the same finditer would have

@@ -32,6 +32,7 @@ __all__ = [
     "FramePatterns",
     "KeywordTable",
     "PatternFamily",
+    "PatternIndex",
     "PlaceRules",
     "SeverityRules",
     "TipRules",
@@ -187,6 +188,7 @@ class PatternSet(list[PatternFamily]):
             self.further.append(mask)
         self.by_char = by_char
         self.keys = frozenset(by_char)
+        self.bits = bit  # how many bits the masks use
 
     def for_chars(self, chars: frozenset[str]) -> list[PatternFamily]:
         """The families that may match a text made of ``chars``, in file order."""
@@ -194,6 +196,10 @@ class PatternSet(list[PatternFamily]):
         by_char = self.by_char
         for ch in self.keys.intersection(chars):
             mask |= by_char[ch]
+        return self.for_mask(mask)
+
+    def for_mask(self, mask: int) -> list[PatternFamily]:
+        """The families selected by ``mask``, the OR of ``always`` and a text's characters' ``by_char``."""
         further = self.further
         families = []
         candidates = mask & self.families_mask
@@ -205,6 +211,30 @@ class PatternSet(list[PatternFamily]):
                 families.append(self[i])
             candidates ^= low
         return families
+
+
+class PatternIndex:
+    """Two pattern sets' character indexes merged (the second's bits above the first's), so that one pass over a
+    message's characters selects the families of both."""
+
+    def __init__(self, first: PatternSet, second: PatternSet) -> None:
+        self.first, self.second = first, second
+        shift = self.shift = first.bits
+        by_char = dict(first.by_char)
+        for ch, mask in second.by_char.items():
+            by_char[ch] = by_char.get(ch, 0) | (mask << shift)
+        self.by_char = by_char
+        self.keys = frozenset(by_char)
+        self.always = first.always | (second.always << shift)
+        self.first_bits = (1 << shift) - 1
+
+    def masks(self, chars: frozenset[str]) -> tuple[int, int]:
+        """The masks of a text made of ``chars`` for the first and the second set (see ``PatternSet.for_mask``)."""
+        mask = self.always
+        by_char = self.by_char
+        for ch in self.keys.intersection(chars):
+            mask |= by_char[ch]
+        return mask & self.first_bits, mask >> self.shift
 
 
 # at most this many further character sets per family (the smallest ones), each at most this large
