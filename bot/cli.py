@@ -145,6 +145,7 @@ def parse(jsonl: bool) -> None:
     settings = load_settings()
     classifier = load_classifier(settings)
     out = sys.stdout
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), built once
     for lineno, line in _stdin_lines():
         if jsonl and line is not None and not line.strip():
             continue  # blank lines between JSON objects produce no output line (as before)
@@ -154,7 +155,7 @@ def parse(jsonl: bool) -> None:
             out.write(json.dumps({"error": parsed}, ensure_ascii=False) + "\n")
             continue
         text, chat = parsed
-        out.write(json.dumps(classifier.classify(text, chat).to_json(), ensure_ascii=False) + "\n")
+        out.write(encode(classifier.classify(text, chat).to_json()) + "\n")
     out.flush()
 
 

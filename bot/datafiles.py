@@ -108,7 +108,7 @@ class DataFiles:
         """The named publicity texts (``@安全生产月`` …); a broken library raises DataFileError naming it."""
         import tomllib
 
-        from handlers.broadcasts import load_library
+        from handlers.publicity import load_library
 
         try:
             return load_library(self.publicity)
@@ -120,9 +120,9 @@ class DataFiles:
 
 def shipped() -> dict[str, Path | None]:
     """The files shipped with the code (the model only when it is present)."""
-    from handlers.broadcasts import DEFAULT_LIBRARY
     from handlers.model import DEFAULT_MODEL
     from handlers.profile import DEFAULT_PROFILE
+    from handlers.publicity import DEFAULT_LIBRARY
     from handlers.rules import DEFAULT_RULES, DEFAULT_USERDICT
     from handlers.texts import DEFAULT_TEXTS
     from scheduler.calendar import DEFAULT_PATH as DEFAULT_CALENDAR

@@ -7,15 +7,15 @@ a repeated confirmation or a restart can never send twice.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from handlers.profile import Profile
+from handlers.publicity import DEFAULT_LIBRARY as DEFAULT_LIBRARY  # re-exported
+from handlers.publicity import load_library as load_library  # re-exported
 from handlers.texts import Texts
 from storage import broadcasts as broadcast_repo
 from storage import groups as group_repo
@@ -23,7 +23,6 @@ from storage import outbox
 from storage.models import Broadcast, Group
 
 CONFIRM_MINUTES = 10
-DEFAULT_LIBRARY = Path(__file__).parent / "data" / "publicity.toml"
 PREVIEW_GROUP_NAMES = 15
 
 # Target words in chat (Chinese) and on the CLI (English) → group kinds; None means every kind.
@@ -46,17 +45,6 @@ _SPLIT = re.compile(r"[、，,;；]+")
 
 class BroadcastError(ValueError):
     """A broadcast request that cannot be carried out; the message is the Chinese answer."""
-
-
-def load_library(path: Path | None = None) -> dict[str, str]:
-    """The named publicity texts (``@安全生产月`` …) from the editable library file."""
-    data = tomllib.loads((path or DEFAULT_LIBRARY).read_text(encoding="utf-8-sig"))  # Notepad's BOM is fine
-    library = {}
-    for name, entry in data.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
-            raise ValueError(f"宣传文案库中“{name}”缺少 text")
-        library[name] = entry["text"].strip()
-    return library
 
 
 def resolve_targets(session: Session, profile: Profile, targets: Iterable[str]) -> list[Group]:

@@ -11,6 +11,7 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 from handlers.rules import Entry, KeywordTable, PatternFamily, PatternSet
 
@@ -22,6 +23,7 @@ __all__ = [
     "clause_at",
     "clause_breaks",
     "roles_of",
+    "run_families",
     "scan_keywords",
 ]
 
@@ -126,15 +128,27 @@ def apply_patterns(
     if not patterns:
         return hits
     seps = clause_breaks(text) if seps is None else seps
-    extra = False
-    masked: list[tuple[int, int]] = []
     chars = frozenset(text) if chars is None else chars
     if isinstance(patterns, PatternSet):
         families = patterns.for_chars(chars)
     else:
         families = [fam for fam in patterns if not fam[2] or not fam[2].isdisjoint(chars)]
+    return run_families(text, hits, families, seps)
+
+
+def run_families(text: str, hits: list[Hit], families: list[PatternFamily], seps: list[int]) -> list[Hit]:
+    """Add the hits of the given pattern families, already selected for the text (see :func:`apply_patterns`)."""
+    extra = False
+    masked: list[tuple[int, int]] = []
     for rx, entry, _needs in families:
-        for m in rx.finditer(text):
+        # most families find nothing: one search says so without building an iterator; after a first match
+        # that is not empty, finditer from its end goes on exactly as the same finditer would have
+        first = rx.search(text)
+        if first is None:
+            continue
+        after = first.end()
+        matches = chain((first,), rx.finditer(text, after)) if after > first.start() else rx.finditer(text)
+        for m in matches:
             start, end = (m.start("s"), m.end("s")) if "s" in rx.groupindex and m.group("s") else m.span()
             if end <= start:
                 continue

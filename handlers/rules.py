@@ -32,6 +32,7 @@ __all__ = [
     "FramePatterns",
     "KeywordTable",
     "PatternFamily",
+    "PatternIndex",
     "PlaceRules",
     "SeverityRules",
     "TipRules",
@@ -161,18 +162,36 @@ Compile = Callable[[str], re.Pattern[str]]
 
 class PatternSet(list[PatternFamily]):
     """Pattern families indexed by the characters their matches need, so a message only runs the families
-    that could match it (every family here has a non-empty ``needs``, or it runs on every message)."""
+    that could match it (every family here has a non-empty ``needs``, or it runs on every message).
+
+    Besides its ``needs``, a family's regex names further sets of characters every match holds one of (the
+    literal words of its parts: "井盖|没了" needs 井 and 盖 and one of 没/了); a message lacking one of them skips
+    the family too. They are read from the regexes once and kept in the start-up cache."""
 
     def __init__(self, families: Iterable[PatternFamily]) -> None:
         super().__init__(families)
+        n = len(self)
         # one bit per family, by file order: a message's families are the OR of its characters' masks
         self.always = sum(1 << i for i, fam in enumerate(self) if not fam[2])
+        self.families_mask = (1 << n) - 1
         by_char: dict[str, int] = {}
         for i, (_, _, needs) in enumerate(self):
             for ch in needs:
                 by_char[ch] = by_char.get(ch, 0) | (1 << i)
+        # then one bit per further character set: a family runs only when all of its own bits are set
+        self.further: list[int] = []
+        bit = n
+        for sets in _further_needs(self):
+            mask = 0
+            for chars in sets:
+                for ch in chars:
+                    by_char[ch] = by_char.get(ch, 0) | (1 << bit)
+                mask |= 1 << bit
+                bit += 1
+            self.further.append(mask)
         self.by_char = by_char
         self.keys = frozenset(by_char)
+        self.bits = bit  # how many bits the masks use
 
     def for_chars(self, chars: frozenset[str]) -> list[PatternFamily]:
         """The families that may match a text made of ``chars``, in file order."""
@@ -180,12 +199,102 @@ class PatternSet(list[PatternFamily]):
         by_char = self.by_char
         for ch in self.keys.intersection(chars):
             mask |= by_char[ch]
+        return self.for_mask(mask)
+
+    def for_mask(self, mask: int) -> list[PatternFamily]:
+        """The families selected by ``mask``, the OR of ``always`` and a text's characters' ``by_char``."""
+        further = self.further
         families = []
-        while mask:
-            low = mask & -mask
-            families.append(self[low.bit_length() - 1])
-            mask ^= low
+        candidates = mask & self.families_mask
+        while candidates:
+            low = candidates & -candidates
+            i = low.bit_length() - 1
+            need = further[i]
+            if mask & need == need:
+                families.append(self[i])
+            candidates ^= low
         return families
+
+
+class PatternIndex:
+    """Two pattern sets' character indexes merged (the second's bits above the first's), so that one pass over a
+    message's characters selects the families of both."""
+
+    def __init__(self, first: PatternSet, second: PatternSet) -> None:
+        self.first, self.second = first, second
+        shift = self.shift = first.bits
+        by_char = dict(first.by_char)
+        for ch, mask in second.by_char.items():
+            by_char[ch] = by_char.get(ch, 0) | (mask << shift)
+        self.by_char = by_char
+        self.keys = frozenset(by_char)
+        self.always = first.always | (second.always << shift)
+        self.first_bits = (1 << shift) - 1
+
+    def masks(self, chars: frozenset[str]) -> tuple[int, int]:
+        """The masks of a text made of ``chars`` for the first and the second set (see ``PatternSet.for_mask``)."""
+        mask = self.always
+        by_char = self.by_char
+        for ch in self.keys.intersection(chars):
+            mask |= by_char[ch]
+        return mask & self.first_bits, mask >> self.shift
+
+
+# at most this many further character sets per family (the smallest ones), each at most this large
+_FURTHER_SETS, _FURTHER_SET_SIZE = 4, 64
+
+
+def _further_needs(families: list[PatternFamily]) -> list[list[str]]:
+    """For each family, the further character sets every match of its regex holds one of (each as a string),
+    leaving out those its ``needs`` already implies; cached by the regexes' sources (start-up cache)."""
+
+    def build() -> list[list[str]]:
+        out: list[list[str]] = []
+        for rx, _, needs in families:
+            sets: list[frozenset[str]] = []
+            if not rx.flags & re.IGNORECASE:
+                try:
+                    from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+                    sets = _all_required(sre_parse.parse(rx.pattern, rx.flags).data)
+                except Exception:
+                    sets = []
+            kept = sorted(
+                {s for s in sets if len(s) <= _FURTHER_SET_SIZE and not (needs and needs <= s)},
+                key=lambda s: (len(s), sorted(s)),
+            )
+            out.append(["".join(sorted(s)) for s in kept[:_FURTHER_SETS]])
+        return out
+
+    parts = [f"{rx.pattern}\0{''.join(sorted(needs))}" for rx, _, needs in families]
+    return cached("pattern-needs", parts, build)
+
+
+def _all_required(items: Any) -> list[frozenset[str]]:
+    """Every character set a match of a parsed regex sequence must hold one of (an empty list when none is
+    known): one per literal, literal class, or alternation whose every branch requires one."""
+    found: list[frozenset[str]] = []
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            found.append(frozenset({chr(arg)}))
+        elif name == "IN":
+            if arg and all(str(o) == "LITERAL" for o, _ in arg):
+                found.append(frozenset(chr(v) for _, v in arg))
+        elif name == "SUBPATTERN":
+            found += _all_required(arg[-1])
+        elif name == "BRANCH":
+            union: set[str] = set()
+            for alt in arg[1]:
+                sub = _all_required(alt)
+                if not sub:
+                    break
+                union |= min(sub, key=len)
+            else:
+                found.append(frozenset(union))
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and arg[0] >= 1:
+            found += _all_required(arg[-1])
+    return found
 
 
 @dataclass(frozen=True)

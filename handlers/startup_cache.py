@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# bump when the shape of a cached value changes
-CACHE_FORMAT = "1"
+# bump when the shape of a cached value changes (3: regex programs carry first-character gates and tries)
+CACHE_FORMAT = "3"
 
 
 def cache_path(kind: str, parts: Iterable[bytes | str]) -> Path:
@@ -36,8 +36,9 @@ def cache_path(kind: str, parts: Iterable[bytes | str]) -> Path:
 def read_cached(path: Path) -> Any:
     """The value marshalled at ``path``, or None when it is missing or unreadable."""
     try:
-        with path.open("rb") as fh:
-            return marshal.load(fh)
+        # one read, then decode from memory: marshal.load on a file object reads each object separately,
+        # which makes loading a large value several times slower
+        return marshal.loads(path.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         return None
 
@@ -109,7 +110,11 @@ def _compile_with_program(pattern: str) -> tuple[re.Pattern[str], tuple[Any, ...
         from re import _compiler, _parser  # type: ignore[attr-defined]
 
         parsed = _parser.parse(pattern, 0)
-        code = _compiler._code(parsed, 0)
+        first = None
+        if not parsed.state.flags & re.IGNORECASE:
+            _gate_branches(_parser, parsed, at_start=True)
+            first = _hidden_first_chars(parsed)
+        code = _code_searching_for(_compiler, parsed, first) if first else _compiler._code(parsed, 0)
         groupindex = dict(parsed.state.groupdict)
         indexgroup: list[str | None] = [None] * parsed.state.groups
         for name, i in groupindex.items():
@@ -126,6 +131,173 @@ def _compile_with_program(pattern: str) -> tuple[re.Pattern[str], tuple[Any, ...
         raise
     except Exception:  # pragma: no cover - an interpreter without these internals
         return re.compile(pattern), None
+
+
+# an alternation with at least this many branches gets a first-character gate
+_GATE_BRANCHES = 4
+# zero-width items: assertions and anchors (a gate may go before a run of them)
+_ZERO_WIDTH = frozenset({"ASSERT", "ASSERT_NOT", "AT"})
+
+
+def _gate_branches(parser: Any, seq: Any, at_start: bool = False) -> None:
+    """Put a look-ahead for the possible first characters before every long alternation in a parsed regex.
+
+    ``re`` tries the branches of an alternation one after another at every position it reaches them (after a
+    lazy gap such as ``[^，。]{0,10}?`` that is every position of the gap); a look-ahead on a character set is
+    one table look-up that rejects most positions at once. The gate is implied by the alternation itself (every
+    branch starts with one of its characters), so the regex matches exactly what it matched before. It goes
+    before the zero-width assertions right in front of the alternation (they commute), and never at the very
+    start of the regex, whose first characters ``re`` already uses to skip ahead while searching.
+    """
+    data = seq.data
+    i = 0
+    while i < len(data):
+        op, av = data[i]
+        name = str(op)
+        if name == "BRANCH":
+            trie = _literal_trie(parser, seq.state, av[1])
+            if trie is not None:
+                data[i] = (op, (av[0], trie))
+                op, av = data[i]
+            for alt in av[1]:
+                _gate_branches(parser, alt, at_start and i == 0)
+        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
+            _gate_branches(parser, av[-1] if name == "SUBPATTERN" else av, at_start and i == 0)
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT", "ASSERT", "ASSERT_NOT"):
+            _gate_branches(parser, av[-1])
+        if not (at_start and all(str(o) in _ZERO_WIDTH for o, _ in data[:i])) and _long_branch(data[i]):
+            first = _first_chars(data[i])
+            if first:
+                at = i
+                while at > 0 and str(data[at - 1][0]) in _ZERO_WIDTH:
+                    at -= 1
+                gate = parser.SubPattern(
+                    seq.state, [(parser.IN, [(parser.LITERAL, c) for c in sorted(first)])]
+                )
+                data.insert(at, (parser.ASSERT, (1, gate)))
+                i += 1
+        i += 1
+
+
+def _hidden_first_chars(parsed: Any) -> set[int] | None:
+    """The characters every match of a regex starts with, when ``re`` cannot see them itself (the regex starts
+    with look-behinds, or with alternatives that start with groups); None when ``re`` sees them or they are
+    unknown. Without them ``re`` runs the whole regex from every position of the text."""
+    data = parsed.data
+    while data and str(data[0][0]) == "SUBPATTERN":
+        data = data[0][1][-1].data
+    if not data:
+        return None
+    op, av = data[0]
+    name = str(op)
+    if name in ("LITERAL", "IN") or (
+        name == "BRANCH" and all(alt.data and str(alt.data[0][0]) == "LITERAL" for alt in av[1])
+    ):
+        return None  # re searches for these first characters itself
+    return _first_of_seq(parsed.data) or None
+
+
+def _code_searching_for(compiler: Any, parsed: Any, first: set[int]) -> list[int]:
+    """``re._compiler._code`` with the info block ``re`` writes for a regex it knows the first characters of:
+    the search then skips, in C, every position whose character is not one of ``first``."""
+    flags = parsed.state.flags
+    lo, hi = parsed.getwidth()
+    if lo == 0 or lo >= compiler.MAXCODE:
+        return compiler._code(parsed, 0)  # type: ignore[no-any-return]
+    code: list[int] = [compiler.INFO, 0, compiler.SRE_INFO_CHARSET, lo, min(hi, compiler.MAXCODE)]
+    charset, _ = compiler._optimize_charset([(compiler.LITERAL, c) for c in sorted(first)])
+    compiler._compile_charset(charset, flags, code)
+    code[1] = len(code) - 1
+    compiler._compile(code, parsed.data, flags)
+    code.append(compiler.SUCCESS)
+    return code
+
+
+def _literal_trie(parser: Any, state: Any, alternatives: list[Any]) -> list[Any] | None:
+    """The branches of an alternation of plain words (``老人|老汉|娃娃|娃``) rewritten as a trie
+    (``老(?:人|汉)|娃(?:娃|)``), or None when the alternation is not one ``re`` matches the same way as its trie.
+
+    ``re`` tries the branches in order; the words that match at one position are prefixes of each other, so
+    when every word comes before the words that are its own prefixes, the order they are tried in is longest
+    first, exactly as in the trie, which tries one branch per character instead of every word."""
+    words: list[tuple[int, ...]] = []
+    for alt in alternatives:
+        if not alt.data or any(str(o) != "LITERAL" for o, _ in alt.data):
+            return None
+        words.append(tuple(v for _, v in alt.data))
+    seen: set[tuple[int, ...]] = set()
+    for word in words:
+        if any(word[:n] in seen for n in range(1, len(word) + 1)):
+            return None  # a shorter word (or the same) comes first: re would try it before the longer one
+        seen.add(word)
+    root: dict[int, Any] = {}
+    for word in words:
+        node = root
+        for c in word:
+            node = node.setdefault(c, {})
+        node[-1] = {}  # the end of a word
+
+    def render(node: dict[int, Any]) -> list[Any]:
+        branches = []
+        for c in sorted(k for k in node if k != -1):
+            branches.append(parser.SubPattern(state, [(parser.LITERAL, c), *_sequence(node[c])]))
+        if -1 in node:
+            branches.append(parser.SubPattern(state, []))  # the word may end here (tried last: longest first)
+        return branches
+
+    def _sequence(node: dict[int, Any]) -> list[Any]:
+        if list(node) == [-1]:
+            return []
+        if len(node) == 1:
+            (c,) = node
+            return [(parser.LITERAL, c), *_sequence(node[c])]
+        return [(parser.BRANCH, (None, render(node)))]
+
+    return render(root)
+
+
+def _long_branch(item: tuple[Any, Any]) -> bool:
+    """True for an alternation of at least ``_GATE_BRANCHES`` branches, bare or as the first item of a group."""
+    op, av = item
+    name = str(op)
+    if name == "SUBPATTERN":
+        inner = av[-1].data
+        return bool(inner) and _long_branch(inner[0])
+    return name == "BRANCH" and len(av[1]) >= _GATE_BRANCHES
+
+
+def _first_chars(item: tuple[Any, Any]) -> set[int] | None:
+    """The code points a match of one parsed item can start with, or None when unknown or it can match empty."""
+    op, av = item
+    name = str(op)
+    if name == "LITERAL":
+        return {av}
+    if name == "IN":
+        if not all(str(o) == "LITERAL" for o, _ in av):
+            return None
+        return {v for _, v in av}
+    if name == "SUBPATTERN":
+        return _first_of_seq(av[-1].data)
+    if name == "BRANCH":
+        union: set[int] = set()
+        for alt in av[1]:
+            sub = _first_of_seq(alt.data)
+            if sub is None:
+                return None
+            union |= sub
+        return union
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[0] >= 1:
+        return _first_of_seq(av[-1].data)
+    return None
+
+
+def _first_of_seq(data: list[tuple[Any, Any]]) -> set[int] | None:
+    """The first characters of a sequence: those of its first item that is not zero-width."""
+    for item in data:
+        if str(item[0]) in _ZERO_WIDTH:
+            continue
+        return _first_chars(item)
+    return None  # an empty sequence matches the empty string
 
 
 def _from_program(pattern: str, program: tuple[Any, ...]) -> re.Pattern[str]:

@@ -42,10 +42,23 @@ def test_cached_programs_make_the_same_regexes_as_re_compile() -> None:
     cold.save()
     warm = RegexCache("t", ["rules"])
     second = [warm.compile(p) for p in patterns]
+    texts = [
+        "村东头老窑洞裂了好宽的缝，下雨怕塌，底下还住着一家人",
+        "快来人，后山着火了，往村里烧过来了，有人被困在屋里出不来",
+        "三轮车翻到沟里了，开车的人叫不醒",
+        "别把柴火点着了，小心把房子引着了",
+        "王家沟村消防通道被堵，电线断了还冒火花",
+    ]
     for pattern, a, b in zip(patterns, first, second, strict=True):
         # pattern objects compare equal only with the same source, flags and compiled program
-        assert a == re.compile(pattern) == b
-        assert a.groupindex == b.groupindex
+        assert a == b
+        plain = re.compile(pattern)
+        assert a.pattern == plain.pattern and a.flags == plain.flags and a.groupindex == plain.groupindex
+        # the stored programs carry first-character gates (look-aheads implied by the regex): same matches
+        for text in texts:
+            assert [m.groupdict() | {"": m.span()} for m in a.finditer(text)] == [
+                m.groupdict() | {"": m.span()} for m in plain.finditer(text)
+            ]
 
 
 def test_a_warm_classifier_judges_exactly_as_a_cold_one() -> None:
