@@ -1255,9 +1255,22 @@ def test_round3_chatter_sharing_hazard_words_stays_chatter(clf: Classifier, text
         "井边的土塌了 小刘掉进去了 快拿绳子",  # a person called by name
         "刘大爷在地窖里晕倒了 喊不应",  # a person by kinship title
         "灶上的水烧干了 火灭了气还开着 老汉睡着了叫不起来",  # the fire is out, the gas still on
+        "食堂的吊顶在往下掉 学生还在里头吃饭",  # danger under way, people there now
+        "村委会的房梁咔咔响 正开会 三十多个人在里头",  # a meeting under way is no notice
+        "我叔下沼气池掏渣 下去就倒了",  # a confined space
+        "楼道里电瓶车炸了 烟太大下不去",  # 炸了 is literal here
+        "野猪冲进学校了 顶伤一个娃",  # an animal attacking now
+        "脚手架塌了一半 两个工人在半空吊着",  # people hanging in mid-air
+        "王家柴房冒烟了 快提水",  # a call to bring water
+        "刘家屯的草垛着了 风还大",  # a stack caught fire
+        "娃娃不见了 就在水库边上玩的",  # a child missing by the water
+        "拉煤的大车侧翻了 司机卡在车里",  # a vehicle overturned, the driver stuck
+        "那边房子塌了快来",  # a bare collapse and a call
+        "大棚让雪压塌了 放羊的还在里头",  # a collapse with someone inside
     ],
 )
-def test_round4_calls_to_act_now_are_emergencies(clf: Classifier, text: str) -> None:
+def test_emergencies_in_the_forms_of_blind_written_corpora_are_urgent(clf: Classifier, text: str) -> None:
+    # rounds 4-6: calls to act, danger under way with people there, short cries and consequences
     c = clf.classify(text)
     assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
 
@@ -1271,9 +1284,17 @@ def test_round4_calls_to_act_now_are_emergencies(clf: Classifier, text: str) -> 
         "前天落水的那个娃抢救过来了 谢天谢地",  # rescued: the danger is over
         "上个月的大水早就退完了 地里又能种了",  # the flood is over
         "厨房的油锅起火了 拿锅盖一盖就灭了 虚惊",  # put out at once
+        "被困的五个矿工全部获救了 谢天谢地",  # the rescue is over
+        "今天下午消防演习 大家听到警报别慌",  # a drill
+        "矿上招井下工人 包吃住 有意者私聊",  # a job advert
+        "家里液化气罐没气了 谁有换气的电话",  # asking for the gas man
+        "着火了吗？没有 是隔壁在熏腊肉",  # explained away
+        "晚霞红得像着了火一样 好看",  # a simile
+        "快来看 我家的花开了",  # 快来看 is no call for help
     ],
 )
-def test_round4_figures_dreams_and_danger_over_stay_chatter(clf: Classifier, text: str) -> None:
+def test_lookalikes_from_blind_written_corpora_stay_chatter(clf: Classifier, text: str) -> None:
+    # rounds 4-6: figures of speech, dreams, danger that is over, drills, adverts and other lookalikes
     c = clf.classify(text)
     assert (c.intent, c.urgent) == ("chatter", False), c
 
@@ -1296,22 +1317,6 @@ def test_a_driver_on_the_phone_is_a_traffic_hazard(clf: Classifier, text: str, i
 @pytest.mark.parametrize(
     "text",
     [
-        "食堂的吊顶在往下掉 学生还在里头吃饭",  # danger under way, people there now
-        "村委会的房梁咔咔响 正开会 三十多个人在里头",  # a meeting under way is no notice
-        "我叔下沼气池掏渣 下去就倒了",  # a confined space
-        "楼道里电瓶车炸了 烟太大下不去",  # 炸了 is literal here
-        "野猪冲进学校了 顶伤一个娃",  # an animal attacking now
-        "脚手架塌了一半 两个工人在半空吊着",  # people hanging in mid-air
-    ],
-)
-def test_round5_danger_under_way_with_people_there_is_an_emergency(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
         "村口那根电线杆在晃 风还挺大",  # nobody there
         "戏楼檐子上的瓦一刮风就往下掉 底下天天有人晒太阳",  # it keeps happening: file it, no emergency
     ],
@@ -1321,19 +1326,6 @@ def test_danger_recurring_or_with_nobody_there_is_a_hazard_not_an_emergency(
 ) -> None:
     c = clf.classify(text)
     assert (c.intent, c.urgent) == ("hazard", False), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "被困的五个矿工全部获救了 谢天谢地",  # the rescue is over
-        "今天下午消防演习 大家听到警报别慌",  # a drill
-        "矿上招井下工人 包吃住 有意者私聊",  # a job advert
-    ],
-)
-def test_round5_rescues_drills_and_adverts_stay_chatter(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.urgent) == ("chatter", False), c
 
 
 @pytest.mark.parametrize(
@@ -1368,36 +1360,6 @@ def test_no_warning_sign_is_a_missing_sign_not_an_unlicensed_vehicle(clf: Classi
 )
 def test_fear_of_reprisal_about_a_hazard_makes_a_tip(clf: Classifier, text: str) -> None:
     assert clf.classify(text, "private").intent == "tip"
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "王家柴房冒烟了 快提水",  # a call to bring water
-        "刘家屯的草垛着了 风还大",  # a stack caught fire
-        "娃娃不见了 就在水库边上玩的",  # a child missing by the water
-        "拉煤的大车侧翻了 司机卡在车里",  # a vehicle overturned, the driver stuck
-        "那边房子塌了快来",  # a bare collapse and a call
-        "大棚让雪压塌了 放羊的还在里头",  # a collapse with someone inside
-    ],
-)
-def test_round6_short_cries_and_consequences_are_emergencies(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "家里液化气罐没气了 谁有换气的电话",  # asking for the gas man
-        "着火了吗？没有 是隔壁在熏腊肉",  # explained away
-        "晚霞红得像着了火一样 好看",  # a simile
-        "快来看 我家的花开了",  # 快来看 is no call for help
-    ],
-)
-def test_round6_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.urgent) == ("chatter", False), c
 
 
 @pytest.mark.parametrize(

@@ -59,23 +59,19 @@ def test_an_undone_repair_is_not_a_repair(rules: CompiledRules) -> None:
         assert repair_undone(text, fixed) is undone
 
 
-def test_something_taken_away_by_someone_is_no_repair(rules: CompiledRules) -> None:
-    # "盖子叫人搬走了": every resolution hit, including one that begins with 人, is done to the thing
-    text = "水井的盖子叫人搬走了，剩个黑窟窿"
-    fixed = [h for h in _hits(rules, text) if "fixed" in h.entry.roles]
-    assert fixed and all(repair_undone(text, h) for h in fixed)
-    moved = "危房里的人搬走了"
-    moved_fixed = [h for h in _hits(rules, moved) if "fixed" in h.entry.roles]
-    assert moved_fixed and not any(repair_undone(moved, h) for h in moved_fixed)
-
-
-def test_a_resolution_followed_by_danger_still_there_is_no_repair(rules: CompiledRules) -> None:
-    text = "火灭了 气还开着"
-    fixed = [h for h in _hits(rules, text) if "fixed" in h.entry.roles]
-    assert fixed and all(repair_undone(text, h) for h in fixed)
-    done = "火灭了 人都回家了"
-    done_fixed = [h for h in _hits(rules, done) if "fixed" in h.entry.roles]
-    assert done_fixed and not any(repair_undone(done, h) for h in done_fixed)
+@pytest.mark.parametrize(
+    ("undone", "done"),
+    [
+        # "盖子叫人搬走了": done to the thing, also when the resolution hit begins with the agent (人搬走了)
+        ("水井的盖子叫人搬走了，剩个黑窟窿", "危房里的人搬走了"),
+        # "火灭了 气还开着": the danger is still there
+        ("火灭了 气还开着", "火灭了 人都回家了"),
+    ],
+)
+def test_resolutions_that_are_no_repair(rules: CompiledRules, undone: str, done: str) -> None:
+    for text, expected in ((undone, True), (done, False)):
+        fixed = [h for h in _hits(rules, text) if "fixed" in h.entry.roles]
+        assert fixed and all(repair_undone(text, h) is expected for h in fixed), text
 
 
 def test_dismissed_all_clear_does_not_close_the_scope(rules: CompiledRules) -> None:
