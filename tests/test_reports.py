@@ -11,6 +11,7 @@ from storage.reports import (
     count_open,
     count_recent_by_reporter,
     create_report,
+    file_hazard,
     find_by_receipt,
     get_report,
     iter_reports,
@@ -60,6 +61,49 @@ def test_filing_writes_a_filed_event_and_rectifying_records_who_and_when(databas
             ("filed", None, "reported", "villager(t:1)"),
             ("status", "reported", "rectified", "张站长(telegram:9)"),
         ]
+
+
+def test_filing_by_number_writes_the_same_report_and_event_as_create_report(database: Database) -> None:
+    fields = {"kind": "hazard", "category": "building", "severity": "general", "text": "老窑洞裂缝"}
+    fields |= {
+        "village": "王家沟村",
+        "created_at": NOW,
+        "updated_at": NOW,
+        "deadline": NOW + timedelta(days=3),
+    }
+    with database.sessions.begin() as s:
+        full = create_report(s, actor="villager(t:1)", **fields).id
+        light = file_hazard(s, actor="villager(t:1)", **fields)
+        dup = file_hazard(s, actor="villager(t:2)", status="duplicate", duplicate_of=light, **fields)
+        assert isinstance(light, int) and full < light < dup
+        with pytest.raises(TypeError):
+            file_hazard(s, actor="x", colour="red", **fields)
+    with database.sessions() as s:
+
+        def row(rid: int) -> tuple[object, ...]:
+            r = get_report(s, rid)
+            events = [(e.action, e.from_status, e.to_status, e.actor, e.at) for e in r.events]
+            return (
+                r.kind,
+                r.category,
+                r.text,
+                r.village,
+                r.status,
+                r.created_at,
+                r.deadline,
+                r.duplicate_of,
+                events,
+            )
+
+        assert row(light) == row(full)
+        assert row(full)[-1] == [("filed", None, "reported", "villager(t:1)", NOW)]
+        assert row(dup)[4:] == (
+            "duplicate",
+            NOW,
+            NOW + timedelta(days=3),
+            light,
+            [("filed", None, "duplicate", "villager(t:2)", NOW)],
+        )
 
 
 def test_timestamps_come_back_as_aware_utc(database: Database) -> None:
