@@ -275,13 +275,7 @@ def main() -> None:
             with sessions() as s:
                 explain(s, dict(explains)["escalation"], "escalation")
                 s.rollback()
-        if args.json:
-            print(
-                json.dumps(
-                    {"dialect": engine.dialect.name, "reports": total, "results": results}, ensure_ascii=False
-                )
-            )
-        engine.dispose()
+        _finish(args, engine, total, results)
         return
 
     def remind() -> int:
@@ -405,6 +399,11 @@ def main() -> None:
             for title, statements in explains:
                 explain(s, statements, title)
             s.rollback()
+    _finish(args, engine, total, results)
+
+
+def _finish(args: argparse.Namespace, engine: Engine, total: int, results: Any) -> None:
+    """Print the JSON summary when asked, and close the engine."""
     if args.json:
         print(
             json.dumps(
