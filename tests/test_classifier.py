@@ -1267,10 +1267,14 @@ def test_round3_chatter_sharing_hazard_words_stays_chatter(clf: Classifier, text
         "拉煤的大车侧翻了 司机卡在车里",  # a vehicle overturned, the driver stuck
         "那边房子塌了快来",  # a bare collapse and a call
         "大棚让雪压塌了 放羊的还在里头",  # a collapse with someone inside
+        "加工厂粮库 着了",  # a place that caught fire, said shortly
+        "配电室一直冒蓝光 几个小孩在旁边玩",  # arcing with children beside it
+        "过河的人让水冲走一个 快叫人",  # people swept away, counted
+        "电动车撞人了 流好多血",  # blood
     ],
 )
 def test_emergencies_in_the_forms_of_blind_written_corpora_are_urgent(clf: Classifier, text: str) -> None:
-    # rounds 4-6: calls to act, danger under way with people there, short cries and consequences
+    # rounds 4-7: calls to act, danger under way with people there, short cries and consequences
     c = clf.classify(text)
     assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
 
@@ -1291,10 +1295,12 @@ def test_emergencies_in_the_forms_of_blind_written_corpora_are_urgent(clf: Class
         "着火了吗？没有 是隔壁在熏腊肉",  # explained away
         "晚霞红得像着了火一样 好看",  # a simile
         "快来看 我家的花开了",  # 快来看 is no call for help
+        "昨晚看的那个电影 大楼塌了那段真吓人",  # a film
+        "元宵节放烟花噼里啪啦的 真热闹",  # fireworks set off on purpose
     ],
 )
 def test_lookalikes_from_blind_written_corpora_stay_chatter(clf: Classifier, text: str) -> None:
-    # rounds 4-6: figures of speech, dreams, danger that is over, drills, adverts and other lookalikes
+    # rounds 4-7: figures of speech, dreams, danger that is over, drills, adverts, films and other lookalikes
     c = clf.classify(text)
     assert (c.intent, c.urgent) == ("chatter", False), c
 
