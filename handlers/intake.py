@@ -10,7 +10,6 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from handlers.classifier import Classification
@@ -57,7 +56,7 @@ def _village(core: Core, group: Group | None, c: Classification) -> str | None:
     return None
 
 
-def _lookups(session: Session, core: Core, report: dict, now: datetime) -> tuple[list[Row[Any]], int | None]:
+def _lookups(session: Session, core: Core, report: dict, now: datetime) -> tuple[list[Any], int | None]:
     """The duplicate check's candidates and the sender's reports in the last hour, from one statement.
 
     The count is None when there is no duplicate check (its window is 0): it is then counted on its own if needed.
@@ -78,7 +77,7 @@ def _lookups(session: Session, core: Core, report: dict, now: datetime) -> tuple
     )
 
 
-def _find_duplicate(session: Session, core: Core, report: dict, candidates: list[Row[Any]]) -> Report | None:
+def _find_duplicate(session: Session, core: Core, report: dict, candidates: list[Any]) -> Report | None:
     # Same village (or group) and category from one bounded query, then "same object at the same place" in Python.
     if not candidates:
         return None

@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 import stat
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Executable
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -215,3 +217,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
+
+
+def execute_core(session: Session, stmt: Executable, params: Mapping[str, Any]) -> CursorResult[Any]:
+    """Run a plain Core statement (tables, no ORM entities) on the session's connection, after its autoflush.
+
+    The same as ``session.execute`` for such a statement, without the ORM layer around it (execution context,
+    events, result wrapping), which costs more CPU than running a cheap statement does. The session's
+    transaction is used as is: nothing here commits.
+    """
+    if session.autoflush:
+        session.flush()  # what session.execute would do first; nothing when there is nothing pending
+    return session.connection().execute(stmt, params)

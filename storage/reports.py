@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Row, Select, String, Table, bindparam, case, func, insert, literal, select, true
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Executable
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
+from storage.db import execute_core
 from storage.models import OPEN_STATUSES, REPORT_STATUSES, Report, ReportEvent, utcnow
 from storage.officials import hash_code
 
@@ -23,17 +22,6 @@ _R = _REPORTS.c
 # A plain INSERT … RETURNING every column, loaded as a Report: cheaper than a unit-of-work flush or ORM bulk insert.
 _INSERT_REPORT = select(Report).from_statement(insert(_REPORTS).returning(*_R))
 _INSERT_EVENT = insert(cast(Table, ReportEvent.__table__))
-
-
-def _run(session: Session, stmt: Executable, params: Mapping[str, Any]) -> CursorResult[Any]:
-    """Run a plain Core statement (tables, no ORM entities) on the session's connection, after its autoflush.
-
-    The same as ``session.execute`` for such a statement, without the ORM layer around it (execution context,
-    events, result wrapping), which costs more CPU than running a cheap statement does.
-    """
-    if session.autoflush:
-        session.flush()  # what session.execute would do first; nothing when there is nothing pending
-    return session.connection().execute(stmt, params)
 
 
 # ``file_hazard``'s INSERT on SQLite: only what the "filed" event needs back, no ORM object to load.
@@ -178,9 +166,9 @@ def file_hazard(session: Session, *, actor: str, **fields: object) -> int:
     _check_fields(fields, None)
     if session.get_bind().dialect.name == "postgresql":  # one round trip for both rows
         stmt = _filed_with_event(tuple(sorted(fields)), number_only=True)
-        return int(_run(session, stmt, {**fields, "filed_by": actor}).scalar_one())
-    filed = _run(session, _INSERT_REPORT_ID, fields).one()
-    _run(
+        return int(execute_core(session, stmt, {**fields, "filed_by": actor}).scalar_one())
+    filed = execute_core(session, _INSERT_REPORT_ID, fields).one()
+    execute_core(
         session,
         _INSERT_EVENT,
         {
@@ -355,7 +343,7 @@ def similar_and_recent(
     platform: str,
     reporter_id: str,
     counted_since: datetime,
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[Any], int]:
     """``recent_similar_candidates`` and ``count_recent_by_reporter(…, counted_since)`` in one statement.
 
     A filed group hazard needs both before it is inserted; one round trip instead of two. Without a village or a
@@ -375,7 +363,7 @@ def similar_and_recent(
         stmt, params["group_id"] = _SIMILAR_AND_RECENT_IN_GROUP, group_id
     else:
         return [], count_recent_by_reporter(session, platform, reporter_id, counted_since)
-    rows = _run(session, stmt, params).all()
+    rows: Sequence[Any] = execute_core(session, stmt, params).all()
     # Rows carry id, text, evidence, location and reporter_id like recent_similar_candidates' (and the count).
     candidates = [row for row in rows if row[1] is not None]  # row[1] is the id (by position: cheaper)
     return candidates, int(rows[0].recent) if rows else 0
@@ -384,4 +372,4 @@ def similar_and_recent(
 def count_recent_by_reporter(session: Session, platform: str, reporter_id: str, since: datetime) -> int:
     """How many reports one group member filed since ``since`` (the flood limit); merged duplicates don't count."""
     params = {"platform": platform, "reporter_id": reporter_id, "since": since}
-    return _run(session, _RECENT_BY_REPORTER, params).scalar() or 0
+    return execute_core(session, _RECENT_BY_REPORTER, params).scalar() or 0

@@ -6,10 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import func, inspect, select, text
 
 from bot.app import Database
-from storage.db import make_engine, upgrade
+from storage.db import execute_core, make_engine, upgrade
+from storage.models import Group
 
 
 def test_upgrade_creates_every_table_and_is_repeatable(database: Database) -> None:
@@ -153,3 +154,14 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(
     finally:
         engine.dispose()
         killer.dispose()
+
+
+def test_a_core_statement_sees_pending_objects_and_commits_nothing(database: Database) -> None:
+    # the filing path's plain statements run in the caller's transaction, after its autoflush, like session.execute
+    with database.sessions() as session:
+        session.add(Group(platform="telegram", chat_id="-42", title="王家沟村安全群", kind="village"))
+        count = execute_core(session, select(func.count()).select_from(Group.__table__), {}).scalar()
+        assert count == 1
+        session.rollback()
+    with database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Group)) == 0
