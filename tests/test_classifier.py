@@ -305,6 +305,9 @@ def test_major_hazard_criteria(clf: Classifier) -> None:
     [
         "有件事想反映，千万别跟村主任说是我讲的",
         "镇上来查的时候他们就把货藏起来，我不方便露面",
+        # fear of reprisal is a request for anonymity too
+        "车间主任让把消防栓前面堆满货 我怕丢工作 只能跟你们说",
+        "那个浴室老板把后门安全出口锁死了 老板不让我们往外说 麻烦悄悄查下",
     ],
 )
 def test_anonymity_phrasing_makes_a_tip(clf: Classifier, text: str) -> None:
@@ -1355,17 +1358,6 @@ def test_no_warning_sign_is_a_missing_sign_not_an_unlicensed_vehicle(clf: Classi
     # 没牌子 is a missing warning sign (a hazard), not 没牌照 (conduct for a tip)
     c = clf.classify("村后挖的水坑边上没栏杆也没牌子 娃娃放学老去")
     assert (c.intent, c.category) == ("hazard", "water"), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "车间主任让把消防栓前面堆满货 我怕丢工作 只能跟你们说",
-        "那个浴室老板把后门安全出口锁死了 老板不让我们往外说 麻烦悄悄查下",
-    ],
-)
-def test_fear_of_reprisal_about_a_hazard_makes_a_tip(clf: Classifier, text: str) -> None:
-    assert clf.classify(text, "private").intent == "tip"
 
 
 @pytest.mark.parametrize(
