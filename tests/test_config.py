@@ -134,15 +134,16 @@ def _parse(lines: str) -> list[dict[str, object]]:
 def test_anquan_parse_uses_the_townships_rules_file(
     clean_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """碾盘 (a stone mill base) is no keyword of the bundled rules: a tilted one is filed as a hazard of an unknown
-    kind (其他) from the state and the model. A township that lists it under buildings gets it filed as such."""
+    """碾盘 (a stone mill base) is no keyword of the bundled rules: a tilted one is at most a weak signal (filed or
+    sent to review by the model's second opinion, never as a building). A township that lists it under buildings
+    gets it filed as such by the rules."""
     message = "村口那个碾盘歪了\n"
 
     def verdict() -> tuple[object, ...]:
         row = _parse(message)[0]
         return (row["intent"], row["category"], row["review"])
 
-    assert verdict() == ("hazard", "other", False)
+    assert verdict()[1] != "building"
     rules = _rules_with(tmp_path, "[things.building]\nwords = [", '[things.building]\nwords = ["碾盘", ')
     monkeypatch.setenv("ANQUAN_RULES", str(rules))
     assert verdict() == ("hazard", "building", False)
