@@ -1274,6 +1274,10 @@ def test_round3_chatter_sharing_hazard_words_stays_chatter(clf: Classifier, text
         "配电室一直冒蓝光 几个小孩在旁边玩",  # arcing with children beside it
         "过河的人让水冲走一个 快叫人",  # people swept away, counted
         "电动车撞人了 流好多血",  # blood
+        "我妈在浴室洗澡半天没出声 热水器是烧气的",  # gone quiet
+        "塘边水泵漏电 喂鱼的老汉倒在水里了",  # fallen into the water
+        "三轮车卡在铁路道口上了 火车快来了",  # stuck on the railway
+        "老楼墙皮一块块掉 一楼还有人 赶紧把人喊出来",  # get the people out
     ],
 )
 def test_emergencies_in_the_forms_of_blind_written_corpora_are_urgent(clf: Classifier, text: str) -> None:
@@ -1300,6 +1304,8 @@ def test_emergencies_in_the_forms_of_blind_written_corpora_are_urgent(clf: Class
         "快来看 我家的花开了",  # 快来看 is no call for help
         "昨晚看的那个电影 大楼塌了那段真吓人",  # a film
         "元宵节放烟花噼里啪啦的 真热闹",  # fireworks set off on purpose
+        "手机掉水里了 晚上别打我电话",  # a phone is no person
+        "车熄火了 在路边等拖车",  # an engine that stalled
     ],
 )
 def test_lookalikes_from_blind_written_corpora_stay_chatter(clf: Classifier, text: str) -> None:
