@@ -186,6 +186,11 @@ def _initialize(tokenizer: jieba.Tokenizer) -> None:
     tokenizer.initialize()
 
 
+def _weak_signals(hits: Sequence[Hit]) -> list[str]:
+    """The things and states the rules saw in a message they called chatter, each once, in order."""
+    return list(dict.fromkeys(h.word for h in hits if h.entry.roles & _WEAK_SIGNAL_ROLES))
+
+
 class _CachedSegmenter:
     """jieba's ``lcut`` remembering the last message it segmented, so one message is segmented once."""
 
@@ -450,9 +455,9 @@ class Classifier:
         norm: str,
         chat: str,
         verdict: Classification,
-        trace: dict[str, Any] | None,
+        trace: dict[str, Any],
     ) -> Classification:
-        """A message the rules call chatter: the model files it alone above its measured auto threshold
+        """A message the rules call chatter (``trace`` holds the hits the rules' pass recorded): the model files it alone above its measured auto threshold
         (only when no frame explained it away), or together with a weak rule signal (a thing or a state the
         rules saw) above ``WEAK_RULE_MODEL_SCORE``; it sends it to review above the review
         threshold, else leaves it chatter. A private message in the review band gets the one-line question
@@ -464,8 +469,7 @@ class Classifier:
         # to review, it just never files it alone
         asked = verdict.reason == "框架：提问"
         framed = (verdict.reason.startswith("框架") and not asked) or verdict.reason.startswith("民生")
-        if trace is not None:
-            trace["model_score"] = score
+        trace["model_score"] = score
         if score < (model.auto_threshold if framed else model.review_threshold):
             # a message a frame explained away (notice, negation, news…) reaches review only when the model
             # is as sure as it must be to file alone
@@ -486,9 +490,7 @@ class Classifier:
                 model_score=score,
                 urgent=True,
             )
-        signals = (
-            self._weak_signals(norm, chat, trace) if score >= WEAK_RULE_MODEL_SCORE and not framed else []
-        )
+        signals = _weak_signals(trace["hits"]) if score >= WEAK_RULE_MODEL_SCORE and not framed else []
         if signals and not asked:
             # a weak rule signal nobody framed away, and a model that is sure: two opinions agree, file it
             return replace(
@@ -522,14 +524,6 @@ class Classifier:
             reason=f"待干部确认：{why}",
             model_score=score,
         )
-
-    def _weak_signals(self, norm: str, chat: str, trace: dict[str, Any] | None = None) -> list[str]:
-        """The things and states the rules saw in a message they called chatter (the hits recorded in ``trace``
-        by the rules' pass, or the rules asked again)."""
-        seen: dict[str, Any] = trace if trace is not None and "hits" in trace else {}
-        if not seen:
-            self._rules_on(norm, chat, seen)
-        return list(dict.fromkeys(h.word for h in seen.get("hits", ()) if h.entry.roles & _WEAK_SIGNAL_ROLES))
 
     def _calls_for_help(self, norm: str) -> bool:
         """True if the message holds an urgency marker (快来人, 人没上来) or matches an emergency pattern

@@ -38,9 +38,9 @@ DISMISSIVE = (
 )
 # "希望…尽快修复", "请求…处理": asking for a repair or a fix
 REQUEST = re.compile(r"希望|请求|要求|恳请|请|盼|建议|督促|责令|尽快|赶紧|及时|派人|等待|等着|还没|尚未|迟迟")
-# "说没事接着干", "说没事 还在炒菜": an all-clear followed by carrying on is a brush-off, not an all-clear
-# "火灭了 气还开着": what follows a resolution says the danger is still there
+# "火灭了 气还开着": what follows a resolution (a word or the resolved pattern) says the danger is still there
 STILL_THERE = re.compile(r"\s?[^，。,！!？?\s]{0,3}(?:还|仍|依然|照样)(?:开着|在|冒|漏|有|没关|没停|亮着)")
+# "说没事接着干", "说没事 还在炒菜": an all-clear followed by carrying on is a brush-off, not an all-clear
 CARRY_ON = re.compile(r"[^，。,！!？?]{0,4}(?:接着|继续|照样|还让|让干|干活|开工|下井|别管|还在)")
 # "不是着火，是…的炉子冒烟": what follows a negated report and explains it
 _EXPLANATION_SEPS = (
@@ -138,8 +138,10 @@ def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patter
         and not CARRY_ON.match(text, h.end)
     }
     scopes = Scopes(of_clause, set(), negated_message, {})
-    for rx in (patterns.explained, patterns.resolved):
-        for m in rx.finditer(text):
+    for m in patterns.explained.finditer(text):
+        negated_message.add(scopes.at(text, m.start()))
+    for m in patterns.resolved.finditer(text):
+        if not STILL_THERE.match(text, m.end()):
             negated_message.add(scopes.at(text, m.start()))
     scopes.resolved |= negated_message
     for h in hits:

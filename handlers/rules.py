@@ -221,7 +221,6 @@ class PatternIndex:
     message's characters selects the families of both."""
 
     def __init__(self, first: PatternSet, second: PatternSet) -> None:
-        self.first, self.second = first, second
         shift = self.shift = first.bits
         by_char = dict(first.by_char)
         for ch, mask in second.by_char.items():

@@ -19,25 +19,21 @@ from storage.officials import hash_code
 # time costs several times more CPU than executing it, and the bot's throughput is bound by that CPU.
 _REPORTS = cast(Table, Report.__table__)
 _R = _REPORTS.c
-# A plain INSERT … RETURNING every column, loaded as a Report: cheaper than a unit-of-work flush or ORM bulk insert.
-_INSERT_REPORT = select(Report).from_statement(insert(_REPORTS).returning(*_R))
 _INSERT_EVENT = insert(cast(Table, ReportEvent.__table__))
 
 
-# ``file_hazard``'s INSERT on SQLite: only what the "filed" event needs back, no ORM object to load.
+# ``file_hazard``'s INSERT on SQLite: only what the "filed" event needs back (cheaper than a unit-of-work flush).
 _INSERT_REPORT_ID = insert(_REPORTS).returning(_R.id, _R.created_at, _R.status)
 
 
 @lru_cache(maxsize=32)
-def _filed_with_event(keys: Iterable[str], number_only: bool = False) -> ExecutableReturnsRows:
-    """PostgreSQL: the report and its "filed" event in one statement (the event's INSERT in a CTE), by given fields.
-
-    With ``number_only`` a plain Core statement that returns the new report's number alone; else one loading a Report.
-    """
+def _filed_with_event(keys: Iterable[str]) -> ExecutableReturnsRows:
+    """PostgreSQL: the report and its "filed" event in one statement (the event's INSERT in a CTE), by given fields;
+    it returns the new report's number."""
     filed = (
         insert(_REPORTS)
         .values({key: bindparam(key, type_=_R[key].type) for key in keys})
-        .returning(*_R)
+        .returning(_R.id, _R.created_at, _R.status)
         .cte("filed")
     )
     event = insert(cast(Table, ReportEvent.__table__)).from_select(
@@ -50,9 +46,7 @@ def _filed_with_event(keys: Iterable[str], number_only: bool = False) -> Executa
             filed.c.status,
         ),
     )
-    if number_only:
-        return select(filed.c.id).add_cte(event.cte("filed_event"))
-    return select(Report).from_statement(select(*filed.c).add_cte(event.cte("filed_event")))
+    return select(filed.c.id).add_cte(event.cte("filed_event"))
 
 
 _CANDIDATES = select(_R.id, _R.text, _R.evidence, _R.location, _R.reporter_id).where(
@@ -132,40 +126,22 @@ def add_event(
 def create_report(
     session: Session, *, actor: str, receipt_code: str | None = None, **fields: object
 ) -> Report:
-    """File a new report and its 'filed' event; a receipt code, if given, is stored only as a hash.
+    """File a new report and its 'filed' event (see :func:`file_hazard`) and return the report loaded."""
+    report = session.get(Report, file_hazard(session, actor=actor, receipt_code=receipt_code, **fields))
+    assert report is not None  # just inserted in this transaction
+    return report
 
-    No unit-of-work flush: the report comes back from ``INSERT … RETURNING`` as a persistent object, its event from a
-    second plain INSERT (SQLite) or from a CTE of the same statement (PostgreSQL).
+
+def file_hazard(session: Session, *, actor: str, receipt_code: str | None = None, **fields: object) -> int:
+    """File a new report and its 'filed' event and return its number; a receipt code is stored only as a hash.
+
+    No unit-of-work flush and no Report loaded back (filing a group hazard reads nothing back but the number, and
+    loading a whole Report costs more CPU than the INSERT itself): on PostgreSQL one statement writes both rows (the
+    event's INSERT in a CTE), on SQLite a plain INSERT … RETURNING and the event's INSERT.
     """
     _check_fields(fields, receipt_code)
     if session.get_bind().dialect.name == "postgresql":  # one round trip for both rows
         stmt = _filed_with_event(tuple(sorted(fields)))
-        return session.scalars(stmt, {**fields, "filed_by": actor}).one()
-    report = session.scalars(_INSERT_REPORT, fields).one()
-    session.execute(
-        _INSERT_EVENT,
-        {
-            "report_id": report.id,
-            "actor": actor,
-            "action": "filed",
-            "from_status": None,
-            "to_status": report.status,
-            "note": None,
-            "at": report.created_at,
-        },
-    )
-    return report
-
-
-def file_hazard(session: Session, *, actor: str, **fields: object) -> int:
-    """``create_report`` for a caller that needs only the new report's number: the same rows, no Report loaded.
-
-    Filing a group hazard reads nothing back but the number (its reply is made from the fields it gave), and
-    loading a whole Report costs more CPU than the INSERT itself.
-    """
-    _check_fields(fields, None)
-    if session.get_bind().dialect.name == "postgresql":  # one round trip for both rows
-        stmt = _filed_with_event(tuple(sorted(fields)), number_only=True)
         return int(execute_core(session, stmt, {**fields, "filed_by": actor}).scalar_one())
     filed = execute_core(session, _INSERT_REPORT_ID, fields).one()
     execute_core(

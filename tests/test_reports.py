@@ -166,17 +166,21 @@ def test_candidates_and_the_senders_hour_come_together_and_agree_with_each_alone
         other = _hazard(s, platform="telegram", reporter_id="8").id
     week, hour = NOW - timedelta(days=7), NOW - timedelta(hours=1)
     with database.sessions() as s:
-        found, recent = similar_and_recent(
-            s,
-            category="building",
-            village="王家沟村",
-            group_id=None,
-            since=week,
-            limit=50,
-            platform="telegram",
-            reporter_id="7",
-            counted_since=hour,
-        )
+
+        def both(category: str) -> tuple[list, int]:
+            return similar_and_recent(
+                s,
+                category=category,
+                village="王家沟村",
+                group_id=None,
+                since=week,
+                limit=50,
+                platform="telegram",
+                reporter_id="7",
+                counted_since=hour,
+            )
+
+        found, recent = both("building")
         alone = recent_similar_candidates(
             s, category="building", village="王家沟村", group_id=None, since=week
         )
@@ -184,17 +188,7 @@ def test_candidates_and_the_senders_hour_come_together_and_agree_with_each_alone
         assert found[0].text == "老窑洞裂缝"
         assert recent == count_recent_by_reporter(s, "telegram", "7", hour) == 3
         # No candidate at all (a category nobody reported): still the sender's count.
-        none, recent = similar_and_recent(
-            s,
-            category="water",
-            village="王家沟村",
-            group_id=None,
-            since=week,
-            limit=50,
-            platform="telegram",
-            reporter_id="7",
-            counted_since=hour,
-        )
+        none, recent = both("water")
         assert (none, recent) == ([], 3)
 
 
