@@ -1381,3 +1381,63 @@ def test_round6_near_misses_and_scorch_marks_are_hazards_to_the_rules_alone(text
 @functools.cache
 def _rules_only() -> Classifier:
     return Classifier.load(use_model=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我爸去后山放羊到现在没回来 山上下着暴雪",  # someone missing in a blizzard
+        "白毛风起来了 二舅在草场上 电话一直打不通了",  # out of reach in the storm
+        "娃娃从学校出来就没回家 全村人打着手电在找",  # a search party
+        "暴风雪里班车陷在半路上 车上十几个人 暖气已经停了",  # stranded; heating that stopped is no repair
+        "水库冰面裂开了 有个钓鱼的掉下去了",  # through the ice
+        "西坡的草着了 火往这边烧 羊圈就在下面",  # grassland on fire
+        "山上火过了河了 帐篷里还有老人",  # a fire crossing the river
+        "化工园那边正往村里飘黄烟 娃娃们还在操场上",  # fumes drifting in, children outside now
+        "房子着火了 女人和娃往哪里撤",  # where to evacuate is a call, not a question
+    ],
+)
+def test_round9_emergencies_far_from_help_are_urgent(clf: Classifier, text: str) -> None:
+    # round 9 (pastoral and forest areas): missing people, blizzards, ice, grass fires, evacuation questions
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我爸到现在还没回来 估计又在老王家喝酒",  # late home, no danger
+        "万一山洪下来往哪边跑 有人知道吗",  # a hypothetical question stays a question
+        "空调坏了 暖风已经停了 谁会修",  # a broken heater and a request for service
+        "今年的雪真大 山上全白了",  # snow alone
+    ],
+)
+def test_round9_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("chatter", False), c
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("表哥骑摩托一次带四个小孩去赶集", ("hazard", "traffic")),  # an overloaded two-wheeler
+        ("外地的车在村口那个急弯翻了好几回 也没个警示牌", ("hazard", "traffic")),  # 外地 is no far news
+        (
+            "出租屋的燃气热水器装在浴室里 洗澡就头晕 房东说用了五年都没事",
+            ("hazard", "gas"),
+        ),  # a landlord's all-clear
+        ("镇上那辆罐车翻在沟里了 一股刺鼻的酸味", ("hazard", "chemical")),  # a tanker leaking is chemical
+        ("屋顶漏水那事 师傅来做了防水 昨晚下大雨一滴都没漏", ("chatter", None)),  # a repair that held
+        ("酒席散了以后好几桌人上吐下泻 已经送卫生院了", ("hazard", "other")),  # food poisoning
+    ],
+)
+def test_round9_village_forms(clf: Classifier, text: str, expected: tuple[str, str | None]) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.category) == expected, c
+
+
+def test_round9_a_heap_higher_than_a_man_is_literal_and_hundreds_are_a_crowd(clf: Classifier) -> None:
+    heap = clf.classify("废品站的泡沫纸皮堆得比人还高 紧挨着灶间 灶口直冒火星")
+    assert heap.intent == "hazard", heap
+    crowd = clf.classify("车间的安全出口用铁链锁着 里面一百多个人在加班")
+    assert (crowd.intent, crowd.severity) == ("hazard", "major"), crowd
