@@ -714,9 +714,10 @@ class Classifier:
 
     def _civic_only(self, hits: Sequence[Hit], present: set[str], scopes: Scopes, score: float) -> bool:
         """True for a civic complaint with no safety dimension (噪音扰民, 路灯不亮, 河水发黑, 非法集资): a
-        non-safety word, no safety word, and no more than weak evidence (one pair) of anything else."""
-        if "non_safety" not in present or "safety_dim" in present or "major" in present:
-            return False
+        non-safety word, no safety word, no emergency, and no more than weak evidence (one pair) of anything
+        else."""
+        if "non_safety" not in present or present & {"safety_dim", "major", "urgent"}:
+            return False  # safety words, major-hazard wording or an emergency: never a civic complaint
         strong_events = any(
             ("event" in h.entry.roles or "act" in h.entry.roles) and h.entry.category and scopes.alive(h)
             for h in hits

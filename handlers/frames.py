@@ -35,6 +35,11 @@ DISMISSIVE = (
     "主说",
     "汉说",
     "班的说",
+    # old people brushing off their own danger ("老人说没事没事")
+    "老人说",
+    "奶奶说",
+    "大爷说",
+    "婆婆说",
 )
 # "希望…尽快修复", "请求…处理": asking for a repair or a fix
 REQUEST = re.compile(r"希望|请求|要求|恳请|请|盼|建议|督促|责令|尽快|赶紧|及时|派人|等待|等着|还没|尚未|迟迟")

@@ -1441,3 +1441,59 @@ def test_round9_a_heap_higher_than_a_man_is_literal_and_hundreds_are_a_crowd(clf
     assert heap.intent == "hazard", heap
     crowd = clf.classify("车间的安全出口用铁链锁着 里面一百多个人在加班")
     assert (crowd.intent, crowd.severity) == ("hazard", "major"), crowd
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "车间的卷板机把小李的胳膊卷进去了 机器还在转",  # caught in a machine
+        "粮仓里的玉米塌下来把他埋住了 只露个头",  # someone buried
+        "河堤脚下在冒浑水 一股一股往外翻沙",  # piping at the embankment
+        "锅炉房那边管子漏气 看门的已经晕倒一个了",  # someone already down
+        "宿舍楼下的电瓶在冒烟 楼梯口全是烟 我们出不去",  # trapped by smoke
+        "厂房里嘭的一声 到处是粉尘 火星子在飘",  # a bang, dust and sparks
+        "我娘在地里放牛 山洪下来了 哪个帮我喊她一声",  # "call her for me" is no question
+        "压面机把手压进去了 没人知道开关在哪",  # "nobody knows where" is no question
+    ],
+)
+def test_round10_emergencies_are_urgent(clf: Classifier, text: str) -> None:
+    # round 10 (earthquake, flood, coal and factory towns)
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这周加班压得我要塌方了哈哈",  # work pressure as a figure of speech
+        "昨晚看了《唐山大地震》 房子塌下来那段真吓人",  # a film named in book-title marks
+        "咱家那孔塌了的老窑前年就推平了 现在是停车场",  # long since levelled
+        "小狗把水桶踢翻了 一地水",  # a pail knocked over
+        "今天炒了一锅辣椒 呛得直咳嗽",  # chillies are no figure of speech, and no hazard
+    ],
+)
+def test_round10_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("chatter", False), c
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("邻居家煤改气的阀门一直滋滋响 抹上肥皂水直冒泡", ("hazard", "major")),  # a gas leak by its signs
+        ("独居的刘奶奶屋里煤炉烟筒接口松了 一进门就熏眼睛 老人说没事没事", ("hazard", None)),  # a brush-off
+        ("辣椒烘房的炉子烧得通红 紧挨着泡沫彩钢板", ("hazard", None)),  # 辣椒 is no figure of speech
+        ("地震把楼梯震裂了 楼上还有好几个走不动的老年人没下来", ("hazard", "major")),  # old people upstairs
+    ],
+)
+def test_round10_village_forms(clf: Classifier, text: str, expected: tuple[str, str | None]) -> None:
+    c = clf.classify(text)
+    assert c.intent == expected[0], c
+    if expected[1] is not None:
+        assert c.severity == expected[1], c
+
+
+def test_an_emergency_is_never_a_civic_complaint(clf: Classifier) -> None:
+    # 外卖 is a civic word; a crash with people lying in the road is still an emergency
+    c = clf.classify("送外卖路过桥头 摩托车撞树了 两个人躺着不敢动")
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
