@@ -59,7 +59,7 @@ from handlers.evidence import (
     pair_states,
     vote_things,
 )
-from handlers.frames import Frames, Scopes, read_frames, scope_clauses, scopes_for
+from handlers.frames import Frames, Scopes, read_frames, repair_undone, scope_clauses, scopes_for
 from handlers.hits import Hit, clause_breaks, roles_of, run_families, scan_keywords
 from handlers.model import DEFAULT_MODEL, TextModel, load_model
 from handlers.places import find_location, has_place
@@ -106,6 +106,8 @@ WEAK_RULE_MODEL_SCORE = 0.97
 # read before they were trained on), 0.5 graded 9 general hazards major; 0.8 graded one wrongly.
 MODEL_MAJOR_SCORE = 0.8
 _WEAK_SIGNAL_ROLES = frozenset({"thing", "bad", "strong", "event", "act", "lack_item"})
+# what, said after a repair, shows the danger is back: a bad state, an event, wrongdoing
+_REOPENING_ROLES = frozenset({"bad", "strong", "event", "act", "illegal", "urgent", "ongoing"})
 
 _MENTION_RE = re.compile(r"[@＠][^\s,，:：。！!？?]{1,20}(?:\s+|\u2005|$)")
 _EMOJI_RE = re.compile(
@@ -127,7 +129,7 @@ _EVIDENCE_ROLES = frozenset({"bad", "strong", "event"})
 # Roles of a hit naming people (人还在里头, 下头有人).
 _PEOPLE_ROLES = frozenset({"people_strong", "people_weak"})
 # people there right now (还在上课, 住着, 底下一排学生等车): with danger under way they make an emergency
-_PEOPLE_NOW_ROLES = frozenset({"people_strong", "exposure"})
+_PEOPLE_NOW_ROLES = frozenset({"people_strong", "exposure", "people_now"})
 # "一刮风就往下掉", "老往下掉": a danger that keeps recurring is a hazard to file, not an emergency under way
 _HABITUAL_BEFORE = re.compile(
     r"(?:老是?|总是?|经常|常常|天天|每天|动不动就|时不时|一[^，。,！!？?\s]{0,3}就)\s?$"
@@ -189,6 +191,18 @@ def _initialize(tokenizer: jieba.Tokenizer) -> None:
 def _weak_signals(hits: Sequence[Hit]) -> list[str]:
     """The things and states the rules saw in a message they called chatter, each once, in order."""
     return list(dict.fromkeys(h.word for h in hits if h.entry.roles & _WEAK_SIGNAL_ROLES))
+
+
+def _tells_of_repair(text: str, hits: Sequence[Hit]) -> bool:
+    """True if the rules saw a repair that is one ("请人砌了挡土墙，这下睡得着了", not "还没修好"): what the
+    message names is mended, so the model may not file it alone."""
+    return any(
+        "fixed" in h.entry.roles
+        and not repair_undone(text, h)
+        # "已关停采石场夜里偷偷放炮": conduct or a bad state after the closure reopens it
+        and not any(later.start >= h.end and later.entry.roles & _REOPENING_ROLES for later in hits)
+        for h in hits
+    )
 
 
 class _CachedSegmenter:
@@ -468,7 +482,11 @@ class Classifier:
         # a question alone ("桥上还有人没有？") does not explain evidence away: the model may still send it
         # to review, it just never files it alone
         asked = verdict.reason == "框架：提问"
-        framed = (verdict.reason.startswith("框架") and not asked) or verdict.reason.startswith("民生")
+        framed = (
+            (verdict.reason.startswith("框架") and not asked)
+            or verdict.reason.startswith("民生")
+            or _tells_of_repair(norm, trace["hits"])
+        )
         trace["model_score"] = score
         if score < (model.auto_threshold if framed else model.review_threshold):
             # a message a frame explained away (notice, negation, news…) reaches review only when the model

@@ -31,7 +31,7 @@ CLAUSE_SEP = "，,。.！!？?；;：:\n~～… 【】[]()（）“”\"'「」�
 # the source name of the discontinuous-passive hits generated from ``[morphology]`` ("让车堵着")
 PASSIVE_SOURCE = "morphology.passive"
 # "让/被/叫" before a thing: that thing did something to another, it is not what is broken
-AGENT_MARKS = frozenset("让被叫")
+AGENT_MARKS = frozenset("让被叫遭")
 
 
 @dataclass(slots=True)

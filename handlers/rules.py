@@ -129,8 +129,9 @@ INHERITED = frozenset(
 EVIDENCE_GATE = frozenset(
     {"thing", "bad", "strong", "event", "act", "illegal", "anon", "formal_marker", "report"}
 )
-# Roles a pattern family may declare: the list roles plus the categorised ones.
-PATTERN_ROLES = frozenset(LIST_ROLES) | {"thing", "event", "act", "state_cat", "remnant"}
+# Roles a pattern family may declare: the list roles plus the categorised ones, and ``people_now`` (people
+# there at this moment, "还在坑底挖"), which only makes danger under way an emergency and never grades alone.
+PATTERN_ROLES = frozenset(LIST_ROLES) | {"thing", "event", "act", "state_cat", "remnant", "people_now"}
 # Sections whose keywords carry a category, and the role their keywords play.
 CATEGORISED_SECTIONS = (("things", "thing"), ("events", "event"), ("acts", "act"))
 # Keyword weight by the list a categorised keyword is in ("weak", "words", "strong", things_specific).

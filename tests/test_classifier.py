@@ -1497,3 +1497,44 @@ def test_an_emergency_is_never_a_civic_complaint(clf: Classifier) -> None:
     # 外卖 is a civic word; a crash with people lying in the road is still an emergency
     c = clf.classify("送外卖路过桥头 摩托车撞树了 两个人躺着不敢动")
     assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "幼儿园午睡室的插座冒烟了 娃娃们都还在床上睡着",  # smoke now, children asleep there now
+        "桥面塌下去一块 后面的车还在往桥上开",  # a collapse, and traffic still driving onto it
+        "基坑边的土往下滑了 挖机还在坑底挖",  # a slipping pit wall, a digger still at the bottom
+        "缆车停在半路一直晃 我们吊在半空中下不去",  # swaying, people hanging in mid-air
+        "18楼外墙保温层在烧 火往上窜",  # a facade burning now
+    ],
+)
+def test_round11_danger_under_way_with_people_there_now_is_urgent(clf: Classifier, text: str) -> None:
+    # round 11 (towns): danger under way and people there at this moment, said in everyday words
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+def test_people_there_now_alone_does_not_make_a_hazard_major(clf: Classifier) -> None:
+    # "还在…玩" only makes danger under way an emergency: to the rules alone, a crack nobody says is
+    # growing stays a general hazard however many children play by it
+    c = _rules_only().classify("围墙上有道裂缝 娃娃们还在墙边玩")
+    assert (c.intent, c.urgent) == ("hazard", False), c
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("山脚那口泉今天出的是黄泥巴水 以前都是清的 还有咕咚咕咚的响声", "hazard"),  # a debris-flow sign
+        ("茶厂锅炉的压力表碎了看不清 烧锅炉的说照烧不碍事", "hazard"),  # "carry on, it's fine"
+        ("超市那台电梯上个月卡了两回 现在照样在用", "hazard"),  # 卡了 is no game lag
+        ("看电视里那个房子一下就垮了 好吓人", "chatter"),  # television
+        ("屋后那个坡请人砌了挡土墙 这下落雨睡得着了", "chatter"),  # a repair: the model must not file it
+        ("我家做饭跟火灾现场一样 烟雾报警器天天叫", "chatter"),  # a comparison
+        ("刚才冒烟的是楼下烧烤店的炉子 人家正常营业 不是失火", "chatter"),  # explained
+    ],
+)
+def test_round11_village_forms(clf: Classifier, text: str, intent: str) -> None:
+    # the intent is what a user sees: filed or not (the model may still send chatter to review)
+    c = clf.classify(text)
+    assert c.intent == intent, c
