@@ -487,6 +487,8 @@ class Classifier:
             or verdict.reason.startswith("民生")
             or _tells_of_repair(norm, trace["hits"])
         )
+        # a known lookalike the rules skipped ("车熄火了", "手机掉水里了") is never the model's to file alone
+        lookalike = any(rx.search(norm) for rx in self._ignore_res)
         trace["model_score"] = score
         if score < (model.auto_threshold if framed else model.review_threshold):
             # a message a frame explained away (notice, negation, news…) reaches review only when the model
@@ -522,7 +524,7 @@ class Classifier:
                 review=False,
                 model_score=score,
             )
-        if score >= model.auto_threshold and not framed and not asked:
+        if score >= model.auto_threshold and not framed and not asked and not lookalike:
             return replace(
                 verdict,
                 intent="hazard",
