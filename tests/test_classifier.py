@@ -1538,3 +1538,48 @@ def test_round11_village_forms(clf: Classifier, text: str, intent: str) -> None:
     # the intent is what a user sees: filed or not (the model may still send chatter to review)
     c = clf.classify(text)
     assert c.intent == intent, c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "管沟挖了三米深没撑子 土一块块往下掉 底下俩人在接管子",  # people under it at this moment
+        "外架一整片在晃 还有两个人在十层够不着",  # people still up there
+        "媳妇在地窖里掏菜 喊她不应了",  # no answer from a confined space
+        "顶板落了！",  # a roof fall, said in three words
+        "景区那根电线一直冒火花 一群游客还在底下拍照",  # sparks, tourists there now
+        "花炮厂晒药场上有人蹲着抽烟",  # smoking on a fireworks drying yard
+    ],
+)
+def test_round12_workplace_emergencies_are_major(clf: Classifier, text: str) -> None:
+    # round 12 (workplaces): what is happening and who is there, said by the people on the spot
+    c = clf.classify(text)
+    assert (c.intent, c.severity) == ("hazard", "major"), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这个月工资再不发我就要爆炸了",  # I am going to explode
+        "上周掉河里那个娃救上来了 在医院住了两天 已经回家了",  # rescued and home
+        "刚才冒烟那个是老张家在熏腊肉 不是着火 别打119了",  # explained, do not call
+        "有人要苞米秸秆不 我家堆了一院子 白给 自己来拉",  # giving straw away
+    ],
+)
+def test_round12_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("chatter", False), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "水库边禁止游泳的牌子让风刮倒了 埋雪里了",  # a sign's wording is no notice
+        "后沟的水突然变小了 还带着泥浆 老辈人说这是要下泥石流",  # folk wisdom is no old story
+        "隔壁拿磷化铝熏粮仓 粮仓跟住人的屋就隔一道木板墙",  # phosphine beside a bedroom
+        "学校后墙根有个马蜂窝 比篮球还大",  # a literal size
+    ],
+)
+def test_round12_village_forms_are_hazards(text: str) -> None:
+    # the rules alone, so the model's second opinion cannot hide a missing rule
+    assert _rules_only().classify(text).intent == "hazard"
