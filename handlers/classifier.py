@@ -105,6 +105,12 @@ WEAK_RULE_MODEL_SCORE = 0.97
 # all major). On 24 model-filed hazards of a corpus it had never seen (train/village_round4, emergencies_round4,
 # read before they were trained on), 0.5 graded 9 general hazards major; 0.8 graded one wrongly.
 MODEL_MAJOR_SCORE = 0.8
+# The model's "major" that upgrades a hazard the rules filed as general when people or time are named. On the
+# round-12 blind corpora, which the model had not seen (scored with the rules from before round 12), it lifted
+# severity 0.845 -> 0.891 and emergencies filed at once as major 66 -> 73 of 80; on village rounds 4-6, whose
+# writers grade more hazards general, a model trained without them went 0.788 -> 0.791. 0.8 gained one more
+# emergency there and cost 0.005 here.
+MODEL_UPGRADE_SCORE = 0.85
 _WEAK_SIGNAL_ROLES = frozenset({"thing", "bad", "strong", "event", "act", "lack_item"})
 # what, said after a repair, shows the danger is back: a bad state, an event, wrongdoing
 _REOPENING_ROLES = frozenset({"bad", "strong", "event", "act", "illegal", "urgent", "ongoing"})
@@ -130,6 +136,10 @@ _EVIDENCE_ROLES = frozenset({"bad", "strong", "event"})
 _PEOPLE_ROLES = frozenset({"people_strong", "people_weak"})
 # people there right now (还在上课, 住着, 底下一排学生等车): with danger under way they make an emergency
 _PEOPLE_NOW_ROLES = frozenset({"people_strong", "exposure", "people_now"})
+# roles that let the model upgrade a rule-filed hazard's severity: people, the present, urgency
+_UPGRADE_ROLES = frozenset(
+    {"people_weak", "people_strong", "exposure", "people_now", "present", "concern", "imminent", "ongoing"}
+)
 # "一刮风就往下掉", "老往下掉": a danger that keeps recurring is a hazard to file, not an emergency under way
 _HABITUAL_BEFORE = re.compile(
     r"(?:老是?|总是?|经常|常常|天天|每天|动不动就|时不时|一[^，。,！!？?\s]{0,3}就)\s?$"
@@ -545,6 +555,15 @@ class Classifier:
             model_score=score,
         )
 
+    def _model_says_major(self, text: str, present: set[str]) -> bool:
+        """True if the model grades a hazard the rules filed as general major with at least
+        ``MODEL_UPGRADE_SCORE``, asked only when the message names people or time (还在, 娃娃, 住着): on blind
+        text it had not seen, the rules' severity set alone misses a share of the majors people mean."""
+        model = self.model
+        if model is None or not present & _UPGRADE_ROLES:
+            return False
+        return model.major(text) >= MODEL_UPGRADE_SCORE
+
     def _calls_for_help(self, norm: str) -> bool:
         """True if the message holds an urgency marker (快来人, 人没上来) or matches an emergency pattern
         (人被埋, 水还在涨); asked only of the few messages the model sends to review."""
@@ -680,7 +699,7 @@ class Classifier:
         category = self._choose_category(hits, scopes, ev)
         intrinsic = formality == 2 or major_thing_failing(hits, scopes.alive, ev.clauses)
         severity = assess_severity(rules.severity, hits, scopes.alive, present, crowd, intrinsic, category)
-        if urgent:
+        if urgent or (severity == "general" and self._model_says_major(text, present)):
             severity = "major"
         confidence = self._confidence(intent, ev.score, is_tip, frames)
         if urgent:

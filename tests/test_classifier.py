@@ -761,8 +761,9 @@ class _FixedModel:
     auto_threshold = 0.9
     review_threshold = 0.5
 
-    def __init__(self, score: float) -> None:
+    def __init__(self, score: float, major: float = 0.1) -> None:
         self._score = score
+        self._major = major
 
     def score(self, text: str) -> float:
         return self._score
@@ -771,7 +772,7 @@ class _FixedModel:
         return "building", 0.8
 
     def major(self, text: str) -> float:
-        return 0.1
+        return self._major
 
 
 @pytest.mark.parametrize(
@@ -1583,3 +1584,24 @@ def test_round12_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
 def test_round12_village_forms_are_hazards(text: str) -> None:
     # the rules alone, so the model's second opinion cannot hide a missing rule
     assert _rules_only().classify(text).intent == "hazard"
+
+
+@pytest.mark.parametrize(
+    ("text", "major", "severity"),
+    [
+        ("村口那根电线杆歪了 娃娃们天天从底下过", 0.9, "major"),  # people named, the model sure: upgraded
+        ("村口那根电线杆歪了 娃娃们天天从底下过", 0.6, "general"),  # the model unsure: the rules' grade
+        ("村口那根电线杆歪了", 0.99, "general"),  # nobody and no time named: the rules' grade stands
+    ],
+)
+def test_the_model_upgrades_a_general_hazard_only_when_sure_and_people_or_time_are_named(
+    clf: Classifier, text: str, major: float, severity: str
+) -> None:
+    assert _rules_only().classify(text).severity == "general"  # what the rules alone grade it
+    saved = clf.model
+    clf.model = _FixedModel(0.1, major=major)  # type: ignore[assignment]
+    try:
+        c = clf.classify(text)
+    finally:
+        clf.model = saved
+    assert (c.intent, c.severity) == ("hazard", severity), c
