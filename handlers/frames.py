@@ -131,6 +131,20 @@ def repair_undone(text: str, hit: Hit) -> bool:
     return any(a + "人" in agent for a in AGENT_MARKS)
 
 
+_QUOTE_RE = re.compile(r"“[^”]{1,40}”|「[^」]{1,40}」")
+
+
+def _quoted_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of text inside Chinese quotation marks (“…”, 「…」): words someone else said."""
+    if "“" not in text and "「" not in text:
+        return []
+    return [m.span() for m in _QUOTE_RE.finditer(text)]
+
+
+def _inside(pos: int, spans: Sequence[tuple[int, int]]) -> bool:
+    return any(a <= pos < b for a, b in spans)
+
+
 def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patterns: FramePatterns) -> Scopes:
     """Close the scopes that message-level negation, explained-away and resolved frames
     ("电工说线路没毛病", "上礼拜就拆了") and repairs ("修好了") are in, and note clause negations."""
@@ -143,15 +157,18 @@ def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patter
         and not CARRY_ON.match(text, h.end)
     }
     scopes = Scopes(of_clause, set(), negated_message, {})
+    quoted = _quoted_spans(text)
     for m in patterns.explained.finditer(text):
-        negated_message.add(scopes.at(text, m.start()))
+        if not _inside(m.start(), quoted):
+            negated_message.add(scopes.at(text, m.start()))
     for m in patterns.resolved.finditer(text):
-        if not STILL_THERE.match(text, m.end()):
+        # "引用：“老窑早就封了”——封了个啥": an all-clear someone else said, quoted to dispute it, closes nothing
+        if not STILL_THERE.match(text, m.end()) and not _inside(m.start(), quoted):
             negated_message.add(scopes.at(text, m.start()))
     scopes.resolved |= negated_message
     for h in hits:
         roles = h.entry.roles
-        if "fixed" in roles and not repair_undone(text, h):
+        if "fixed" in roles and not repair_undone(text, h) and not _inside(h.start, quoted):
             scopes.resolved.add(of_clause[h.clause])
         if "neg" in roles and not _lack_follows(hits, h):
             scopes.negated_from[h.clause] = min(scopes.negated_from.get(h.clause, h.start), h.start)

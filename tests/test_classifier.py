@@ -1605,3 +1605,14 @@ def test_the_model_upgrades_a_general_hazard_only_when_sure_and_people_or_time_a
     finally:
         clf.model = saved
     assert (c.intent, c.severity) == ("hazard", severity), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "楼道里一股味 像是煤气 谁家有人在家先关一下阀",  # a call to shut the valve, not a question
+        "山上那些老炭窑口子都没堵 放羊的掉下去咋整",  # worry, not a question
+    ],
+)
+def test_calls_and_worries_phrased_as_questions_are_reports(text: str) -> None:
+    assert _rules_only().classify(text).intent == "hazard"

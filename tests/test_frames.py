@@ -124,3 +124,12 @@ def test_negation_ends_where_the_corrected_part_begins(rules: CompiledRules) -> 
     text = "井盖不是丢了是碎了"
     hits, scopes = _scopes(rules, text)
     assert scopes.alive(_word(hits, "碎了"))
+
+
+def test_an_all_clear_quoted_to_dispute_it_closes_nothing(rules: CompiledRules) -> None:
+    # "“老井早就封了”——封了个啥": the quoted repair is someone else's claim; said plainly, it closes its scope
+    quoted, q_scopes = _scopes(rules, "引用：“老井早就封了”——封了个啥，盖板让人撬开了")
+    assert not q_scopes.negated_message
+    assert q_scopes.alive(_word(quoted, "盖板"))
+    _, s_scopes = _scopes(rules, "老井早就封了，盖板焊死了")
+    assert s_scopes.negated_message
