@@ -755,10 +755,15 @@ class Classifier:
         """True for a civic complaint with no safety dimension (噪音扰民, 路灯不亮, 河水发黑, 非法集资): a
         non-safety word, no safety word, no emergency, and no more than weak evidence (one pair) of anything
         else."""
-        if "non_safety" not in present or present & {"safety_dim", "major", "urgent"}:
-            return False  # safety words, major-hazard wording or an emergency: never a civic complaint
+        if "non_safety" not in present or present & {"safety_dim", "major", "urgent", "ongoing"}:
+            return False  # safety words, major-hazard wording or danger now: never a civic complaint
         strong_events = any(
-            ("event" in h.entry.roles or "act" in h.entry.roles) and h.entry.category and scopes.alive(h)
+            (
+                (("event" in h.entry.roles or "act" in h.entry.roles) and h.entry.category)
+                # "充电桩插座烧黑了": a strong bad state of its own (发黑 of a river is a civic word itself)
+                or "strong" in h.entry.roles
+            )
+            and scopes.alive(h)
             for h in hits
             if "non_safety" not in h.entry.roles
         )

@@ -1616,3 +1616,33 @@ def test_the_model_upgrades_a_general_hazard_only_when_sure_and_people_or_time_a
 )
 def test_calls_and_worries_phrased_as_questions_are_reports(text: str) -> None:
     assert _rules_only().classify(text).intent == "hazard"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "庙会放的烟花那几箱一起炸了 火星子往人堆里窜",  # fireworks exploding are literal
+        "浇地的水泵漏电 老刘扶着管子倒在渠里了 没人敢上去拉",  # someone down in the water, nobody dares
+        "表弟在水库边滑下去了 抓着树枝 我拉不上来",  # I cannot pull him up
+        "电线刮断落在羊圈上 羊已经电死两只了 我爹还要进去赶羊",  # livestock killed, a person going in
+    ],
+)
+def test_round13_emergencies_are_urgent(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("驿站门口那箱充电宝在冒白烟 几个小孩在门口等拿快递", "hazard"),  # 快递 is a setting, not a complaint
+        ("快递站门口的充电桩插座烧黑了一个孔 还有人插着在充", "hazard"),  # a strong state is no civic matter
+        ("饭店后厨拿喷枪对着液化气罐烤", "hazard"),  # heating a gas bottle
+        ("村口大黑狗不拴链 见到送外卖的就追", "hazard"),  # a dog off its chain
+        ("锅炉房压力表玻璃碎了 看不清多少压力", "hazard"),  # "can't see how much" is no question
+        ("市民来电反映：小区附近河道河水发黑发臭，希望环保部门治理。", "chatter"),  # still a civic complaint
+        ("阿拉屋里电视机坏脱了 啥人晓得修电视个电话伐", "chatter"),  # Wu: who knows a TV repairman
+    ],
+)
+def test_round13_village_forms(text: str, intent: str) -> None:
+    assert _rules_only().classify(text).intent == intent
