@@ -292,7 +292,11 @@ def read_frames(
         near = evidence_clauses | {clause_at(text, p) for p in evidence_positions}
     local_news = location is not None or any(h.clause in near or h.clause + 1 in near for h in local_hits)
     # a complaint ("谁管管啊？", "能不能来人看看") is a report, not a question for information
-    question = ("question" in present or text.endswith(("?", "？"))) and "complaint" not in present
+    # a question or a request for a car in an emergency ("谁家有车先开过来", "有冇人识救") is a call for help
+    calls = "urgent" in present and bool(present & {"event", "emergency_event"})
+    question = (
+        ("question" in present or text.endswith(("?", "？"))) and "complaint" not in present and not calls
+    )
     # a figurative word vetoes only when it shares a clause with the evidence ("说是没电了" is an excuse
     # in its own clause, not a figure of speech about the stopped fan)
     # a comparison beside an emergency in its clause is literal ("火苗子窜得比房还高"), not a figure of speech;
@@ -325,7 +329,7 @@ def read_frames(
         notice="notice" in present,
         news="news" in present,
         # asking for a service or an item ("有会修的没", "谁家有…借我") is chatter whatever else it says
-        service="service" in present,
+        service="service" in present and not calls,
         question=question,
         figurative=figurative,
         past=past,

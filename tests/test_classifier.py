@@ -1646,3 +1646,53 @@ def test_round13_emergencies_are_urgent(clf: Classifier, text: str) -> None:
 )
 def test_round13_village_forms(text: str, intent: str) -> None:
     assert _rules_only().classify(text).intent == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我是卫生室的 一家三口煤气中毒 男的已经没意识了 谁家有车先开过来",  # asking for a car in an emergency
+        "有冇人喺鱼塘附近 阿强个仔跌咗落水 佢唔识游水",  # Cantonese: fell in, cannot swim
+        "下这么大雨 上山采药的小刘一天没回来了 电话打不通",  # missing in a flash-flood storm
+        "学校门口一群野狗围着个娃娃咬 快拿棍子来",  # dogs attacking a child
+        "我遭压到了 房子垮了 腿动不得",  # 动不得 is no prohibition
+        "桥垮了",  # two words
+    ],
+)
+def test_round14_hard_forms_of_emergencies_are_major(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity) == ("hazard", "major"), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "刚看那个矿难电影 透水那段看得我心都揪起来了",  # a film
+        "这天儿冷得嘎嘎的 跟掉冰窟窿里似的",  # a comparison
+        "上礼拜矿上冒顶那个事 调查组今天来了",  # the incident, over
+        "今年庙会烟花放得太炸了 比过年还热闹",  # slang
+        "昨天那个冒烟的是砖厂开窑点火 年年都这样 正常的",  # explained
+        "那个塌方的地方早就清干净了 我昨天骑摩托过去 好得很",  # cleared
+        "楼顶漏水 请师傅来做了防水 花了三千多",  # repaired
+        "老房子要拆了重修 哪个认得靠得住的包工头",  # a plan and a request
+        "讲个笑话 我婆娘说我是屋头最大的安全隐患",  # a joke
+    ],
+)
+def test_round14_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("chatter", False), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "校车师傅一边开一边刷抖音 还在弯道超车",  # scrolling while driving is no forwarded video
+        "鞭炮厂那边又在晒药 旁边的人还在抽烟",  # 那边又 is no far news
+        "送气的给我换的罐罐 阀门拧不紧 一直在漏味",  # the gas man is no request for service
+        "那条黑狗又咬人了 这个月第三个",  # a dog biting people is no pet chewing things
+        "那个坎子上又有人摔了 晚上黑黢黢的 路灯坏了大半个月",  # injuries make a lamp a safety matter
+        "老窑口那里一直在冒黄水 比去年大多了",  # water breaking out of an old pit
+    ],
+)
+def test_round14_indirect_village_reports_are_hazards(text: str) -> None:
+    assert _rules_only().classify(text).intent == "hazard"
