@@ -131,6 +131,8 @@ def repair_undone(text: str, hit: Hit) -> bool:
     return any(a + "人" in agent for a in AGENT_MARKS)
 
 
+# whoever profits from carrying on: their "没事" a little before is no all-clear
+_INTERESTED = re.compile("老板|工头|包工头|班长|带班的|经理|厂长|矿长|物业|房东|船老大|队长|主任")
 _QUOTE_RE = re.compile(r"“[^”]{1,40}”|「[^」]{1,40}」")
 
 
@@ -159,7 +161,8 @@ def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patter
     scopes = Scopes(of_clause, set(), negated_message, {})
     quoted = _quoted_spans(text)
     for m in patterns.explained.finditer(text):
-        if not _inside(m.start(), quoted):
+        # "老板还让我们在底下装车 说没事": the all-clear of whoever wants the work to go on is none
+        if not _inside(m.start(), quoted) and not _INTERESTED.search(text, max(0, m.start() - 16), m.start()):
             negated_message.add(scopes.at(text, m.start()))
     for m in patterns.resolved.finditer(text):
         # "引用：“老窑早就封了”——封了个啥": an all-clear someone else said, quoted to dispute it, closes nothing
@@ -346,9 +349,11 @@ def _told_as_past(
     """True for a story from the past ("小时候那孔窑塌过一回") unless it says it is so now ("现在又") before
     the evidence ends; "…现在的娃娃金贵" after the story does not make the story current."""
     last_ev = max(evidence_positions, default=len(text))
-    # "…是以前炸石头剩下的": a leftover from the past is still there now, wherever it is said
+    first_ev = min(evidence_positions, default=len(text))
+    # "…是以前炸石头剩下的": a leftover from the past is still there now, wherever it is said;
+    # "急弯一个牌子没有，上个月…翻过一回": history told after a present report is background, not the frame
     return (
-        bool(present & {"past", "past_strong"})
+        ("past_strong" in present or any(h.start <= first_ev for h in hits if "past" in h.entry.roles))
         and "remnant" not in present
         and not any(h.start <= last_ev for h in hits if h.entry.roles & {"present", "imminent"})
     )

@@ -1696,3 +1696,54 @@ def test_round14_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
 )
 def test_round14_indirect_village_reports_are_hazards(text: str) -> None:
     assert _rules_only().classify(text).intent == "hazard"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("网格巡查 3组李某家院墙裂缝约2米 墙头往外闪 墙外是上学路 已提醒", "hazard"),  # a patrol note
+        ("广场舞台上头的铁皮棚一刮风就一颤一颤的 掉了两颗螺丝 跳舞的都在底下", "hazard"),  # 广场舞台
+        ("我们在井下 工作面顶板一直淋水 越来越大 赶紧帮忙通知调度", "hazard"),  # a call, not a notice
+        ("校车刹车片早该换了 老板不让修", "hazard"),  # "should have been replaced" is no repair
+        ("村口急弯一个牌子没有 上个月有辆拉砖的车在那翻过一回", "hazard"),  # history after a present report
+        ("新装的燃气灶师傅试过了 接头都拿肥皂水检查了", "chatter"),  # tested
+        ("台风走了 太阳好大 赶紧把谷子拉出去晒晒", "chatter"),  # grain is no person to get out
+        ("一不留神锅烧干了 一屋子糊味 饭也没吃成", "chatter"),  # burnt food
+        ("那段塌方的路修通了没 我明天要拉西瓜进城", "chatter"),  # a question about a repair
+        ("孩子说卷子上有一道题问遇到火灾咋办 她答对了", "chatter"),  # an exam question
+    ],
+)
+def test_round15_village_forms(text: str, intent: str) -> None:
+    c = _rules_only().classify(text)
+    assert c.intent == intent and not (intent == "chatter" and c.urgent), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我是卫生院的 正往梁家庄赶 烧伤了两个 火还没灭住 先把人抬到上风口",  # a doctor on the way
+        "工头非叫我们下雨天接着在配电箱那干 箱子里都进水了 小李手一碰麻得直跳",  # made to carry on
+        "学校围墙边的电线杆倒了 线垂在操场边 课间娃娃都在那跑 我正往教室里赶 电工来了没有",  # "has the electrician come?"
+        "我老舅刚打电话 说他们那边山体滑坡 路断了 前头有车被埋",  # a relayed call is no far news
+        "老婆刚视频 说加油站卸油的时候油管崩了 地上全是汽油",  # a video call; a burst pipe is literal
+        "锅炉压力表针都打到红线外头了 安全阀也不起跳 我要不要跑",  # past the red line
+        "采石场上面那块崖裂开一道大口子 碎石一直往下掉 老板还让我们在底下装车 说没事",  # the boss's all-clear
+    ],
+)
+def test_round15_emergencies_from_every_point_of_view_are_major(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity) == ("hazard", "major"), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "孩子考试又不及格 我这火气蹭蹭往上窜",  # temper
+        "那个煤气味是楼下在熬中药 不是漏气 物业拿仪器测过了 数值正常",  # explained and measured
+        "睇到条片 云南嗰边山洪冲走咗架车",  # Cantonese: a video from far away
+        "游戏又崩了 气死我了",  # a game crashing
+    ],
+)
+def test_round15_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("chatter", False), c
