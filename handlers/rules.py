@@ -193,6 +193,15 @@ class PatternSet(list[PatternFamily]):
         self.by_char = by_char
         self.keys = frozenset(by_char)
         self.bits = bit  # how many bits the masks use
+        # for each byte of the family bits, the families (index, further mask) each of its 256 values selects:
+        # one table lookup per byte instead of one loop turn per candidate bit
+        self._bytes = [
+            [
+                tuple((b * 8 + j, self.further[b * 8 + j]) for j in range(8) if v >> j & 1 and b * 8 + j < n)
+                for v in range(256)
+            ]
+            for b in range((n + 7) // 8)
+        ]
 
     def for_chars(self, chars: frozenset[str]) -> list[PatternFamily]:
         """The families that may match a text made of ``chars``, in file order."""
@@ -204,16 +213,16 @@ class PatternSet(list[PatternFamily]):
 
     def for_mask(self, mask: int) -> list[PatternFamily]:
         """The families selected by ``mask``, the OR of ``always`` and a text's characters' ``by_char``."""
-        further = self.further
         families = []
         candidates = mask & self.families_mask
-        while candidates:
-            low = candidates & -candidates
-            i = low.bit_length() - 1
-            need = further[i]
-            if mask & need == need:
-                families.append(self[i])
-            candidates ^= low
+        for table in self._bytes:
+            if candidates & 0xFF:
+                for i, need in table[candidates & 0xFF]:
+                    if mask & need == need:
+                        families.append(self[i])
+            candidates >>= 8
+            if not candidates:
+                break
         return families
 
 

@@ -1747,3 +1747,43 @@ def test_round15_emergencies_from_every_point_of_view_are_major(clf: Classifier,
 def test_round15_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
     c = clf.classify(text)
     assert (c.intent, c.urgent) == ("chatter", False), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "在吗 在吗 锅炉房压力表指针打到头了 烧锅炉的人不知道跑哪去了",  # greetings are no question
+        "更正一下 不是西头的仓库 是东头那个冷库 氨味冲得很 门口几个卸货的都在咳",  # ammonia, people coughing
+        "村委会那个彩钢棚顶上雪太厚了 在往下弯 里头正开会 坐了三十来号人",  # bending, a crowd inside
+        "后头山开裂了 昨晚听见山里头闷闷的响 寨子里人还没走",  # a landslide coming
+        "都是在食堂吃的饭 现在一排人躺在卫生院走廊上吐",  # food poisoning
+        "先别跟我妈讲 我在山上挖药迷路了 天黑了又下雨",  # lost in the mountains
+        "变压器一直冒火星子 底下一群娃在那弹玻璃球",  # sparks, children there now
+    ],
+)
+def test_round16_emergencies_mixed_with_other_talk_are_major(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity) == ("hazard", "major"), c
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("回访情况：上周反映的电杆倾斜问题，供电所已于昨日更换新杆，来电人对处理结果表示满意。", "chatter"),
+        ("瓦斯监控系统运行正常，各测点数据未超限", "chatter"),  # an inspection that found nothing
+        ("本次共检查生产经营单位12家，发现一般隐患21处，无重大隐患", "chatter"),  # a summary
+        ("楼下饭店的油烟直接往我家窗户上排，一到饭点满屋子油烟味", "chatter"),  # cooking fumes: civic
+        ("我孙子玩那个游戏 喊了一下午快来人要塌了", "chatter"),  # a game
+        ("杨家坡村泥石流沟口住有3户，汛期监测预警责任人未落实", "hazard"),  # 监测预警 is no notice
+        ("一楼商铺装修时拆掉了承重墙，楼上多户客厅地面开裂", "hazard"),  # no repair: a load-bearing wall gone
+        (
+            "观光电梯频繁异响，轿厢抖动明显，检验合格标志已过期",
+            "hazard",
+        ),  # an expired certificate is no repair
+        ("餐馆后厨液化气钢瓶塞在灶台底下，胶管老化开裂，希望上门检查", "hazard"),  # an inspection visit
+    ],
+)
+def test_round16_citizen_and_inspector_registers(clf: Classifier, text: str, intent: str) -> None:
+    c = clf.classify(text)
+    assert c.intent == intent, c
+    assert not c.urgent or intent == "hazard", c
