@@ -743,7 +743,14 @@ def test_an_emergency_in_a_group_is_a_hazard_even_when_it_reports_conduct(clf: C
 
 
 def test_weak_unframed_evidence_goes_to_review_with_a_suspected_category(clf: Classifier) -> None:
-    c = clf.classify("3号杆好像又歪了点")
+    # the rules alone, then a model that is not sure enough to file it with them (below 0.97)
+    assert _rules_only().classify("3号杆好像又歪了点").review
+    saved = clf.model
+    clf.model = _FixedModel(0.8)  # type: ignore[assignment]
+    try:
+        c = clf.classify("3号杆好像又歪了点")
+    finally:
+        clf.model = saved
     assert c.review and c.intent == "chatter"
     assert c.reason.startswith("待干部确认")
     assert c.to_json()["review"] is True
