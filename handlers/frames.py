@@ -131,8 +131,11 @@ def repair_undone(text: str, hit: Hit) -> bool:
     return any(a + "人" in agent for a in AGENT_MARKS)
 
 
-# whoever profits from carrying on: their "没事" a little before is no all-clear
-_INTERESTED = re.compile("老板|工头|包工头|班长|带班的|经理|厂长|矿长|物业|房东|船老大|队长|主任")
+# whoever has a reason to brush the danger off — who profits from carrying on, or the old people who will not
+# leave their house: their "没事" a little before is no all-clear
+_INTERESTED = re.compile(
+    "老板|工头|包工头|班长|带班的|经理|厂长|矿长|物业|房东|船老大|队长|主任|烧锅炉的|奶奶|爷爷|老人|大爷|婆婆|老太太|老汉"
+)
 _QUOTE_RE = re.compile(r"“[^”]{1,40}”|「[^」]{1,40}」")
 
 
@@ -157,6 +160,7 @@ def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patter
         if "neg_msg" in h.entry.roles
         and not text[max(0, h.start - 3) : h.start].endswith(DISMISSIVE)
         and not CARRY_ON.match(text, h.end)
+        and not _INTERESTED.search(text, max(0, h.start - 16), h.start)
     }
     scopes = Scopes(of_clause, set(), negated_message, {})
     quoted = _quoted_spans(text)

@@ -1794,3 +1794,38 @@ def test_round16_citizen_and_inspector_registers(clf: Classifier, text: str, int
     c = clf.classify(text)
     assert c.intent == intent, c
     assert not c.urgent or intent == "hazard", c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "渔港风太大 码头那条船缆绳断了在漂 船上老陈两口子还没上岸",  # adrift, people still aboard
+        "宿舍插线板烧化了冒黑烟 娃娃们还在睡",  # smoke, children asleep
+        "锅炉压力表指针顶到头了 安全阀冻住了不跳 烧锅炉的说没事",  # the boiler man's all-clear
+        "集上那个大棚顶子被雪压塌了 卖菜的好几个埋下面了",  # people buried
+        "刚下完雨有人上房顶捡瓦 现在一只手挂在房檐上 下面没人接",  # hanging from the eaves
+        "电动车在楼道充电自燃 楼梯全是黑烟 楼上的下不来",  # an e-bike fire is no coal seam
+    ],
+)
+def test_round17_weather_emergencies_are_major(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity) == ("hazard", "major"), c
+    if "自燃" in text:
+        assert c.category == "fire", c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "冻成狗了 被窝出不来",  # a joke about the cold
+        "我家大黄狗走丢了 左耳朵缺一块 哪个看到了跟我讲一声",  # a lost dog
+    ],
+)
+def test_round17_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("chatter", False), c
+
+
+def test_round17_a_bridge_built_with_thinner_steel_is_a_tip() -> None:
+    c = _rules_only().classify("乡里修的那座桥包工头把钢筋换成细的了 我在那干过活亲眼看到的", "private")
+    assert c.intent == "tip", c
