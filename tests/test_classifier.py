@@ -745,12 +745,7 @@ def test_an_emergency_in_a_group_is_a_hazard_even_when_it_reports_conduct(clf: C
 def test_weak_unframed_evidence_goes_to_review_with_a_suspected_category(clf: Classifier) -> None:
     # the rules alone, then a model that is not sure enough to file it with them (below 0.97)
     assert _rules_only().classify("3号杆好像又歪了点").review
-    saved = clf.model
-    clf.model = _FixedModel(0.8)  # type: ignore[assignment]
-    try:
-        c = clf.classify("3号杆好像又歪了点")
-    finally:
-        clf.model = saved
+    c = _classify_with(clf, _FixedModel(0.8), "3号杆好像又歪了点")
     assert c.review and c.intent == "chatter"
     assert c.reason.startswith("待干部确认")
     assert c.to_json()["review"] is True
@@ -760,6 +755,16 @@ def test_every_verdict_says_why(clf: Classifier) -> None:
     assert clf.classify("王家沟村东头老窑洞裂了好宽的缝").reason.startswith("隐患证据")
     assert clf.classify("收到").reason == "没有隐患证据"
     assert clf.classify("请各村排查窑洞裂缝隐患").reason.startswith("框架")
+
+
+def _classify_with(clf: Classifier, model: object, text: str, chat: str = "group") -> Classification:
+    """Classify ``text`` with a stand-in model in place of the bundled one."""
+    saved = clf.model
+    clf.model = model  # type: ignore[assignment]
+    try:
+        return clf.classify(text, chat)
+    finally:
+        clf.model = saved
 
 
 class _FixedModel:
@@ -788,34 +793,19 @@ class _FixedModel:
 def test_the_model_files_alone_only_above_its_auto_threshold(
     clf: Classifier, score: float, intent: str, review: bool
 ) -> None:
-    saved = clf.model
-    clf.model = _FixedModel(score)  # type: ignore[assignment]
-    try:
-        c = clf.classify("那个窑顶好像有道印子")
-    finally:
-        clf.model = saved
+    c = _classify_with(clf, _FixedModel(score), "那个窑顶好像有道印子")
     assert (c.intent, c.review, c.model_score) == (intent, review, score)
     if intent == "hazard":
         assert c.category == "building" and c.reason.startswith("统计模型")
 
 
 def test_a_frame_keeps_the_model_from_filing_alone(clf: Classifier) -> None:
-    saved = clf.model
-    clf.model = _FixedModel(0.95)  # type: ignore[assignment]
-    try:
-        c = clf.classify("请各村排查窑洞裂缝隐患")
-    finally:
-        clf.model = saved
+    c = _classify_with(clf, _FixedModel(0.95), "请各村排查窑洞裂缝隐患")
     assert c.intent == "chatter"  # a notice: at most an official gets to look at it
 
 
 def test_a_call_for_help_the_model_agrees_with_is_an_emergency(clf: Classifier) -> None:
-    saved = clf.model
-    clf.model = _FixedModel(0.6)  # type: ignore[assignment]
-    try:
-        c = clf.classify("快来人 那边不对劲")
-    finally:
-        clf.model = saved
+    c = _classify_with(clf, _FixedModel(0.6), "快来人 那边不对劲")
     assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True)
 
 
@@ -823,12 +813,7 @@ def test_a_call_for_help_the_model_agrees_with_is_an_emergency(clf: Classifier) 
 def test_what_the_rules_hide_is_no_call_for_help(clf: Classifier, text: str) -> None:
     # 快去看 is a request to look, and stepping stones swept away are no people swept away: the model's
     # review band must not read them as a cry for help
-    saved = clf.model
-    clf.model = _FixedModel(0.6)  # type: ignore[assignment]
-    try:
-        c = clf.classify(text)
-    finally:
-        clf.model = saved
+    c = _classify_with(clf, _FixedModel(0.6), text)
     assert not c.urgent and c.severity != "major", c
 
 
@@ -982,23 +967,6 @@ def test_lacks_local_reports_and_loads_overhead_are_filed(clf: Classifier, text:
 def test_a_runaway_vehicle_is_an_emergency(clf: Classifier) -> None:
     c = clf.classify("拉煤车刹车失灵了 从坡上冲下来 前面是集市")
     assert (c.intent, c.category, c.severity, c.urgent) == ("hazard", "traffic", "major", True), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "落石把一辆车砸了 司机还在车里头",  # 把-construction: what was crushed comes first
-        "乡上那个水电站的闸门打开了 下游河滩上还有人在放牛",  # water released onto people downstream
-        "游乐场的摩天轮停在半空了 上面有人 已经一个钟头了",  # people stuck in mid-air
-        "变压器爆了 一声响 现在在燃",  # an exploded transformer still burning
-        "刚刚对面楼里有人从五楼坠下来了",  # a fall from a height
-        "山洪把桥冲断了 对岸有二十几个学生过不来",  # people cut off by a flood
-        "江边钓鱼的那个人滑到江里去了",  # fell into a river
-    ],
-)
-def test_round12_emergency_forms(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
 
 
 def test_a_website_going_down_is_not_a_person_collapsing(clf: Classifier) -> None:
@@ -1392,40 +1360,6 @@ def _rules_only() -> Classifier:
 
 
 @pytest.mark.parametrize(
-    "text",
-    [
-        "我爸去后山放羊到现在没回来 山上下着暴雪",  # someone missing in a blizzard
-        "白毛风起来了 二舅在草场上 电话一直打不通了",  # out of reach in the storm
-        "娃娃从学校出来就没回家 全村人打着手电在找",  # a search party
-        "暴风雪里班车陷在半路上 车上十几个人 暖气已经停了",  # stranded; heating that stopped is no repair
-        "水库冰面裂开了 有个钓鱼的掉下去了",  # through the ice
-        "西坡的草着了 火往这边烧 羊圈就在下面",  # grassland on fire
-        "山上火过了河了 帐篷里还有老人",  # a fire crossing the river
-        "化工园那边正往村里飘黄烟 娃娃们还在操场上",  # fumes drifting in, children outside now
-        "房子着火了 女人和娃往哪里撤",  # where to evacuate is a call, not a question
-    ],
-)
-def test_round9_emergencies_far_from_help_are_urgent(clf: Classifier, text: str) -> None:
-    # round 9 (pastoral and forest areas): missing people, blizzards, ice, grass fires, evacuation questions
-    c = clf.classify(text)
-    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "我爸到现在还没回来 估计又在老王家喝酒",  # late home, no danger
-        "万一山洪下来往哪边跑 有人知道吗",  # a hypothetical question stays a question
-        "空调坏了 暖风已经停了 谁会修",  # a broken heater and a request for service
-        "今年的雪真大 山上全白了",  # snow alone
-    ],
-)
-def test_round9_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.urgent) == ("chatter", False), c
-
-
-@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("表哥骑摩托一次带四个小孩去赶集", ("hazard", "traffic")),  # an overloaded two-wheeler
@@ -1452,40 +1386,6 @@ def test_round9_a_heap_higher_than_a_man_is_literal_and_hundreds_are_a_crowd(clf
 
 
 @pytest.mark.parametrize(
-    "text",
-    [
-        "车间的卷板机把小李的胳膊卷进去了 机器还在转",  # caught in a machine
-        "粮仓里的玉米塌下来把他埋住了 只露个头",  # someone buried
-        "河堤脚下在冒浑水 一股一股往外翻沙",  # piping at the embankment
-        "锅炉房那边管子漏气 看门的已经晕倒一个了",  # someone already down
-        "宿舍楼下的电瓶在冒烟 楼梯口全是烟 我们出不去",  # trapped by smoke
-        "厂房里嘭的一声 到处是粉尘 火星子在飘",  # a bang, dust and sparks
-        "我娘在地里放牛 山洪下来了 哪个帮我喊她一声",  # "call her for me" is no question
-        "压面机把手压进去了 没人知道开关在哪",  # "nobody knows where" is no question
-    ],
-)
-def test_round10_emergencies_are_urgent(clf: Classifier, text: str) -> None:
-    # round 10 (earthquake, flood, coal and factory towns)
-    c = clf.classify(text)
-    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "这周加班压得我要塌方了哈哈",  # work pressure as a figure of speech
-        "昨晚看了《唐山大地震》 房子塌下来那段真吓人",  # a film named in book-title marks
-        "咱家那孔塌了的老窑前年就推平了 现在是停车场",  # long since levelled
-        "小狗把水桶踢翻了 一地水",  # a pail knocked over
-        "今天炒了一锅辣椒 呛得直咳嗽",  # chillies are no figure of speech, and no hazard
-    ],
-)
-def test_round10_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.urgent) == ("chatter", False), c
-
-
-@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("邻居家煤改气的阀门一直滋滋响 抹上肥皂水直冒泡", ("hazard", "major")),  # a gas leak by its signs
@@ -1504,22 +1404,6 @@ def test_round10_village_forms(clf: Classifier, text: str, expected: tuple[str, 
 def test_an_emergency_is_never_a_civic_complaint(clf: Classifier) -> None:
     # 外卖 is a civic word; a crash with people lying in the road is still an emergency
     c = clf.classify("送外卖路过桥头 摩托车撞树了 两个人躺着不敢动")
-    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "幼儿园午睡室的插座冒烟了 娃娃们都还在床上睡着",  # smoke now, children asleep there now
-        "桥面塌下去一块 后面的车还在往桥上开",  # a collapse, and traffic still driving onto it
-        "基坑边的土往下滑了 挖机还在坑底挖",  # a slipping pit wall, a digger still at the bottom
-        "缆车停在半路一直晃 我们吊在半空中下不去",  # swaying, people hanging in mid-air
-        "18楼外墙保温层在烧 火往上窜",  # a facade burning now
-    ],
-)
-def test_round11_danger_under_way_with_people_there_now_is_urgent(clf: Classifier, text: str) -> None:
-    # round 11 (towns): danger under way and people there at this moment, said in everyday words
-    c = clf.classify(text)
     assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
 
 
@@ -1551,37 +1435,6 @@ def test_round11_village_forms(clf: Classifier, text: str, intent: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "管沟挖了三米深没撑子 土一块块往下掉 底下俩人在接管子",  # people under it at this moment
-        "外架一整片在晃 还有两个人在十层够不着",  # people still up there
-        "媳妇在地窖里掏菜 喊她不应了",  # no answer from a confined space
-        "顶板落了！",  # a roof fall, said in three words
-        "景区那根电线一直冒火花 一群游客还在底下拍照",  # sparks, tourists there now
-        "花炮厂晒药场上有人蹲着抽烟",  # smoking on a fireworks drying yard
-    ],
-)
-def test_round12_workplace_emergencies_are_major(clf: Classifier, text: str) -> None:
-    # round 12 (workplaces): what is happening and who is there, said by the people on the spot
-    c = clf.classify(text)
-    assert (c.intent, c.severity) == ("hazard", "major"), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "这个月工资再不发我就要爆炸了",  # I am going to explode
-        "上周掉河里那个娃救上来了 在医院住了两天 已经回家了",  # rescued and home
-        "刚才冒烟那个是老张家在熏腊肉 不是着火 别打119了",  # explained, do not call
-        "有人要苞米秸秆不 我家堆了一院子 白给 自己来拉",  # giving straw away
-    ],
-)
-def test_round12_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.urgent) == ("chatter", False), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
         "水库边禁止游泳的牌子让风刮倒了 埋雪里了",  # a sign's wording is no notice
         "后沟的水突然变小了 还带着泥浆 老辈人说这是要下泥石流",  # folk wisdom is no old story
         "隔壁拿磷化铝熏粮仓 粮仓跟住人的屋就隔一道木板墙",  # phosphine beside a bedroom
@@ -1605,12 +1458,7 @@ def test_the_model_upgrades_a_general_hazard_only_when_sure_and_people_or_time_a
     clf: Classifier, text: str, major: float, severity: str
 ) -> None:
     assert _rules_only().classify(text).severity == "general"  # what the rules alone grade it
-    saved = clf.model
-    clf.model = _FixedModel(0.1, major=major)  # type: ignore[assignment]
-    try:
-        c = clf.classify(text)
-    finally:
-        clf.model = saved
+    c = _classify_with(clf, _FixedModel(0.1, major=major), text)
     assert (c.intent, c.severity) == ("hazard", severity), c
 
 
@@ -1623,20 +1471,6 @@ def test_the_model_upgrades_a_general_hazard_only_when_sure_and_people_or_time_a
 )
 def test_calls_and_worries_phrased_as_questions_are_reports(text: str) -> None:
     assert _rules_only().classify(text).intent == "hazard"
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "庙会放的烟花那几箱一起炸了 火星子往人堆里窜",  # fireworks exploding are literal
-        "浇地的水泵漏电 老刘扶着管子倒在渠里了 没人敢上去拉",  # someone down in the water, nobody dares
-        "表弟在水库边滑下去了 抓着树枝 我拉不上来",  # I cannot pull him up
-        "电线刮断落在羊圈上 羊已经电死两只了 我爹还要进去赶羊",  # livestock killed, a person going in
-    ],
-)
-def test_round13_emergencies_are_urgent(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
 
 
 @pytest.mark.parametrize(
@@ -1653,41 +1487,6 @@ def test_round13_emergencies_are_urgent(clf: Classifier, text: str) -> None:
 )
 def test_round13_village_forms(text: str, intent: str) -> None:
     assert _rules_only().classify(text).intent == intent
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "我是卫生室的 一家三口煤气中毒 男的已经没意识了 谁家有车先开过来",  # asking for a car in an emergency
-        "有冇人喺鱼塘附近 阿强个仔跌咗落水 佢唔识游水",  # Cantonese: fell in, cannot swim
-        "下这么大雨 上山采药的小刘一天没回来了 电话打不通",  # missing in a flash-flood storm
-        "学校门口一群野狗围着个娃娃咬 快拿棍子来",  # dogs attacking a child
-        "我遭压到了 房子垮了 腿动不得",  # 动不得 is no prohibition
-        "桥垮了",  # two words
-    ],
-)
-def test_round14_hard_forms_of_emergencies_are_major(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.severity) == ("hazard", "major"), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "刚看那个矿难电影 透水那段看得我心都揪起来了",  # a film
-        "这天儿冷得嘎嘎的 跟掉冰窟窿里似的",  # a comparison
-        "上礼拜矿上冒顶那个事 调查组今天来了",  # the incident, over
-        "今年庙会烟花放得太炸了 比过年还热闹",  # slang
-        "昨天那个冒烟的是砖厂开窑点火 年年都这样 正常的",  # explained
-        "那个塌方的地方早就清干净了 我昨天骑摩托过去 好得很",  # cleared
-        "楼顶漏水 请师傅来做了防水 花了三千多",  # repaired
-        "老房子要拆了重修 哪个认得靠得住的包工头",  # a plan and a request
-        "讲个笑话 我婆娘说我是屋头最大的安全隐患",  # a joke
-    ],
-)
-def test_round14_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.urgent) == ("chatter", False), c
 
 
 @pytest.mark.parametrize(
@@ -1723,54 +1522,6 @@ def test_round14_indirect_village_reports_are_hazards(text: str) -> None:
 def test_round15_village_forms(text: str, intent: str) -> None:
     c = _rules_only().classify(text)
     assert c.intent == intent and not (intent == "chatter" and c.urgent), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "我是卫生院的 正往梁家庄赶 烧伤了两个 火还没灭住 先把人抬到上风口",  # a doctor on the way
-        "工头非叫我们下雨天接着在配电箱那干 箱子里都进水了 小李手一碰麻得直跳",  # made to carry on
-        "学校围墙边的电线杆倒了 线垂在操场边 课间娃娃都在那跑 我正往教室里赶 电工来了没有",  # "has the electrician come?"
-        "我老舅刚打电话 说他们那边山体滑坡 路断了 前头有车被埋",  # a relayed call is no far news
-        "老婆刚视频 说加油站卸油的时候油管崩了 地上全是汽油",  # a video call; a burst pipe is literal
-        "锅炉压力表针都打到红线外头了 安全阀也不起跳 我要不要跑",  # past the red line
-        "采石场上面那块崖裂开一道大口子 碎石一直往下掉 老板还让我们在底下装车 说没事",  # the boss's all-clear
-    ],
-)
-def test_round15_emergencies_from_every_point_of_view_are_major(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.severity) == ("hazard", "major"), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "孩子考试又不及格 我这火气蹭蹭往上窜",  # temper
-        "那个煤气味是楼下在熬中药 不是漏气 物业拿仪器测过了 数值正常",  # explained and measured
-        "睇到条片 云南嗰边山洪冲走咗架车",  # Cantonese: a video from far away
-        "游戏又崩了 气死我了",  # a game crashing
-    ],
-)
-def test_round15_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.urgent) == ("chatter", False), c
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "在吗 在吗 锅炉房压力表指针打到头了 烧锅炉的人不知道跑哪去了",  # greetings are no question
-        "更正一下 不是西头的仓库 是东头那个冷库 氨味冲得很 门口几个卸货的都在咳",  # ammonia, people coughing
-        "村委会那个彩钢棚顶上雪太厚了 在往下弯 里头正开会 坐了三十来号人",  # bending, a crowd inside
-        "后头山开裂了 昨晚听见山里头闷闷的响 寨子里人还没走",  # a landslide coming
-        "都是在食堂吃的饭 现在一排人躺在卫生院走廊上吐",  # food poisoning
-        "先别跟我妈讲 我在山上挖药迷路了 天黑了又下雨",  # lost in the mountains
-        "变压器一直冒火星子 底下一群娃在那弹玻璃球",  # sparks, children there now
-    ],
-)
-def test_round16_emergencies_mixed_with_other_talk_are_major(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.severity) == ("hazard", "major"), c
 
 
 @pytest.mark.parametrize(
@@ -1814,18 +1565,6 @@ def test_round17_weather_emergencies_are_major(clf: Classifier, text: str) -> No
         assert c.category == "fire", c
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "冻成狗了 被窝出不来",  # a joke about the cold
-        "我家大黄狗走丢了 左耳朵缺一块 哪个看到了跟我讲一声",  # a lost dog
-    ],
-)
-def test_round17_lookalikes_stay_chatter(clf: Classifier, text: str) -> None:
-    c = clf.classify(text)
-    assert (c.intent, c.urgent) == ("chatter", False), c
-
-
 def test_round17_a_bridge_built_with_thinner_steel_is_a_tip() -> None:
     c = _rules_only().classify("乡里修的那座桥包工头把钢筋换成细的了 我在那干过活亲眼看到的", "private")
     assert c.intent == "tip", c
@@ -1855,20 +1594,147 @@ def test_the_model_names_the_category_only_among_the_rules_candidates_when_the_r
 ) -> None:
     text = "煤矿边的房子墙裂了"  # the rules see a mine and a house, neither clearly ahead
     assert _rules_only().classify(text).category == "building"
-    saved = clf.model
-    clf.model = _FixedCategoryModel(*model_says)  # type: ignore[assignment]
-    try:
-        c = clf.classify(text)
-    finally:
-        clf.model = saved
+    c = _classify_with(clf, _FixedCategoryModel(*model_says), text)
     assert (c.intent, c.category) == ("hazard", expected), c
 
 
 def test_a_clear_rules_category_is_never_the_models_to_change(clf: Classifier) -> None:
-    saved = clf.model
-    clf.model = _FixedCategoryModel("water", 0.99)  # type: ignore[assignment]
-    try:
-        c = clf.classify("那根电线杆歪了")  # only 电线杆 votes: nothing else to choose from
-    finally:
-        clf.model = saved
+    # only 电线杆 votes: nothing else to choose from
+    c = _classify_with(clf, _FixedCategoryModel("water", 0.99), "那根电线杆歪了")
     assert c.category == "electric", c
+
+
+# ---- blind rounds: emergencies said as the people there say them are urgent and major ----
+# (new sentences in the forms each round found, not copies of corpus lines)
+ROUND_EMERGENCIES_URGENT = [
+    # an earlier session's round 12
+    "落石把一辆车砸了 司机还在车里头",  # 把-construction: what was crushed comes first
+    "乡上那个水电站的闸门打开了 下游河滩上还有人在放牛",  # water released onto people downstream
+    "游乐场的摩天轮停在半空了 上面有人 已经一个钟头了",  # people stuck in mid-air
+    "变压器爆了 一声响 现在在燃",  # an exploded transformer still burning
+    "刚刚对面楼里有人从五楼坠下来了",  # a fall from a height
+    "山洪把桥冲断了 对岸有二十几个学生过不来",  # people cut off by a flood
+    "江边钓鱼的那个人滑到江里去了",  # fell into a river
+    # round 9
+    "我爸去后山放羊到现在没回来 山上下着暴雪",  # someone missing in a blizzard
+    "白毛风起来了 二舅在草场上 电话一直打不通了",  # out of reach in the storm
+    "娃娃从学校出来就没回家 全村人打着手电在找",  # a search party
+    "暴风雪里班车陷在半路上 车上十几个人 暖气已经停了",  # stranded; heating that stopped is no repair
+    "水库冰面裂开了 有个钓鱼的掉下去了",  # through the ice
+    "西坡的草着了 火往这边烧 羊圈就在下面",  # grassland on fire
+    "山上火过了河了 帐篷里还有老人",  # a fire crossing the river
+    "化工园那边正往村里飘黄烟 娃娃们还在操场上",  # fumes drifting in, children outside now
+    "房子着火了 女人和娃往哪里撤",  # where to evacuate is a call, not a question
+    # round 10
+    "车间的卷板机把小李的胳膊卷进去了 机器还在转",  # caught in a machine
+    "粮仓里的玉米塌下来把他埋住了 只露个头",  # someone buried
+    "河堤脚下在冒浑水 一股一股往外翻沙",  # piping at the embankment
+    "锅炉房那边管子漏气 看门的已经晕倒一个了",  # someone already down
+    "宿舍楼下的电瓶在冒烟 楼梯口全是烟 我们出不去",  # trapped by smoke
+    "厂房里嘭的一声 到处是粉尘 火星子在飘",  # a bang, dust and sparks
+    "我娘在地里放牛 山洪下来了 哪个帮我喊她一声",  # "call her for me" is no question
+    "压面机把手压进去了 没人知道开关在哪",  # "nobody knows where" is no question
+    # round 11
+    "幼儿园午睡室的插座冒烟了 娃娃们都还在床上睡着",  # smoke now, children asleep there now
+    "桥面塌下去一块 后面的车还在往桥上开",  # a collapse, and traffic still driving onto it
+    "基坑边的土往下滑了 挖机还在坑底挖",  # a slipping pit wall, a digger still at the bottom
+    "缆车停在半路一直晃 我们吊在半空中下不去",  # swaying, people hanging in mid-air
+    "18楼外墙保温层在烧 火往上窜",  # a facade burning now
+    # round 13
+    "庙会放的烟花那几箱一起炸了 火星子往人堆里窜",  # fireworks exploding are literal
+    "浇地的水泵漏电 老刘扶着管子倒在渠里了 没人敢上去拉",  # someone down in the water, nobody dares
+    "表弟在水库边滑下去了 抓着树枝 我拉不上来",  # I cannot pull him up
+    "电线刮断落在羊圈上 羊已经电死两只了 我爹还要进去赶羊",  # livestock killed, a person going in
+]
+
+
+@pytest.mark.parametrize("text", ROUND_EMERGENCIES_URGENT)
+def test_emergencies_of_the_blind_rounds_are_urgent_and_major(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent) == ("hazard", "major", True), c
+
+
+# ---- blind rounds 9-17: emergencies told indirectly are filed as major ----
+ROUND_EMERGENCIES_MAJOR = [
+    # round 12
+    "管沟挖了三米深没撑子 土一块块往下掉 底下俩人在接管子",  # people under it at this moment
+    "外架一整片在晃 还有两个人在十层够不着",  # people still up there
+    "媳妇在地窖里掏菜 喊她不应了",  # no answer from a confined space
+    "顶板落了！",  # a roof fall, said in three words
+    "景区那根电线一直冒火花 一群游客还在底下拍照",  # sparks, tourists there now
+    "花炮厂晒药场上有人蹲着抽烟",  # smoking on a fireworks drying yard
+    # round 14
+    "我是卫生室的 一家三口煤气中毒 男的已经没意识了 谁家有车先开过来",  # asking for a car in an emergency
+    "有冇人喺鱼塘附近 阿强个仔跌咗落水 佢唔识游水",  # Cantonese: fell in, cannot swim
+    "下这么大雨 上山采药的小刘一天没回来了 电话打不通",  # missing in a flash-flood storm
+    "学校门口一群野狗围着个娃娃咬 快拿棍子来",  # dogs attacking a child
+    "我遭压到了 房子垮了 腿动不得",  # 动不得 is no prohibition
+    "桥垮了",  # two words
+    # round 15
+    "我是卫生院的 正往梁家庄赶 烧伤了两个 火还没灭住 先把人抬到上风口",  # a doctor on the way
+    "工头非叫我们下雨天接着在配电箱那干 箱子里都进水了 小李手一碰麻得直跳",  # made to carry on
+    "学校围墙边的电线杆倒了 线垂在操场边 课间娃娃都在那跑 我正往教室里赶 电工来了没有",  # "has the electrician come?"
+    "我老舅刚打电话 说他们那边山体滑坡 路断了 前头有车被埋",  # a relayed call is no far news
+    "老婆刚视频 说加油站卸油的时候油管崩了 地上全是汽油",  # a video call; a burst pipe is literal
+    "锅炉压力表针都打到红线外头了 安全阀也不起跳 我要不要跑",  # past the red line
+    "采石场上面那块崖裂开一道大口子 碎石一直往下掉 老板还让我们在底下装车 说没事",  # the boss's all-clear
+    # round 16
+    "在吗 在吗 锅炉房压力表指针打到头了 烧锅炉的人不知道跑哪去了",  # greetings are no question
+    "更正一下 不是西头的仓库 是东头那个冷库 氨味冲得很 门口几个卸货的都在咳",  # ammonia, people coughing
+    "村委会那个彩钢棚顶上雪太厚了 在往下弯 里头正开会 坐了三十来号人",  # bending, a crowd inside
+    "后头山开裂了 昨晚听见山里头闷闷的响 寨子里人还没走",  # a landslide coming
+    "都是在食堂吃的饭 现在一排人躺在卫生院走廊上吐",  # food poisoning
+    "先别跟我妈讲 我在山上挖药迷路了 天黑了又下雨",  # lost in the mountains
+    "变压器一直冒火星子 底下一群娃在那弹玻璃球",  # sparks, children there now
+]
+
+
+@pytest.mark.parametrize("text", ROUND_EMERGENCIES_MAJOR)
+def test_emergencies_of_the_blind_rounds_are_filed_as_major(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity) == ("hazard", "major"), c
+
+
+# ---- blind rounds 9-17: lookalikes stay chatter and are no emergency ----
+ROUND_LOOKALIKES = [
+    # round 9
+    "我爸到现在还没回来 估计又在老王家喝酒",  # late home, no danger
+    "万一山洪下来往哪边跑 有人知道吗",  # a hypothetical question stays a question
+    "空调坏了 暖风已经停了 谁会修",  # a broken heater and a request for service
+    "今年的雪真大 山上全白了",  # snow alone
+    # round 10
+    "这周加班压得我要塌方了哈哈",  # work pressure as a figure of speech
+    "昨晚看了《唐山大地震》 房子塌下来那段真吓人",  # a film named in book-title marks
+    "咱家那孔塌了的老窑前年就推平了 现在是停车场",  # long since levelled
+    "小狗把水桶踢翻了 一地水",  # a pail knocked over
+    "今天炒了一锅辣椒 呛得直咳嗽",  # chillies are no figure of speech, and no hazard
+    # round 12
+    "这个月工资再不发我就要爆炸了",  # I am going to explode
+    "上周掉河里那个娃救上来了 在医院住了两天 已经回家了",  # rescued and home
+    "刚才冒烟那个是老张家在熏腊肉 不是着火 别打119了",  # explained, do not call
+    "有人要苞米秸秆不 我家堆了一院子 白给 自己来拉",  # giving straw away
+    # round 14
+    "刚看那个矿难电影 透水那段看得我心都揪起来了",  # a film
+    "这天儿冷得嘎嘎的 跟掉冰窟窿里似的",  # a comparison
+    "上礼拜矿上冒顶那个事 调查组今天来了",  # the incident, over
+    "今年庙会烟花放得太炸了 比过年还热闹",  # slang
+    "昨天那个冒烟的是砖厂开窑点火 年年都这样 正常的",  # explained
+    "那个塌方的地方早就清干净了 我昨天骑摩托过去 好得很",  # cleared
+    "楼顶漏水 请师傅来做了防水 花了三千多",  # repaired
+    "老房子要拆了重修 哪个认得靠得住的包工头",  # a plan and a request
+    "讲个笑话 我婆娘说我是屋头最大的安全隐患",  # a joke
+    # round 15
+    "孩子考试又不及格 我这火气蹭蹭往上窜",  # temper
+    "那个煤气味是楼下在熬中药 不是漏气 物业拿仪器测过了 数值正常",  # explained and measured
+    "睇到条片 云南嗰边山洪冲走咗架车",  # Cantonese: a video from far away
+    "游戏又崩了 气死我了",  # a game crashing
+    # round 17
+    "冻成狗了 被窝出不来",  # a joke about the cold
+    "我家大黄狗走丢了 左耳朵缺一块 哪个看到了跟我讲一声",  # a lost dog
+]
+
+
+@pytest.mark.parametrize("text", ROUND_LOOKALIKES)
+def test_lookalikes_of_the_blind_rounds_stay_chatter(clf: Classifier, text: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.urgent) == ("chatter", False), c
