@@ -481,8 +481,8 @@ class Classifier:
         verdict: Classification,
         trace: dict[str, Any],
     ) -> Classification:
-        """A message the rules call chatter (``trace`` holds the hits the rules' pass recorded): the model files it alone above its measured auto threshold
-        (only when no frame explained it away), or together with a weak rule signal (a thing or a state the
+        """A message the rules call chatter (``trace`` holds the hits the rules' pass recorded): the model files
+        it alone above its measured auto threshold (only when no frame explained it away), or together with a weak rule signal (a thing or a state the
         rules saw) above ``WEAK_RULE_MODEL_SCORE``; it sends it to review above the review
         threshold, else leaves it chatter. A private message in the review band gets the one-line question
         instead of silence."""
@@ -497,8 +497,6 @@ class Classifier:
             or verdict.reason.startswith("民生")
             or _tells_of_repair(norm, trace["hits"])
         )
-        # a known lookalike the rules skipped ("车熄火了", "手机掉水里了") is never the model's to file alone
-        lookalike = any(rx.search(norm) for rx in self._ignore_res)
         trace["model_score"] = score
         if score < (model.auto_threshold if framed else model.review_threshold):
             # a message a frame explained away (notice, negation, news…) reaches review only when the model
@@ -534,6 +532,8 @@ class Classifier:
                 review=False,
                 model_score=score,
             )
+        # a known lookalike the rules skipped ("车熄火了", "手机掉水里了") is never the model's to file alone
+        lookalike = score >= model.auto_threshold and any(rx.search(norm) for rx in self._ignore_res)
         if score >= model.auto_threshold and not framed and not asked and not lookalike:
             return replace(
                 verdict,

@@ -35,11 +35,6 @@ DISMISSIVE = (
     "主说",
     "汉说",
     "班的说",
-    # old people brushing off their own danger ("老人说没事没事")
-    "老人说",
-    "奶奶说",
-    "大爷说",
-    "婆婆说",
 )
 # "希望…尽快修复", "请求…处理": asking for a repair or a fix
 REQUEST = re.compile(r"希望|请求|要求|恳请|请|盼|建议|督促|责令|尽快|赶紧|及时|派人|等待|等着|还没|尚未|迟迟")
@@ -134,7 +129,7 @@ def repair_undone(text: str, hit: Hit) -> bool:
 # whoever has a reason to brush the danger off — who profits from carrying on, or the old people who will not
 # leave their house: their "没事" a little before is no all-clear
 _INTERESTED = re.compile(
-    "老板|工头|包工头|班长|带班的|经理|厂长|矿长|物业|房东|船老大|队长|主任|烧锅炉的|奶奶|爷爷|老人|大爷|婆婆|老太太|老汉"
+    "老板|工头|包工头|班长|带班的|经理|厂长|矿长|物业|房东|船老大|船主|车主|队长|主任|烧锅炉的|奶奶|爷爷|老人|大爷|婆婆|老太太|老汉"
 )
 _QUOTE_RE = re.compile(r"“[^”]{1,40}”|「[^」]{1,40}」")
 
