@@ -66,7 +66,6 @@ def _lookups(session: Session, core: Core, report: dict, now: datetime) -> tuple
         return [], None
     return report_repo.similar_and_recent(
         session,
-        category=report["category"],
         village=report["village"],
         group_id=report["group_id"],
         since=now - timedelta(days=window),
@@ -78,7 +77,8 @@ def _lookups(session: Session, core: Core, report: dict, now: datetime) -> tuple
 
 
 def _find_duplicate(session: Session, core: Core, report: dict, candidates: list[Any]) -> Report | None:
-    # Same village (or group) and category from one bounded query, then "same object at the same place" in Python.
+    # Open hazards of the same village (or group) from one bounded query, then "same object at the same place" in
+    # Python: those of the same category first, then the others, which only a shared object can link.
     if not candidates:
         return None
     rules = core.duplicates
@@ -92,9 +92,11 @@ def _find_duplicate(session: Session, core: Core, report: dict, candidates: list
         places=places,
     )
     memo = core.sightings
-    # Each row ends in (id, text, evidence, location, reporter_id) (see storage.reports): a slice of the row costs a
-    # small part of what reading its five columns by name does, and this runs for every candidate of every message.
-    for other_id, text, evidence, location, reporter_id in (row[-5:] for row in candidates):
+    category = report["category"]
+    # Each row ends in (category, id, text, evidence, location, reporter_id) (see storage.reports): a slice of the row
+    # costs a small part of what reading its columns by name does, and this runs for every candidate of every message.
+    rows = sorted((row[-6:] for row in candidates), key=lambda row: row[0] != category)
+    for other_category, other_id, text, evidence, location, reporter_id in rows:
         # An old report's text never changes: its description is kept in a bounded memo on the core.
         key = (text, evidence or "", location, reporter_id)
         old = memo.get(key)
@@ -103,7 +105,7 @@ def _find_duplicate(session: Session, core: Core, report: dict, candidates: list
                 rules, text, (evidence or "").split(), location, reporter=reporter_id, places=places
             )
             memo.put(key, old)
-        if same_hazard(rules, new, old):
+        if same_hazard(rules, new, old, same_category=other_category == category):
             return session.get(Report, other_id)
     return None
 

@@ -345,14 +345,17 @@ def _owners_match(a: set[str], b: set[str]) -> bool:
     return any(x == y or x.startswith(y) or y.startswith(x) for x in a for y in b)
 
 
-def same_hazard(rules: DuplicateRules, new: Sighting, old: Sighting) -> bool:
-    """True when ``new`` reports the same object at the same place as ``old`` (already same village and category).
+def same_hazard(rules: DuplicateRules, new: Sighting, old: Sighting, *, same_category: bool = True) -> bool:
+    """True when ``new`` reports the same object at the same place as ``old`` (already the same village).
 
     Different objects or a conflicting mark (李家/王家, 3号楼/5号楼, 东头/西头) keep them apart; a shared mark
     links them; then the words in front of the object (粮站旁边的 / 果园里的); otherwise a repeat marker
-    (又, 比上次) or close wording decides.
+    (又, 比上次) or close wording decides. Reports classified in different categories must name the same object.
     """
-    if new.objects and old.objects and not _objects_meet(new.objects, old.objects):
+    if new.objects and old.objects:
+        if not _objects_meet(new.objects, old.objects):
+            return False
+    elif not same_category:
         return False
     a, b = _by_kind(new.marks), _by_kind(old.marks)
     shared = False

@@ -49,10 +49,11 @@ def _filed_with_event(keys: Iterable[str]) -> ExecutableReturnsRows:
     return select(filed.c.id).add_cte(event.cte("filed_event"))
 
 
-_CANDIDATES = select(_R.id, _R.text, _R.evidence, _R.location, _R.reporter_id).where(
+# Of every category: a repeat told in other words may be classified otherwise (井盖没了 as water, 井盖还没盖上 as
+# other); handlers.similarity decides whether two reports of different categories are one hazard.
+_CANDIDATES = select(_R.category, _R.id, _R.text, _R.evidence, _R.location, _R.reporter_id).where(
     _R.kind == "hazard",
     _R.anonymous.is_(False),
-    _R.category == bindparam("category"),
     _R.status.in_(OPEN_STATUSES),
     _R.duplicate_of.is_(None),
     _R.created_at >= bindparam("since"),
@@ -92,7 +93,7 @@ def _with_recent_count(candidates: Select[Any]) -> Select[Any]:
 
 
 # Every candidate row ends in these columns, in this order (handlers.intake reads them by position).
-_CANDIDATE_COLUMNS = ("id", "text", "evidence", "location", "reporter_id")
+_CANDIDATE_COLUMNS = ("category", "id", "text", "evidence", "location", "reporter_id")
 _SIMILAR_AND_RECENT_IN_VILLAGE = _with_recent_count(_CANDIDATES_IN_VILLAGE)
 _SIMILAR_AND_RECENT_IN_GROUP = _with_recent_count(_CANDIDATES_IN_GROUP)
 
@@ -287,18 +288,17 @@ def open_page(
 def recent_similar_candidates(
     session: Session,
     *,
-    category: str,
     village: str | None,
     group_id: int | None,
     since: datetime,
     limit: int = 50,
-) -> list[Row[tuple[int, str, str, str | None, str | None]]]:
-    """The newest ``limit`` open, non-duplicate group hazards of one category in one village (or group) since ``since``.
+) -> list[Row[tuple[str, int, str, str, str | None, str | None]]]:
+    """The newest ``limit`` open, non-duplicate group hazards of any category in one village (or group) since ``since``.
 
-    Light rows (id, text, evidence, location, reporter_id), not whole reports: most are only compared, never used.
-    Anonymous reports never take part: linking to one would tell a group that someone reported it privately.
+    Light rows (category, id, text, evidence, location, reporter_id), not whole reports: most are only compared, never
+    used. Anonymous reports never take part: linking to one would tell a group that someone reported it privately.
     """
-    params: dict[str, Any] = {"category": category, "since": since, "limit": limit}
+    params: dict[str, Any] = {"since": since, "limit": limit}
     if village:
         stmt, params["village"] = _CANDIDATES_IN_VILLAGE, village
     elif group_id is not None:
@@ -311,7 +311,6 @@ def recent_similar_candidates(
 def similar_and_recent(
     session: Session,
     *,
-    category: str,
     village: str | None,
     group_id: int | None,
     since: datetime,
@@ -326,7 +325,6 @@ def similar_and_recent(
     group there are no candidates and only the count is run.
     """
     params: dict[str, Any] = {
-        "category": category,
         "since": since,
         "limit": limit,
         "platform": platform,
@@ -340,8 +338,9 @@ def similar_and_recent(
     else:
         return [], count_recent_by_reporter(session, platform, reporter_id, counted_since)
     rows: Sequence[Any] = execute_core(session, stmt, params).all()
-    # Rows carry id, text, evidence, location and reporter_id like recent_similar_candidates' (and the count).
-    candidates = [row for row in rows if row[1] is not None]  # row[1] is the id (by position: cheaper)
+    # Rows carry the count, then category, id, text, evidence, location and reporter_id like
+    # recent_similar_candidates'.
+    candidates = [row for row in rows if row[2] is not None]  # row[2] is the id (by position: cheaper)
     return candidates, int(rows[0].recent) if rows else 0
 
 

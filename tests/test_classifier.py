@@ -1570,6 +1570,40 @@ def test_round17_a_bridge_built_with_thinner_steel_is_a_tip() -> None:
     assert c.intent == "tip", c
 
 
+class _FixedCategoryModel(_FixedModel):
+    """A stand-in model sure of one category."""
+
+    def __init__(self, category: str, probability: float) -> None:
+        super().__init__(0.1)
+        self._category = (category, probability)
+
+    def category(self, text: str) -> tuple[str, float]:
+        return self._category
+
+
+@pytest.mark.parametrize(
+    ("model_says", "expected"),
+    [
+        (("mining", 0.9), "mining"),  # sure, and the rules saw a mine too: the model names it
+        (("mining", 0.6), "building"),  # unsure: the rules' choice
+        (("chemical", 0.95), "building"),  # a category the rules saw no evidence of: never
+    ],
+)
+def test_the_model_names_the_category_only_among_the_rules_candidates_when_the_rules_are_unclear(
+    clf: Classifier, model_says: tuple[str, float], expected: str
+) -> None:
+    text = "煤矿边的房子墙裂了"  # the rules see a mine and a house, neither clearly ahead
+    assert _rules_only().classify(text).category == "building"
+    c = _classify_with(clf, _FixedCategoryModel(*model_says), text)
+    assert (c.intent, c.category) == ("hazard", expected), c
+
+
+def test_a_clear_rules_category_is_never_the_models_to_change(clf: Classifier) -> None:
+    # only 电线杆 votes: nothing else to choose from
+    c = _classify_with(clf, _FixedCategoryModel("water", 0.99), "那根电线杆歪了")
+    assert c.category == "electric", c
+
+
 # ---- blind rounds: emergencies said as the people there say them are urgent and major ----
 # (new sentences in the forms each round found, not copies of corpus lines)
 ROUND_EMERGENCIES_URGENT = [

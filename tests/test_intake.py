@@ -48,3 +48,25 @@ def test_a_filed_group_hazard_costs_a_bounded_number_of_statements(
         assert report is not None
         assert (report.village, report.status) == ("王家沟村", "reported")
         assert [e.action for e in report.events] == ["filed"]
+
+
+def test_a_repeat_is_linked_to_the_open_report_even_when_it_was_filed_in_another_category(
+    database: Database, router: Router
+) -> None:
+    first = router.dispatch(group_msg("王家沟村委会的井盖没了，晚上看不见", sender="u1"))
+    assert first.outcome == "filed"
+    with database.sessions.begin() as s:
+        report = s.get(Report, first.report_id)
+        assert report is not None and report.category != "water"
+        report.category = "water"  # as a classifier that reads 井 as a well would have filed it
+    again = router.dispatch(group_msg("村委会那个井盖还没盖上，晚上怕掉人", sender="u2", chat="g1"))
+    assert (again.outcome, again.report_id) == ("duplicate", first.report_id)
+
+
+def test_an_open_report_of_another_category_about_another_thing_is_not_a_repeat(
+    database: Database, router: Router
+) -> None:
+    first = router.dispatch(group_msg("王家沟村李家的煤气罐漏气了，味儿挺大", sender="u1"))
+    second = router.dispatch(group_msg("李家门口的电线又冒火花了", sender="u2"))
+    assert first.outcome == second.outcome == "filed"
+    assert second.report_id != first.report_id

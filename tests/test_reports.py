@@ -136,17 +136,17 @@ def test_open_list_and_filters(database: Database) -> None:
         assert [r.id for r in list_reports(s)] == [a, b, c]
 
 
-def test_similar_candidates_are_same_village_category_recent_and_open(database: Database) -> None:
+def test_similar_candidates_are_same_village_recent_and_open_of_any_category(database: Database) -> None:
     with database.sessions.begin() as s:
         keep = _hazard(s).id
-        _hazard(s, category="fire")
+        fire = _hazard(s, category="fire").id
         _hazard(s, village="庙坪村")
         _hazard(s, created_at=NOW - timedelta(days=10))
+        _hazard(s, status="rectified")
+        _hazard(s, anonymous=True)
     with database.sessions() as s:
-        found = recent_similar_candidates(
-            s, category="building", village="王家沟村", group_id=None, since=NOW - timedelta(days=7)
-        )
-        assert [r.id for r in found] == [keep]
+        found = recent_similar_candidates(s, village="王家沟村", group_id=None, since=NOW - timedelta(days=7))
+        assert [(r.id, r.category) for r in found] == [(fire, "fire"), (keep, "building")]
 
 
 def test_flood_count_is_per_reporter(database: Database) -> None:
@@ -161,17 +161,16 @@ def test_flood_count_is_per_reporter(database: Database) -> None:
 def test_candidates_and_the_senders_hour_come_together_and_agree_with_each_alone(database: Database) -> None:
     with database.sessions.begin() as s:
         mine = [_hazard(s, platform="telegram", reporter_id="7").id for _ in range(2)]
-        _hazard(s, platform="telegram", reporter_id="7", category="fire")
+        fire = _hazard(s, platform="telegram", reporter_id="7", category="fire").id
         earlier = _hazard(s, platform="telegram", reporter_id="7", created_at=NOW - timedelta(hours=2)).id
         other = _hazard(s, platform="telegram", reporter_id="8").id
     week, hour = NOW - timedelta(days=7), NOW - timedelta(hours=1)
     with database.sessions() as s:
 
-        def both(category: str) -> tuple[list, int]:
+        def both(village: str) -> tuple[list, int]:
             return similar_and_recent(
                 s,
-                category=category,
-                village="王家沟村",
+                village=village,
                 group_id=None,
                 since=week,
                 limit=50,
@@ -180,15 +179,13 @@ def test_candidates_and_the_senders_hour_come_together_and_agree_with_each_alone
                 counted_since=hour,
             )
 
-        found, recent = both("building")
-        alone = recent_similar_candidates(
-            s, category="building", village="王家沟村", group_id=None, since=week
-        )
-        assert [r.id for r in found] == [r.id for r in alone] == sorted([*mine, earlier, other], reverse=True)
+        found, recent = both("王家沟村")
+        alone = recent_similar_candidates(s, village="王家沟村", group_id=None, since=week)
+        assert [r.id for r in found] == [r.id for r in alone] == sorted([*mine, fire, earlier, other], reverse=True)
         assert found[0].text == "老窑洞裂缝"
         assert recent == count_recent_by_reporter(s, "telegram", "7", hour) == 3
-        # No candidate at all (a category nobody reported): still the sender's count.
-        none, recent = both("water")
+        # No candidate at all (a village with no open hazard): still the sender's count.
+        none, recent = both("庙坪村")
         assert (none, recent) == ([], 3)
 
 

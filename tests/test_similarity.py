@@ -35,11 +35,12 @@ def _same(
     new_by: str = "b",
     old_location: str | None = None,
     new_location: str | None = None,
+    same_category: bool = True,
 ) -> bool:
     """Whether ``new`` (text, classifier evidence) is a repeat of ``old``."""
     first = describe(rules, old[0], old[1], old_location, reporter=old_by, places=PLACES)
     second = describe(rules, new[0], new[1], new_location, reporter=new_by, places=PLACES)
-    return same_hazard(rules, second, first)
+    return same_hazard(rules, second, first, same_category=same_category)
 
 
 def _bundled() -> dict[str, Any]:
@@ -106,6 +107,29 @@ def test_different_objects_in_one_village_are_not_linked(rules: DuplicateRules) 
         rules,
         ("东头的电线杆歪了", ("电线杆+歪了",)),
         ("东头的配电箱又冒火花了", ("配电箱+冒火花",)),
+    )
+
+
+def test_a_repeat_classified_in_another_category_is_linked_by_its_object(rules: DuplicateRules) -> None:
+    # The first report was filed as water, the repeat as other: the same manhole cover at the same place.
+    assert _same(
+        rules,
+        ("村委会的井盖没了，晚上看不见", ("井盖+没了",)),
+        ("村委会那个井盖还没盖上，晚上怕掉人", ("井盖",)),
+        same_category=False,
+    )
+
+
+def test_reports_of_other_categories_need_a_named_object_to_be_linked(rules: DuplicateRules) -> None:
+    # Close wording and the same household are enough within one category, never across two.
+    first, again = ("李家着火了", ("着火",)), ("李家又着火了", ("着火",))
+    assert _same(rules, first, again)
+    assert not _same(rules, first, again, same_category=False)
+    assert not _same(
+        rules,
+        ("李家的煤气罐漏气了", ("煤气罐+漏气",)),
+        ("李家的电线又冒火花了", ("电线+冒火花",)),
+        same_category=False,
     )
 
 
