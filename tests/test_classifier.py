@@ -513,6 +513,12 @@ def test_whistleblower_wordings_are_tips(clf: Classifier, text: str) -> None:
         ("洗煤厂把废水偷偷往沟里排", "chemical"),
         # ground sinking is geological even next to a well
         ("水井旁边那块地陷下去一个坑", "geological"),
+        # an emergency's own words name its kind, whatever building it happens in
+        ("屋里全是烟了，老人还在楼上", "fire"),
+        ("后山泥石流下来了，坡下那几间房子还有人", "geological"),
+        # charging an e-bike battery indoors is a fire hazard (the fire brigade's), not an electric one
+        ("六楼有人天天把电瓶拎回寝室充电", "fire"),
+        ("楼梯底下那几辆电驴子一到晚上就在充电", "fire"),
     ],
 )
 def test_category_follows_the_source_of_harm(clf: Classifier, text: str, category: str) -> None:
