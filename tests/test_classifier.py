@@ -1662,6 +1662,12 @@ def test_emergencies_of_the_blind_rounds_are_urgent_and_major(clf: Classifier, t
 
 # ---- blind rounds 9-17: emergencies told indirectly are filed as major ----
 ROUND_EMERGENCIES_MAJOR = [
+    # round 18
+    "商场那部电梯困人了 里头有个大肚子的",  # people trapped in a lift
+    "游乐场的摩天轮卡在半空了 上面好几个娃",  # a ride stuck in mid-air with people on it
+    "路边那根电线断了掉在地上 放学的娃娃天天从那过",  # a fallen wire where children pass
+    "田埂边上刚电倒一头牛 线还泡在水里",  # an animal struck by current
+    "水库开闸放水了 下游河滩上还有人在钓鱼 没人通知他们",  # nobody warned them: no notice
     # round 12
     "管沟挖了三米深没撑子 土一块块往下掉 底下俩人在接管子",  # people under it at this moment
     "外架一整片在晃 还有两个人在十层够不着",  # people still up there
@@ -1703,6 +1709,9 @@ def test_emergencies_of_the_blind_rounds_are_filed_as_major(clf: Classifier, tex
 
 # ---- blind rounds 9-17: lookalikes stay chatter and are no emergency ----
 ROUND_LOOKALIKES = [
+    # round 18
+    "去年那回电梯困人 物业半小时就来了",  # a past lift entrapment, told as history
+    "通知：明天上午九点到十二点停电检修",  # a notice stays a notice
     # round 9
     "我爸到现在还没回来 估计又在老王家喝酒",  # late home, no danger
     "万一山洪下来往哪边跑 有人知道吗",  # a hypothetical question stays a question
