@@ -181,7 +181,11 @@ def test_candidates_and_the_senders_hour_come_together_and_agree_with_each_alone
 
         found, recent = both("王家沟村")
         alone = recent_similar_candidates(s, village="王家沟村", group_id=None, since=week)
-        assert [r.id for r in found] == [r.id for r in alone] == sorted([*mine, fire, earlier, other], reverse=True)
+        assert (
+            [r.id for r in found]
+            == [r.id for r in alone]
+            == sorted([*mine, fire, earlier, other], reverse=True)
+        )
         assert found[0].text == "老窑洞裂缝"
         assert recent == count_recent_by_reporter(s, "telegram", "7", hour) == 3
         # No candidate at all (a village with no open hazard): still the sender's count.
