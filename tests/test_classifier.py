@@ -1668,6 +1668,7 @@ ROUND_EMERGENCIES_MAJOR = [
     "路边那根电线断了掉在地上 放学的娃娃天天从那过",  # a fallen wire where children pass
     "田埂边上刚电倒一头牛 线还泡在水里",  # an animal struck by current
     "水库开闸放水了 下游河滩上还有人在钓鱼 没人通知他们",  # nobody warned them: no notice
+    "那段盘山路的路基垮了半边 车照样过",  # traffic still passing a collapsing road
     # round 12
     "管沟挖了三米深没撑子 土一块块往下掉 底下俩人在接管子",  # people under it at this moment
     "外架一整片在晃 还有两个人在十层够不着",  # people still up there
