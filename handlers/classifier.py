@@ -386,11 +386,12 @@ class Classifier:
         rules = self._rules
         text = unicodedata.normalize("NFKC", text[: rules.max_chars * 2])
         text = _MENTION_RE.sub(" ", text)
-        text = _EMOJI_RE.sub(" ", text)
         text = text.translate(rules.char_table)
         if rules.phrase_re is not None:
+            # before the emoji go: a township may give an emoji its words ("😂" = "哈哈")
             phrases = rules.phrases
             text = rules.phrase_re.sub(lambda m: phrases[m.group(0)], text)
+        text = _EMOJI_RE.sub(" ", text)
         text = _SPACE_RE.sub(" ", text).strip()
         if text.count(" ") >= 3 and _typed_char_by_char(text):
             # "着 火 了 快 来 人": one character at a time (elderly typing), so the spaces are no pauses

@@ -145,6 +145,11 @@ def _inside(pos: int, spans: Sequence[tuple[int, int]]) -> bool:
     return any(a <= pos < b for a, b in spans)
 
 
+# explanations that look back at what was said before them ("结果是谁家在烤腊肉"), when they say what it was
+# (a bare "原来是" may name a cause: "原来是电线短路" explains nothing away)
+_LOOKING_BACK = ("结果是", "原来是")
+
+
 def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patterns: FramePatterns) -> Scopes:
     """Close the scopes that message-level negation, explained-away and resolved frames
     ("电工说线路没毛病", "上礼拜就拆了") and repairs ("修好了") are in, and note clause negations."""
@@ -162,7 +167,11 @@ def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patter
     for m in patterns.explained.finditer(text):
         # "老板还让我们在底下装车 说没事": the all-clear of whoever wants the work to go on is none
         if not _inside(m.start(), quoted) and not _INTERESTED.search(text, max(0, m.start() - 16), m.start()):
-            negated_message.add(scopes.at(text, m.start()))
+            at = scopes.at(text, m.start())
+            negated_message.add(at)
+            if text.startswith(_LOOKING_BACK, m.start()) and m.end() - m.start() > 3:
+                # "着火了 结果是谁家在烤腊肉": the explanation is about what was said before it, in any scope
+                negated_message.update(scope for scope in of_clause.values() if scope < at)
     for m in patterns.resolved.finditer(text):
         # "引用：“老窑早就封了”——封了个啥": an all-clear someone else said, quoted to dispute it, closes nothing
         if not STILL_THERE.match(text, m.end()) and not _inside(m.start(), quoted):

@@ -171,6 +171,12 @@ def test_traditional_characters_and_emoji(clf: Classifier) -> None:
     assert clf.classify("煤氣罐漏氣了，一屋子味").category == "gas"
 
 
+def test_an_emoji_the_rules_give_words_is_read_before_emoji_are_dropped(clf: Classifier) -> None:
+    # normalize.phrases maps the laughing emoji to 哈哈, so burnt food told laughing is a joke
+    assert "哈哈" in clf.normalize("锅里的肉炒糊了😂")
+    assert "😱" not in clf.normalize("墙裂了😱")
+
+
 def test_mentions_are_stripped(clf: Classifier) -> None:
     assert clf.classify("@安全员 收到").intent == "chatter"
     c = clf.classify("@克虎镇安全助手 场院边那个水窖盖子坏了，口子一直敞着")
@@ -1669,6 +1675,10 @@ ROUND_EMERGENCIES_MAJOR = [
     "田埂边上刚电倒一头牛 线还泡在水里",  # an animal struck by current
     "水库开闸放水了 下游河滩上还有人在钓鱼 没人通知他们",  # nobody warned them: no notice
     "那段盘山路的路基垮了半边 车照样过",  # traffic still passing a collapsing road
+    "仓库着火了 原来是电线短路引起的 火越烧越大",  # a cause named is no all-clear
+    "有没有长梯子 我二叔掉到后山那口枯井里了 还能应声",  # a relative fell into a well; asking for a ladder
+    "采石场那边有个哑炮没炸 几个人要过去看",  # a misfired charge with people walking up to it
+    "【网格员上报】东沟组一户土坯房山墙夜里局部倒塌，剩下的墙还在掉土，请镇里派人来看。",  # a grid member's report
     # round 12
     "管沟挖了三米深没撑子 土一块块往下掉 底下俩人在接管子",  # people under it at this moment
     "外架一整片在晃 还有两个人在十层够不着",  # people still up there
@@ -1713,6 +1723,9 @@ ROUND_LOOKALIKES = [
     # round 18
     "去年那回电梯困人 物业半小时就来了",  # a past lift entrapment, told as history
     "通知：明天上午九点到十二点停电检修",  # a notice stays a notice
+    "着火了着火了 锅里的排骨炒糊了😂",  # burnt food, told laughing
+    "楼下说着火了 结果是谁家在烤腊肉 虚惊一场",  # it turned out to be cooking
+    "村口那次塌方是前年的事了 别再转发了",  # an old event passed around again
     # round 9
     "我爸到现在还没回来 估计又在老王家喝酒",  # late home, no danger
     "万一山洪下来往哪边跑 有人知道吗",  # a hypothetical question stays a question

@@ -133,3 +133,13 @@ def test_an_all_clear_quoted_to_dispute_it_closes_nothing(rules: CompiledRules) 
     assert q_scopes.alive(_word(quoted, "盖板"))
     _, s_scopes = _scopes(rules, "老井早就封了，盖板焊死了")
     assert s_scopes.negated_message
+
+
+def test_an_explanation_of_what_it_turned_out_to_be_closes_what_was_said_before_it(
+    rules: CompiledRules,
+) -> None:
+    hits, scopes = _scopes(rules, "楼下说着火了，结果是谁家在烤腊肉")
+    assert not scopes.alive(_word(hits, "着火了"))
+    # a cause is no all-clear: "原来是电线短路" leaves the fire burning
+    hits, scopes = _scopes(rules, "仓库着火了，原来是电线短路引起的，火越烧越大")
+    assert scopes.alive(_word(hits, "着火了"))
