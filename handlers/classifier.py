@@ -211,6 +211,14 @@ def _weak_signals(hits: Sequence[Hit]) -> list[str]:
     return list(dict.fromkeys(h.word for h in hits if h.entry.roles & _WEAK_SIGNAL_ROLES))
 
 
+def _named_kind(hits: Sequence[Hit]) -> str | None:
+    """The category a state the rules saw names by itself ("往外冒烟" is fire), if any."""
+    for h in hits:
+        if "state_cat" in h.entry.roles and h.entry.category:
+            return h.entry.category
+    return None
+
+
 def _tells_of_repair(text: str, hits: Sequence[Hit]) -> bool:
     """True if the rules saw a repair that is one ("请人砌了挡土墙，这下睡得着了", not "还没修好"): what the
     message names is mended, so the model may not file it alone."""
@@ -533,7 +541,7 @@ class Classifier:
             return replace(
                 verdict,
                 intent="hazard",
-                category=verdict.category or category,
+                category=verdict.category or _named_kind(trace["hits"]) or category,
                 severity=severity,
                 confidence=round(min(0.85, score), 3),
                 evidence=verdict.evidence or tuple(signals[:3]),
@@ -1012,10 +1020,14 @@ class Classifier:
 
     def _inner_votes(self, hits: Sequence[Hit], scopes: Scopes) -> dict[str, float]:
         """Category votes of the lexicon things inside live event words that carry no category of their
-        own ("房子塌了" holds 房子, a building)."""
+        own ("房子塌了" holds 房子, a building), and of live states that name a kind ("冒烟" is fire)."""
         entries = self._rules.entries
         votes: dict[str, float] = {}
         for h in hits:
+            if "state_cat" in h.entry.roles and h.entry.category and scopes.alive(h):
+                # "冷库冒烟": no thing the rules know, but what the state looks like names the kind
+                votes[h.entry.category] = votes.get(h.entry.category, 0.0) + h.entry.weight
+                continue
             if "event" not in h.entry.roles or h.entry.category or not scopes.alive(h):
                 continue
             word = h.word

@@ -522,6 +522,8 @@ def test_whistleblower_wordings_are_tips(clf: Classifier, text: str) -> None:
         # an emergency's own words name its kind, whatever building it happens in
         ("屋里全是烟了，老人还在楼上", "fire"),
         ("后山泥石流下来了，坡下那几间房子还有人", "geological"),
+        # smoke with nothing the rules know burning is a fire
+        ("夜里看见粮库的门缝往外冒烟，看门的不在", "fire"),
         # charging an e-bike battery indoors is a fire hazard (the fire brigade's), not an electric one
         ("六楼有人天天把电瓶拎回寝室充电", "fire"),
         ("楼梯底下那几辆电驴子一到晚上就在充电", "fire"),
