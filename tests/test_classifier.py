@@ -1477,6 +1477,23 @@ def test_the_model_upgrades_a_general_hazard_only_when_sure_and_people_or_time_a
 
 
 @pytest.mark.parametrize(
+    ("text", "major", "severity"),
+    [
+        ("敬老院的消防通道堆满了纸箱子", 0.05, "general"),  # the model nearly sure it is general: downgraded
+        ("敬老院的消防通道堆满了纸箱子", 0.3, "major"),  # the model unsure: the rules' grade stands
+        ("着火了 快来人", 0.01, "major"),  # an emergency stays major whatever the model says
+        ("学校锅炉房的安全阀锈死了", 0.01, "major"),  # a thing whose failure is always major
+    ],
+)
+def test_the_model_downgrades_a_major_hazard_only_when_nearly_sure_and_nothing_makes_it_major(
+    clf: Classifier, text: str, major: float, severity: str
+) -> None:
+    assert _rules_only().classify(text).severity == "major"  # what the rules alone grade it
+    c = _classify_with(clf, _FixedModel(0.1, major=major), text)
+    assert (c.intent, c.severity) == ("hazard", severity), c
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "楼道里一股味 像是煤气 谁家有人在家先关一下阀",  # a call to shut the valve, not a question
