@@ -1695,6 +1695,7 @@ ROUND_EMERGENCIES_MAJOR = [
     "水库开闸放水了 下游河滩上还有人在钓鱼 没人通知他们",  # nobody warned them: no notice
     "那段盘山路的路基垮了半边 车照样过",  # traffic still passing a collapsing road
     "仓库着火了 原来是电线短路引起的 火越烧越大",  # a cause named is no all-clear
+    "我们组的井水今天一股汽油味 好几家已经拿来做饭了",  # tainted drinking water
     "有没有长梯子 我二叔掉到后山那口枯井里了 还能应声",  # a relative fell into a well; asking for a ladder
     "采石场那边有个哑炮没炸 几个人要过去看",  # a misfired charge with people walking up to it
     "【网格员上报】东沟组一户土坯房山墙夜里局部倒塌，剩下的墙还在掉土，请镇里派人来看。",  # a grid member's report
@@ -1743,6 +1744,8 @@ ROUND_LOOKALIKES = [
     "去年那回电梯困人 物业半小时就来了",  # a past lift entrapment, told as history
     "通知：明天上午九点到十二点停电检修",  # a notice stays a notice
     "着火了着火了 锅里的排骨炒糊了😂",  # burnt food, told laughing
+    "这家的麻辣烫太猛了 嗓子冒烟 嘴里着火",  # chillies, not a fire
+    "上回那个塌方早就处理完了 大家不用再问了",  # dealt with long ago
     "楼下说着火了 结果是谁家在烤腊肉 虚惊一场",  # it turned out to be cooking
     "村口那次塌方是前年的事了 别再转发了",  # an old event passed around again
     # round 9
