@@ -667,7 +667,7 @@ class Classifier:
         ev = self._weigh_evidence(text, hits, present, crowd, cands, scopes)
         formality = self._formality(text, hits, present, scopes)
         formal = formality > 0
-        tips = self._tip_signals(text, hits, present, cands, scopes)
+        tips = self._tip_signals(text, chat, hits, present, cands, scopes)
         frames = read_frames(
             text,
             hits,
@@ -910,13 +910,24 @@ class Classifier:
         return 1 if any("thing" in h.entry.roles and h.entry.category for h in hits) else 0
 
     def _tip_signals(
-        self, text: str, hits: Sequence[Hit], present: set[str], cands: Candidates, scopes: Scopes
+        self,
+        text: str,
+        chat: str,
+        hits: Sequence[Hit],
+        present: set[str],
+        cands: Candidates,
+        scopes: Scopes,
     ) -> _TipSignals:
         """Collect what could make a message a tip: live illegal-conduct words and conduct-pattern matches,
-        anonymity words (or the anonymity pattern), report words, and whether there is a target."""
+        anonymity words (or the anonymity pattern), report words, and whether there is a target.
+
+        In a private chat someone responsible defeating a safety measure on purpose (老板叫把安全出口锁了) is
+        conduct too; in a group the same words stay a hazard report, since a group tip is not filed."""
         tips = self._rules.tips
         illegal = [h for h in hits if "illegal" in h.entry.roles and scopes.alive(h)]
         conduct = tips.conduct_re.search(text)
+        if conduct is None and chat == "private":
+            conduct = tips.private_conduct_re.search(text)
         if conduct and not scopes.closed_at(text, conduct.start()):
             illegal.append(Hit(conduct.group(0), conduct.start(), conduct.end(), _ILLEGAL_ENTRY, 0))
         anon = [h for h in hits if "anon" in h.entry.roles]

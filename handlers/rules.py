@@ -350,6 +350,8 @@ class TipRules:
     conduct_re: re.Pattern[str]
     needs_target: bool
     anon_re: re.Pattern[str]
+    # someone responsible defeating a safety measure on purpose: conduct only in a private chat
+    private_conduct_re: re.Pattern[str]
 
 
 @dataclass(frozen=True)
@@ -923,7 +925,8 @@ def _compile_frames(rules: Mapping[str, Any], compile: Compile = re.compile) -> 
 
 
 def _compile_tips(rules: Mapping[str, Any], compile: Compile = re.compile) -> TipRules:
-    """``[tips]``: the conduct and anonymity regexes and whether illegal conduct needs a target."""
+    """``[tips]``: the conduct (everywhere and private-only) and anonymity regexes and whether illegal conduct
+    needs a target."""
     tips = require(rules, "tips", "", dict)
     conduct_re = compile_regex(
         require(tips, "conduct_pattern", "tips.", str), "tips.conduct_pattern", compile=compile
@@ -931,7 +934,10 @@ def _compile_tips(rules: Mapping[str, Any], compile: Compile = re.compile) -> Ti
     needs_target = bool(require(tips, "illegal_needs_target", "tips.", bool))
     anon_pattern = require(tips, "anonymity_pattern", "tips.", str)
     anon_re = compile_regex(anon_pattern, "tips.anonymity_pattern", compile=compile)
-    return TipRules(conduct_re, needs_target, anon_re)
+    private_re = compile_regex(
+        require(tips, "private_conduct_pattern", "tips.", str), "tips.private_conduct_pattern", compile=compile
+    )
+    return TipRules(conduct_re, needs_target, anon_re, private_re)
 
 
 def _compile_patterns(rules: Mapping[str, Any], compile: Compile = re.compile) -> list[PatternFamily]:

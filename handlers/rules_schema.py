@@ -239,6 +239,7 @@ SCHEMA = Table(
                 "targets": WORDS,
                 "anonymity_pattern": REGEX,
                 "conduct_pattern": REGEX,
+                "private_conduct_pattern": REGEX,
                 "illegal_needs_target": BOOL,
             }
         ),

@@ -414,6 +414,20 @@ def test_conduct_patterns_make_tips(clf: Classifier, text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        "厂长叫人把车间后门的安全出口锁了 说怕丢东西",  # someone responsible defeating a safety measure
+        "他们把一氧化碳报警器的探头拆了 嫌老响",  # a detector removed on purpose
+        "那个叉车司机的证是借的 天天在仓库里开",  # a borrowed licence
+    ],
+)
+def test_deliberate_defeat_of_safety_is_a_tip_in_private_and_a_hazard_in_a_group(clf: Classifier, text: str) -> None:
+    assert clf.classify(text, "private").intent == "tip"
+    # a group tip is not filed (the sender is pointed to a private chat): in a group it stays a hazard report
+    assert clf.classify(text, "group").intent == "hazard"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "这墙没裂，就是刷的漆掉了点",  # negated, then explained
         "电线杆没歪 是照片拍斜了",  # explained away
         "那年冬天炉子倒烟，我们一家差点中毒，现在想想还怕",  # a memory
