@@ -37,7 +37,10 @@ DISMISSIVE = (
     "班的说",
 )
 # "希望…尽快修复", "请求…处理": asking for a repair or a fix
-REQUEST = re.compile(r"希望|请求|要求|恳请|请|盼|建议|督促|责令|尽快|赶紧|及时|派人|等待|等着|还没|尚未|迟迟")
+# ("按要求补齐" is done as required: no request)
+REQUEST = re.compile(
+    r"希望|请求|(?<![按照])要求|恳请|请|盼|建议|督促|责令|尽快|赶紧|及时|派人|等待|等着|还没|尚未|迟迟"
+)
 # "火灭了 气还开着": what follows a resolution (a word or the resolved pattern) says the danger is still there
 STILL_THERE = re.compile(r"\s?[^，。,！!？?\s]{0,3}(?:还|仍|依然|照样)(?:开着|在|冒|漏|有|没关|没停|亮着)")
 # "说没事接着干", "说没事 还在炒菜": an all-clear followed by carrying on is a brush-off, not an all-clear

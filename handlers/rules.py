@@ -935,7 +935,9 @@ def _compile_tips(rules: Mapping[str, Any], compile: Compile = re.compile) -> Ti
     anon_pattern = require(tips, "anonymity_pattern", "tips.", str)
     anon_re = compile_regex(anon_pattern, "tips.anonymity_pattern", compile=compile)
     private_re = compile_regex(
-        require(tips, "private_conduct_pattern", "tips.", str), "tips.private_conduct_pattern", compile=compile
+        require(tips, "private_conduct_pattern", "tips.", str),
+        "tips.private_conduct_pattern",
+        compile=compile,
     )
     return TipRules(conduct_re, needs_target, anon_re, private_re)
 

@@ -419,7 +419,9 @@ def test_conduct_patterns_make_tips(clf: Classifier, text: str) -> None:
         "那个叉车司机的证是借的 天天在仓库里开",  # a borrowed licence
     ],
 )
-def test_deliberate_defeat_of_safety_is_a_tip_in_private_and_a_hazard_in_a_group(clf: Classifier, text: str) -> None:
+def test_deliberate_defeat_of_safety_is_a_tip_in_private_and_a_hazard_in_a_group(
+    clf: Classifier, text: str
+) -> None:
     assert clf.classify(text, "private").intent == "tip"
     # a group tip is not filed (the sender is pointed to a private chat): in a group it stays a hazard report
     assert clf.classify(text, "group").intent == "hazard"
@@ -536,6 +538,10 @@ def test_whistleblower_wordings_are_tips(clf: Classifier, text: str) -> None:
         # an emergency's own words name its kind, whatever building it happens in
         ("屋里全是烟了，老人还在楼上", "fire"),
         ("后山泥石流下来了，坡下那几间房子还有人", "geological"),
+        # a hydrant with no water is a fire hazard
+        ("小区那几个消防栓拧开根本没水", "fire"),
+        # the decade a building dates from is no past event
+        ("我住的是七十年代的筒子楼，楼梯扶手都松了，一推就晃", "building"),
         # smoke with nothing the rules know burning is a fire
         ("夜里看见粮库的门缝往外冒烟，看门的不在", "fire"),
         # charging an e-bike battery indoors is a fire hazard (the fire brigade's), not an electric one

@@ -66,6 +66,8 @@ def test_an_undone_repair_is_not_a_repair(rules: CompiledRules) -> None:
         ("水井的盖子叫人搬走了，剩个黑窟窿", "危房里的人搬走了"),
         # "火灭了 气还开着": the danger is still there
         ("火灭了 气还开着", "火灭了 人都回家了"),
+        # "要求尽快补齐" asks for a repair; "已按要求补齐" reports one done as required
+        ("连墙件缺了好几个，要求尽快补齐", "连墙件已按要求补齐"),
     ],
 )
 def test_resolutions_that_are_no_repair(rules: CompiledRules, undone: str, done: str) -> None:
