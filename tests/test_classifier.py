@@ -538,6 +538,9 @@ def test_whistleblower_wordings_are_tips(clf: Classifier, text: str) -> None:
         # an emergency's own words name its kind, whatever building it happens in
         ("屋里全是烟了，老人还在楼上", "fire"),
         ("后山泥石流下来了，坡下那几间房子还有人", "geological"),
+        # exits locked shut and people sleeping where goods are made are fire-safety hazards
+        ("那家小旅馆的楼梯口晚上用铁链锁死了", "fire"),
+        ("服装厂把工人宿舍放在车间三楼", "fire"),
         # a hydrant with no water is a fire hazard
         ("小区那几个消防栓拧开根本没水", "fire"),
         # the decade a building dates from is no past event
