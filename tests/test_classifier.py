@@ -1718,6 +1718,16 @@ ROUND_EMERGENCIES_MAJOR = [
     "水库开闸放水了 下游河滩上还有人在钓鱼 没人通知他们",  # nobody warned them: no notice
     "那段盘山路的路基垮了半边 车照样过",  # traffic still passing a collapsing road
     "仓库着火了 原来是电线短路引起的 火越烧越大",  # a cause named is no all-clear
+    # round 21
+    "电梯停在五楼和六楼中间了 里面有个老人",  # stuck between floors
+    "缆车卡在半山腰不动了",  # stuck in mid-air on a mountain
+    "放羊的老汉倒在沟里 喊他也不应",  # a person down somewhere
+    "村口那根线在地上直冒火花",  # a fallen wire sparking
+    "刚才娃在河边玩 一转眼不见了",  # a child gone by the water
+    "上游水库要泄洪 沿河住的马上撤",  # an evacuation call
+    "jiu ming 车翻沟里了",  # a call for help in pinyin
+    "冷库氨气漏了 大家往上风跑",  # an ammonia leak
+    "这味道正常吗 屋里一股臭鸡蛋味 老人还在床上躺着",  # a gas smell with people inside, asked as a question
     "我们组的井水今天一股汽油味 好几家已经拿来做饭了",  # tainted drinking water
     "有没有长梯子 我二叔掉到后山那口枯井里了 还能应声",  # a relative fell into a well; asking for a ladder
     "采石场那边有个哑炮没炸 几个人要过去看",  # a misfired charge with people walking up to it
@@ -1767,6 +1777,7 @@ ROUND_LOOKALIKES = [
     "去年那回电梯困人 物业半小时就来了",  # a past lift entrapment, told as history
     "通知：明天上午九点到十二点停电检修",  # a notice stays a notice
     "着火了着火了 锅里的排骨炒糊了😂",  # burnt food, told laughing
+    "有人掉水里了 哈哈 水才到膝盖 已经自己爬上来了",  # out already
     "这家的麻辣烫太猛了 嗓子冒烟 嘴里着火",  # chillies, not a fire
     "上回那个塌方早就处理完了 大家不用再问了",  # dealt with long ago
     "楼下说着火了 结果是谁家在烤腊肉 虚惊一场",  # it turned out to be cooking
