@@ -132,7 +132,7 @@ def repair_undone(text: str, hit: Hit) -> bool:
 # whoever has a reason to brush the danger off — who profits from carrying on, or the old people who will not
 # leave their house: their "没事" a little before is no all-clear
 _INTERESTED = re.compile(
-    "老板|工头|包工头|班长|带班的|经理|厂长|矿长|物业|房东|船老大|船主|车主|队长|主任|烧锅炉的|奶奶|爷爷|老人|大爷|婆婆|老太太|老汉"
+    "老板|工头|包工头|班长|带班的|经理|厂长|矿长|物业|房东|船老大|船主|车主|队长|主任|宿管|管理员|烧锅炉的|奶奶|爷爷|老人|大爷|婆婆|老太太|老汉"
 )
 _QUOTE_RE = re.compile(r"“[^”]{1,40}”|「[^」]{1,40}」")
 

@@ -1521,6 +1521,9 @@ def test_the_model_downgrades_a_major_hazard_only_when_nearly_sure_and_nothing_m
     [
         "楼道里一股味 像是煤气 谁家有人在家先关一下阀",  # a call to shut the valve, not a question
         "山上那些老炭窑口子都没堵 放羊的掉下去咋整",  # worry, not a question
+        "学校后墙裂了好长一道缝 娃娃天天在底下玩 这个要不要紧",  # asking whether it is serious reports it
+        "锅炉的压力表坏了 烧锅炉的说他看烟就知道压力多少",  # knowing how much asks nothing
+        "工地宿舍的插座烧黑了 宿管说没事",  # the dorm manager's all-clear is none
     ],
 )
 def test_calls_and_worries_phrased_as_questions_are_reports(text: str) -> None:
