@@ -545,7 +545,10 @@ class Classifier:
             )
         signals = _weak_signals(trace["hits"]) if score >= WEAK_RULE_MODEL_SCORE and not framed else []
         if signals and not asked:
-            # a weak rule signal nobody framed away, and a model that is sure: two opinions agree, file it
+            # a weak rule signal nobody framed away, and a model that is sure: two opinions agree, file it; the
+            # rules' own major vocabulary (电梯坠, 停在半空) grades it major whatever the model says
+            if any("major" in h.entry.roles for h in trace["hits"]):
+                severity = "major"
             return replace(
                 verdict,
                 intent="hazard",
