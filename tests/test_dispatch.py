@@ -101,7 +101,7 @@ def test_flood_limit_stops_filing_for_one_sender(dispatcher: Dispatcher, core: C
         _only_reply(dispatcher.dispatch(group_msg(f"{p}小学门口的电线断了掉在地上", sender="spam")))
         for p in places
     ]
-    assert all(r.startswith("已登记") for r in replies[:6])
+    assert all(r.startswith("已登记") for r in replies[:6]), replies
     assert "暂停登记" in replies[6]
     assert (
         dispatcher.dispatch(group_msg("马家湾村小学门口的电线断了掉在地上", sender="other"))
