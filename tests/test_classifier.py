@@ -1484,34 +1484,23 @@ def test_round12_village_forms_are_hazards(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "major", "severity"),
+    ("text", "by_rules", "major", "severity"),
     [
-        ("村口那根电线杆歪了 娃娃们天天从底下过", 0.9, "major"),  # people named, the model sure: upgraded
-        ("村口那根电线杆歪了 娃娃们天天从底下过", 0.6, "general"),  # the model unsure: the rules' grade
-        ("村口那根电线杆歪了", 0.99, "general"),  # nobody and no time named: the rules' grade stands
+        # upgrades: only when the model is sure and people or time are named
+        ("村口那根电线杆歪了 娃娃们天天从底下过", "general", 0.9, "major"),
+        ("村口那根电线杆歪了 娃娃们天天从底下过", "general", 0.6, "general"),  # the model unsure
+        ("村口那根电线杆歪了", "general", 0.99, "general"),  # nobody and no time named
+        # downgrades: only when the model is nearly sure and nothing makes the hazard major by itself
+        ("敬老院的消防通道堆满了纸箱子", "major", 0.05, "general"),
+        ("敬老院的消防通道堆满了纸箱子", "major", 0.3, "major"),  # the model unsure
+        ("着火了 快来人", "major", 0.01, "major"),  # an emergency stays major whatever the model says
+        ("学校锅炉房的安全阀锈死了", "major", 0.01, "major"),  # a thing whose failure is always major
     ],
 )
-def test_the_model_upgrades_a_general_hazard_only_when_sure_and_people_or_time_are_named(
-    clf: Classifier, text: str, major: float, severity: str
+def test_the_model_regrades_the_rules_severity_only_when_sure_and_allowed(
+    clf: Classifier, text: str, by_rules: str, major: float, severity: str
 ) -> None:
-    assert _rules_only().classify(text).severity == "general"  # what the rules alone grade it
-    c = _classify_with(clf, _FixedModel(0.1, major=major), text)
-    assert (c.intent, c.severity) == ("hazard", severity), c
-
-
-@pytest.mark.parametrize(
-    ("text", "major", "severity"),
-    [
-        ("敬老院的消防通道堆满了纸箱子", 0.05, "general"),  # the model nearly sure it is general: downgraded
-        ("敬老院的消防通道堆满了纸箱子", 0.3, "major"),  # the model unsure: the rules' grade stands
-        ("着火了 快来人", 0.01, "major"),  # an emergency stays major whatever the model says
-        ("学校锅炉房的安全阀锈死了", 0.01, "major"),  # a thing whose failure is always major
-    ],
-)
-def test_the_model_downgrades_a_major_hazard_only_when_nearly_sure_and_nothing_makes_it_major(
-    clf: Classifier, text: str, major: float, severity: str
-) -> None:
-    assert _rules_only().classify(text).severity == "major"  # what the rules alone grade it
+    assert _rules_only().classify(text).severity == by_rules  # what the rules alone grade it
     c = _classify_with(clf, _FixedModel(0.1, major=major), text)
     assert (c.intent, c.severity) == ("hazard", severity), c
 
