@@ -561,8 +561,12 @@ class Classifier:
                 model_score=score,
             )
         # a known lookalike the rules skipped ("车熄火了", "手机掉水里了") is never the model's to file alone
-        lookalike = score >= model.auto_threshold and any(rx.search(norm) for rx in self._ignore_res)
-        if score >= model.auto_threshold and not framed and not asked and not lookalike:
+        if (
+            score >= model.auto_threshold
+            and not framed
+            and not asked
+            and not any(rx.search(norm) for rx in self._ignore_res)
+        ):
             return replace(
                 verdict,
                 intent="hazard",
@@ -603,11 +607,13 @@ class Classifier:
             return False
         return model.major(text) >= MODEL_UPGRADE_SCORE
 
-    def _model_says_general(self, text: str) -> bool:
+    def _model_says_general(self, text: str, present: set[str], crowd: bool) -> bool:
         """True if the model is nearly sure (its major below ``MODEL_DOWNGRADE_SCORE``) that a hazard the rules
-        graded major, with nothing urgent or intrinsically major about it, is a general one."""
+        graded major is a general one, asked only when no crowd and nothing under way or imminent is named."""
         model = self.model
-        return model is not None and model.major(text) < MODEL_DOWNGRADE_SCORE
+        if model is None or crowd or present & _FIRM_MAJOR_ROLES:
+            return False
+        return model.major(text) < MODEL_DOWNGRADE_SCORE
 
     def _calls_for_help(self, norm: str) -> bool:
         """True if the message holds an urgency marker (快来人, 人没上来) or matches an emergency pattern
@@ -748,13 +754,7 @@ class Classifier:
         severity = assess_severity(rules.severity, hits, scopes.alive, present, crowd, intrinsic, category)
         if urgent or (severity == "general" and self._model_says_major(text, present)):
             severity = "major"
-        elif (
-            severity == "major"
-            and not intrinsic
-            and not crowd
-            and not present & _FIRM_MAJOR_ROLES
-            and self._model_says_general(text)
-        ):
+        elif severity == "major" and not intrinsic and self._model_says_general(text, present, crowd):
             severity = "general"
         confidence = self._confidence(intent, ev.score, is_tip, frames)
         if urgent:

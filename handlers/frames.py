@@ -148,8 +148,8 @@ def _inside(pos: int, spans: Sequence[tuple[int, int]]) -> bool:
     return any(a <= pos < b for a, b in spans)
 
 
-# explanations that look back at what was said before them ("结果是谁家在烤腊肉"), when they say what it was
-# (a bare "原来是" may name a cause: "原来是电线短路" explains nothing away)
+# explanations that look back at what was said before them ("结果是谁家在烤腊肉"); the explained pattern only
+# matches them when they say it was something harmless (a cause, "原来是电线短路", explains nothing away)
 _LOOKING_BACK = ("结果是", "原来是")
 
 
@@ -172,7 +172,7 @@ def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patter
         if not _inside(m.start(), quoted) and not _INTERESTED.search(text, max(0, m.start() - 16), m.start()):
             at = scopes.at(text, m.start())
             negated_message.add(at)
-            if text.startswith(_LOOKING_BACK, m.start()) and m.end() - m.start() > 3:
+            if text.startswith(_LOOKING_BACK, m.start()):
                 # "着火了 结果是谁家在烤腊肉": the explanation is about what was said before it, in any scope
                 negated_message.update(scope for scope in of_clause.values() if scope < at)
     for m in patterns.resolved.finditer(text):
