@@ -643,7 +643,7 @@ class Classifier:
         """Classify an already normalised, non-empty message by the rules."""
         rules = self._rules
         seps = clause_breaks(norm)
-        hits = scan_keywords(norm, rules.entries, rules.start_table, seps)
+        hits = scan_keywords(norm, rules.entries, rules.keywords, seps)
         evidence_mask, modifier_mask = self._patterns.masks(frozenset(norm))  # both sets' families at once
         hits = run_families(norm, hits, rules.evidence_patterns.for_mask(evidence_mask), seps)
         if not roles_of(hits) & EVIDENCE_GATE and not rules.tips.conduct_re.search(norm):

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
 
-from handlers.rules import Entry, KeywordTable, PatternFamily, PatternSet
+from handlers.rules import Entry, KeywordTrie, PatternFamily, PatternSet
 
 __all__ = [
     "AGENT_MARKS",
@@ -73,7 +73,7 @@ def roles_of(hits: Iterable[Hit]) -> set[str]:
 def scan_keywords(
     text: str,
     entries: dict[str, Entry],
-    start_table: KeywordTable,
+    keywords: KeywordTrie,
     seps: list[int] | None = None,
 ) -> list[Hit]:
     """Return the keyword hits: longest per position, none inside a longer one or overlapping an ignore.
@@ -83,19 +83,26 @@ def scan_keywords(
     raw: list[tuple[str, int, int, Entry]] = []
     ignored: list[tuple[int, int]] = []
     max_end = 0
-    firsts = start_table.firsts
-    # a plain loop over the characters beats a regex finding the start characters: nearly every Han
-    # character starts some keyword, and each regex match would be an object to build
+    size = len(text)
+    # the walk of KeywordTrie.longest_at, inline: this loop runs for every character of every message
     for start, ch in enumerate(text):
-        if ch not in firsts:
+        node = keywords.get(ch)
+        if node is None:
             continue
-        m = start_table[ch].match(text, start)
-        if m is None:
-            continue
-        end = m.end()
-        if end <= max_end:
-            continue  # inside a longer keyword ("气罐" inside "液化气罐")
-        word = m.group()
+        word = None
+        at = start + 1
+        while True:
+            found = node.get("")
+            if found is not None:
+                word, end = found, at
+            if at >= size:
+                break
+            node = node.get(text[at])
+            if node is None:
+                break
+            at += 1
+        if word is None or end <= max_end:
+            continue  # no keyword here, or one inside a longer keyword ("气罐" inside "液化气罐")
         entry = entries[word]
         raw.append((word, start, end, entry))
         if "ignore" in entry.roles:

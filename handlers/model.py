@@ -11,7 +11,7 @@ import gzip
 import json
 import math
 from dataclasses import dataclass, field
-from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,10 @@ def ngrams(text: str, low: int = 1, high: int = 3) -> set[str]:
     """Return the distinct character n-grams (``low``..``high`` characters) of an already-normalised text."""
     size = len(text)
     return {text[i : i + n] for n in range(low, high + 1) for i in range(size - n + 1)}
+
+
+# a weight row's report and major weights (its category weights follow them)
+_REPORT, _MAJOR = itemgetter(0), itemgetter(1)
 
 
 def _sigmoid(z: float) -> float:
@@ -50,17 +54,15 @@ class TextModel:
     review_threshold: float
     trained_on: dict[str, int]
     metrics: dict[str, Any]
-    # feature -> weight of the report head (every vocabulary feature, so it is the vocabulary too) / of the
-    # major head (non-zero only); feature -> per-class weights of the category head (non-zero rows only)
-    report_weights: dict[str, float] = field(repr=False)
+    # feature -> its weights in every head, for every vocabulary feature (so the keys are the vocabulary):
+    # (report, major, category class 0, class 1, …); one dictionary lookup per n-gram serves all three heads
+    weights: dict[str, tuple[float, ...]] = field(repr=False)
     report_bias: float
-    major_weights: dict[str, float] = field(repr=False)
     major_bias: float
     category_classes: tuple[str, ...]
-    category_weights: dict[str, tuple[float, ...]] = field(repr=False)
     category_bias: tuple[float, ...]
-    # the last message's active features, shared by category and major (a tuple swap is thread-safe)
-    _last: list[tuple[str, list[str]] | None] = field(
+    # the last message's weight rows, shared by score, category and major (a tuple swap is thread-safe)
+    _last: list[tuple[str, list[tuple[float, ...]]] | None] = field(
         default_factory=lambda: [None], init=False, repr=False, compare=False
     )
 
@@ -88,7 +90,7 @@ class TextModel:
             except (KeyError, TypeError, ValueError, IndexError) as exc:
                 raise ValueError(f"识别模型文件 {path} 内容不完整或格式不对：{exc!r}") from exc
 
-        return cls(**cached("model", [raw], build))
+        return cls(**cached("model-rows", [raw], build))
 
     @staticmethod
     def _fields_from_json(data: Any) -> dict[str, Any]:
@@ -98,24 +100,32 @@ class TextModel:
         vocab = [str(f) for f in data["vocabulary"]]
         if len(set(vocab)) != len(vocab):
             raise ValueError("duplicate features in the vocabulary")
+
+        def head_weights(head: dict[str, Any]) -> list[float]:
+            weights = [float(w) for w in head["weights"]]
+            if len(weights) != len(vocab):
+                raise ValueError("a head's weights do not match the vocabulary")
+            return weights
+
         heads = data["heads"]
         report, major, category = heads["report"], heads["major"], heads["category"]
         classes = tuple(str(c) for c in category["classes"])
         if set(classes) - set(CATEGORIES) or not classes:
             raise ValueError(f"unknown categories {sorted(set(classes) - set(CATEGORIES))}")
 
-        def dense(head: dict[str, Any], keep_zeros: bool) -> dict[str, float]:
-            weights = head["weights"]
-            if len(weights) != len(vocab):
-                raise ValueError("a head's weights do not match the vocabulary")
-            return {f: float(w) for f, w in zip(vocab, weights, strict=True) if w or keep_zeros}
-
+        report_w, major_w = head_weights(report), head_weights(major)
         rows = {str(f): tuple(float(w) for w in row) for f, row in category["weights"].items()}
         if any(len(r) != len(classes) for r in rows.values()) or not rows.keys() <= set(vocab):
             raise ValueError("the category weights do not match the vocabulary and classes")
         bias = tuple(float(b) for b in category["bias"])
         if len(bias) != len(classes):
             raise ValueError("the category bias does not match the classes")
+        zero = 0.0  # one float object for every absent weight, so the start-up cache stores it once
+        no_category = (zero,) * len(classes)
+        weights = {
+            f: (r if r else zero, m if m else zero, *rows.get(f, no_category))
+            for f, r, m in zip(vocab, report_w, major_w, strict=True)
+        }
         low, high = int(data["ngram"][0]), int(data["ngram"][1])
         if not 1 <= low <= high <= 6:
             raise ValueError(f"bad n-gram range {low}..{high}")
@@ -127,53 +137,50 @@ class TextModel:
             review_threshold=float(data["thresholds"]["review"]),
             trained_on={str(k): int(v) for k, v in data["trained_on"].items()},
             metrics=dict(data.get("metrics", {})),
-            report_weights=dense(report, keep_zeros=True),
+            weights=weights,
             report_bias=float(report["bias"]),
-            major_weights=dense(major, keep_zeros=False),
             major_bias=float(major["bias"]),
             category_classes=classes,
-            category_weights=rows,
             category_bias=bias,
         )
 
     def features(self, text: str) -> list[str]:
         """Return the text's n-grams that are in the model's vocabulary (the active binary features)."""
-        cached = self._last[0]
-        if cached is not None and cached[0] == text:
-            return cached[1]
-        weights = self.report_weights
-        feats = [g for g in ngrams(text, self.low, self.high) if g in weights]
-        self._last[0] = (text, feats)  # category and major usually ask about the same message in a row
-        return feats
+        weights = self.weights
+        return [g for g in ngrams(text, self.low, self.high) if g in weights]
 
-    @staticmethod
-    def _linear(feats: list[str], weights: dict[str, float], bias: float) -> float:
-        if not feats:
-            return bias
-        return bias + sum(map(weights.get, feats, repeat(0.0, len(feats)))) / math.sqrt(len(feats))
+    def _rows(self, text: str) -> list[tuple[float, ...]]:
+        """The weight rows of the text's active features, remembered for the last text: the classifier asks
+        score, category and major about the same message in a row."""
+        last = self._last[0]
+        if last is not None and last[0] == text:
+            return last[1]
+        rows = [row for row in map(self.weights.get, ngrams(text, self.low, self.high)) if row is not None]
+        self._last[0] = (text, rows)
+        return rows
 
     def score(self, text: str) -> float:
         """Probability that the (already normalised) message is a report: a hazard or a tip."""
-        # the hot path (asked of most messages): one dictionary lookup per n-gram, no feature list kept
-        found = [w for w in map(self.report_weights.get, ngrams(text, self.low, self.high)) if w is not None]
-        if not found:
+        rows = self._rows(text)
+        if not rows:
             return _sigmoid(self.report_bias)
-        return _sigmoid(self.report_bias + sum(found) / math.sqrt(len(found)))
+        return _sigmoid(self.report_bias + sum(map(_REPORT, rows)) / math.sqrt(len(rows)))
 
     def major(self, text: str) -> float:
         """Probability that a report with this (already normalised) text is a major hazard."""
-        return _sigmoid(self._linear(self.features(text), self.major_weights, self.major_bias))
+        rows = self._rows(text)
+        if not rows:
+            return _sigmoid(self.major_bias)
+        return _sigmoid(self.major_bias + sum(map(_MAJOR, rows)) / math.sqrt(len(rows)))
 
     def category(self, text: str) -> tuple[str, float]:
         """The most likely category of a report with this (already normalised) text, and its probability."""
-        feats = self.features(text)
+        rows = self._rows(text)
         sums = list(self.category_bias)
-        rows = [row for row in map(self.category_weights.get, feats) if row is not None]
         if rows:
-            scale = 1.0 / math.sqrt(len(feats))
-            sums = [
-                b + total * scale for b, total in zip(sums, map(sum, zip(*rows, strict=True)), strict=True)
-            ]
+            scale = 1.0 / math.sqrt(len(rows))
+            columns = list(zip(*rows, strict=True))[2:]
+            sums = [b + total * scale for b, total in zip(sums, map(sum, columns), strict=True)]
         top = max(sums)
         exps = [math.exp(s - top) for s in sums]
         best = max(range(len(sums)), key=sums.__getitem__)

@@ -30,14 +30,13 @@ __all__ = [
     "CompiledRules",
     "Entry",
     "FramePatterns",
-    "KeywordTable",
+    "KeywordTrie",
     "PatternFamily",
     "PatternIndex",
     "PlaceRules",
     "SeverityRules",
     "TipRules",
-    "build_start_table",
-    "build_trie_pattern",
+    "build_keyword_trie",
     "compile_rules",
     "load_nouns",
     "read_rules",
@@ -366,7 +365,7 @@ class CompiledRules:
     phrases: dict[str, str]
     phrase_re: re.Pattern[str] | None
     entries: dict[str, Entry]
-    start_table: KeywordTable
+    keywords: KeywordTrie
     category_rank: dict[str, int]
     source_categories: frozenset[str]
     combos: list[tuple[frozenset[str], frozenset[str], str]]
@@ -502,65 +501,34 @@ def _read_nouns(path: Path, tags: frozenset[str]) -> frozenset[str]:
 # keyword matching tables
 
 
-def build_trie_pattern(words: Iterable[str]) -> re.Pattern[str]:
-    """Compile the words into one regex shaped like a trie, longest alternatives first."""
-    # a zero-width look-ahead finds the longest keyword at *every* position, so overlapping keywords
-    # ("一直往下" and "往下滚") are all seen; hits inside a longer hit are dropped afterwards
-    return re.compile("(?=(" + _trie_source(words) + "))")
+class KeywordTrie(dict[str, Any]):
+    """The keywords as a trie of nested dictionaries, one level per character; the key "" of a node holds the
+    keyword that ends there. Walking it from a position finds the longest keyword starting there with one
+    dictionary lookup per character (:func:`handlers.hits.scan_keywords` walks it inline)."""
+
+    def longest_at(self, text: str, start: int) -> str | None:
+        """The longest keyword starting at ``start`` in ``text``, or None."""
+        node = self.get(text[start]) if start < len(text) else None
+        found = None
+        at = start + 1
+        while node is not None:
+            found = node.get("", found)
+            node = node.get(text[at]) if at < len(text) else None
+            at += 1
+        return found
 
 
-def _trie_source(words: Iterable[str]) -> str:
-    """The source of a regex shaped like a trie of ``words`` that matches the longest of them."""
-    trie: dict[str, Any] = {}
+def build_keyword_trie(words: Iterable[str]) -> KeywordTrie:
+    """Build the keyword trie of ``words`` (empty words are skipped)."""
+    trie = KeywordTrie()
     for word in words:
-        node = trie
+        if not word:
+            continue
+        node: dict[str, Any] = trie
         for ch in word:
             node = node.setdefault(ch, {})
-        node[""] = True
-
-    def render(node: dict[str, Any]) -> str:
-        branches = []
-        optional = "" in node
-        for ch in sorted(k for k in node if k):
-            branches.append(re.escape(ch) + render(node[ch]))
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if optional:
-            return f"(?:{body})?"
-        return body
-
-    return render(trie)
-
-
-def build_start_table(words: Iterable[str], compile: Compile = re.compile) -> KeywordTable:
-    """Split the keyword trie by first character: each first character's own sub-trie (anchored with
-    ``match``) returns the longest keyword starting there.
-
-    Same hits as ``build_trie_pattern``'s look-ahead at every position, without trying the whole trie at
-    positions no keyword starts at.
-    """
-    by_first: dict[str, list[str]] = {}
-    for word in words:
-        if word:
-            by_first.setdefault(word[0], []).append(word)
-    return KeywordTable(by_first, compile)
-
-
-class KeywordTable(dict[str, re.Pattern[str]]):
-    """First character -> its sub-trie, compiled the first time a message needs it: the lexicon has about
-    two thousand first characters, and compiling them all would slow every start-up. ``firsts`` holds
-    every character a keyword starts with."""
-
-    def __init__(self, by_first: dict[str, list[str]], compile: Compile = re.compile) -> None:
-        super().__init__()
-        self._groups = by_first
-        self._compile = compile
-        self.firsts = frozenset(by_first)
-
-    def __missing__(self, ch: str) -> re.Pattern[str]:
-        compiled = self[ch] = self._compile(_trie_source(self._groups[ch]))  # compiled once, not twice
-        return compiled
+        node[""] = word
+    return trie
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -579,7 +547,7 @@ def compile_rules(
     max_chars, pair_window, hazard_threshold = _compile_limits(limits)
     char_table, phrases, phrase_re = _compile_normalize(rules, compile)
     entries = _compile_lexicon(rules, places)
-    start_table = build_start_table(entries, compile)
+    keywords = build_keyword_trie(entries)
     category_rank = _compile_priority(rules)
     severity = _compile_severity(rules, compile)
     source_categories = _compile_source_categories(rules)
@@ -612,7 +580,7 @@ def compile_rules(
         phrases=phrases,
         phrase_re=phrase_re,
         entries=entries,
-        start_table=start_table,
+        keywords=keywords,
         category_rank=category_rank,
         source_categories=source_categories,
         combos=_compile_combos(rules),

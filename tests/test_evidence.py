@@ -24,7 +24,7 @@ def rules() -> CompiledRules:
 
 
 def _weigh(rules: CompiledRules, text: str) -> Evidence:
-    hits = scan_keywords(text, rules.entries, rules.start_table)
+    hits = scan_keywords(text, rules.entries, rules.keywords)
     hits = apply_patterns(text, apply_patterns(text, hits, rules.evidence_patterns), rules.modifier_patterns)
     scopes = scopes_for(text, hits, scope_clauses(text, hits, rules.contrast_open), rules.frames)
     cands = gather_candidates(text, hits)

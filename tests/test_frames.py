@@ -16,7 +16,7 @@ def rules() -> CompiledRules:
 
 
 def _hits(rules: CompiledRules, text: str) -> list[Hit]:
-    hits = scan_keywords(text, rules.entries, rules.start_table)
+    hits = scan_keywords(text, rules.entries, rules.keywords)
     hits = apply_patterns(text, hits, rules.evidence_patterns)
     return apply_patterns(text, hits, rules.modifier_patterns)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from handlers.hits import apply_patterns, clause_at, clause_breaks, roles_of, scan_keywords
-from handlers.rules import Entry, build_start_table
+from handlers.rules import Entry, build_keyword_trie
 
 THING = Entry(frozenset({"thing"}), "electric", 1.0)
 BAD = Entry(frozenset({"bad"}), None, 1.0)
@@ -13,8 +13,8 @@ IGNORE = Entry(frozenset({"ignore"}), None, 1.0)
 
 
 def _scan(text: str, entries: dict[str, Entry]) -> list[tuple[str, int]]:
-    table = build_start_table(entries)
-    return [(h.word, h.clause) for h in scan_keywords(text, entries, table)]
+    trie = build_keyword_trie(entries)
+    return [(h.word, h.clause) for h in scan_keywords(text, entries, trie)]
 
 
 def test_longest_keyword_wins_and_clauses_are_counted() -> None:

@@ -34,7 +34,7 @@ def tokenizer() -> jieba.Tokenizer:
 
 
 def _hits(rules: CompiledRules, text: str) -> list[Hit]:
-    return scan_keywords(text, rules.entries, rules.start_table)
+    return scan_keywords(text, rules.entries, rules.keywords)
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,7 @@ from handlers.rules import (
     DEFAULT_RULES,
     EVIDENCE_GATE,
     CompiledRules,
-    build_start_table,
-    build_trie_pattern,
+    build_keyword_trie,
     compile_rules,
     load_nouns,
     read_rules,
@@ -27,20 +26,20 @@ def compiled() -> CompiledRules:
     return compile_rules(read_rules(DEFAULT_RULES), frozenset({"王家沟村"}))
 
 
-def test_first_char_table_finds_the_same_keywords_as_the_lookahead_trie() -> None:
-    """The per-first-character keyword tables return the longest keyword at every position, as the
-    single look-ahead trie pattern does (overlapping keywords included)."""
+def test_the_keyword_trie_finds_the_longest_keyword_at_every_position() -> None:
+    """The trie returns the longest keyword starting at each position (overlapping keywords included), as
+    trying every keyword there would."""
     words = ["一直往下", "往下滚", "往下", "气罐", "液化气罐", "液化气", "漏", "漏气", "断"]
     text = "石头一直往下滚，液化气罐漏气了，电线断了，往下"
-    full = build_trie_pattern(words)
-    expected = [(m.start(), m.group(1)) for m in full.finditer(text) if m.group(1)]
-    table = build_start_table(words)
-    got = []
-    for start, ch in enumerate(text):
-        m = table[ch].match(text, start) if ch in table.firsts else None
-        if m is not None:
-            got.append((start, m.group()))
+    expected = [
+        (start, max(found, key=len))
+        for start in range(len(text))
+        if (found := [w for w in words if text.startswith(w, start)])
+    ]
+    trie = build_keyword_trie(words)
+    got = [(start, w) for start in range(len(text)) if (w := trie.longest_at(text, start)) is not None]
     assert got == expected
+    assert (4, "往下滚") in got and (10, "气罐") in got  # inside or overlapping a longer keyword, still seen
 
 
 def test_longer_keywords_inherit_roles_of_shorter_ones(compiled: CompiledRules) -> None:
