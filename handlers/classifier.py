@@ -644,7 +644,7 @@ class Classifier:
         rules = self._rules
         seps = clause_breaks(norm)
         hits = scan_keywords(norm, rules.entries, rules.keywords, seps)
-        evidence_mask, modifier_mask = self._patterns.masks(frozenset(norm))  # both sets' families at once
+        evidence_mask, modifier_mask = self._patterns.masks(norm)  # both sets' families at once
         hits = run_families(norm, hits, rules.evidence_patterns.for_mask(evidence_mask), seps)
         if not roles_of(hits) & EVIDENCE_GATE and not rules.tips.conduct_re.search(norm):
             location = self._find_location(norm, hits)

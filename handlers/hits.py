@@ -126,19 +126,17 @@ def apply_patterns(
     hits: list[Hit],
     patterns: list[PatternFamily],
     seps: list[int] | None = None,
-    chars: frozenset[str] | None = None,
 ) -> list[Hit]:
     """Add the hits of pattern families (sensory evidence, damage shapes, missing protection, people
     exposed, conduct, frames); a named group "s" marks the part of the match that is the hit
-    ("井盖|没了" → the state only), and an ``ignore`` family hides the hits it overlaps. ``chars`` is
-    ``frozenset(text)`` when the caller already has it."""
+    ("井盖|没了" → the state only), and an ``ignore`` family hides the hits it overlaps."""
     if not patterns:
         return hits
     seps = clause_breaks(text) if seps is None else seps
-    chars = frozenset(text) if chars is None else chars
     if isinstance(patterns, PatternSet):
-        families = patterns.for_chars(chars)
+        families = patterns.for_text(text)
     else:
+        chars = frozenset(text)
         families = [fam for fam in patterns if not fam[2] or not fam[2].isdisjoint(chars)]
     return run_families(text, hits, families, seps)
 

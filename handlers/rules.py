@@ -14,6 +14,7 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "KeywordTrie",
     "PatternFamily",
     "PatternIndex",
+    "PatternSet",
     "PlaceRules",
     "SeverityRules",
     "TipRules",
@@ -40,6 +42,7 @@ __all__ = [
     "compile_rules",
     "load_nouns",
     "read_rules",
+    "text_keys",
 ]
 
 CATEGORIES = (
@@ -164,9 +167,9 @@ class PatternSet(list[PatternFamily]):
     """Pattern families indexed by the characters their matches need, so a message only runs the families
     that could match it (every family here has a non-empty ``needs``, or it runs on every message).
 
-    Besides its ``needs``, a family's regex names further sets of characters every match holds one of (the
-    literal words of its parts: "井盖|没了" needs 井 and 盖 and one of 没/了); a message lacking one of them skips
-    the family too. They are read from the regexes once and kept in the start-up cache."""
+    Besides its ``needs``, a family's regex names further sets of keys every match holds one of: characters
+    and pairs of adjacent characters of its literal words ("井盖|没了" needs 井盖, and 没 or 了). A message lacking
+    one of them skips the family too. They are read from the regexes once and kept in the start-up cache."""
 
     def __init__(self, families: Iterable[PatternFamily]) -> None:
         super().__init__(families)
@@ -178,14 +181,14 @@ class PatternSet(list[PatternFamily]):
         for i, (_, _, needs) in enumerate(self):
             for ch in needs:
                 by_char[ch] = by_char.get(ch, 0) | (1 << i)
-        # then one bit per further character set: a family runs only when all of its own bits are set
+        # then one bit per further set of keys: a family runs only when all of its own bits are set
         self.further: list[int] = []
         bit = n
         for sets in _further_needs(self):
             mask = 0
-            for chars in sets:
-                for ch in chars:
-                    by_char[ch] = by_char.get(ch, 0) | (1 << bit)
+            for keys in sets:
+                for key in keys:
+                    by_char[key] = by_char.get(key, 0) | (1 << bit)
                 mask |= 1 << bit
                 bit += 1
             self.further.append(mask)
@@ -202,12 +205,12 @@ class PatternSet(list[PatternFamily]):
             for b in range((n + 7) // 8)
         ]
 
-    def for_chars(self, chars: frozenset[str]) -> list[PatternFamily]:
-        """The families that may match a text made of ``chars``, in file order."""
+    def for_text(self, text: str) -> list[PatternFamily]:
+        """The families that may match ``text``, in file order."""
         mask = self.always
         by_char = self.by_char
-        for ch in self.keys.intersection(chars):
-            mask |= by_char[ch]
+        for key in self.keys.intersection(text_keys(text)):
+            mask |= by_char[key]
         return self.for_mask(mask)
 
     def for_mask(self, mask: int) -> list[PatternFamily]:
@@ -239,25 +242,33 @@ class PatternIndex:
         self.always = first.always | (second.always << shift)
         self.first_bits = (1 << shift) - 1
 
-    def masks(self, chars: frozenset[str]) -> tuple[int, int]:
-        """The masks of a text made of ``chars`` for the first and the second set (see ``PatternSet.for_mask``)."""
+    def masks(self, text: str) -> tuple[int, int]:
+        """The masks of ``text`` for the first and the second set (see ``PatternSet.for_mask``)."""
         mask = self.always
         by_char = self.by_char
-        for ch in self.keys.intersection(chars):
-            mask |= by_char[ch]
+        for key in self.keys.intersection(text_keys(text)):
+            mask |= by_char[key]
         return mask & self.first_bits, mask >> self.shift
 
 
-# at most this many further character sets per family (the smallest ones), each at most this large
-_FURTHER_SETS, _FURTHER_SET_SIZE = 4, 64
+def text_keys(text: str) -> set[str]:
+    """What a text offers the pattern indexes: its characters and its pairs of adjacent characters."""
+    keys = set(text)
+    keys.update([text[i : i + 2] for i in range(len(text) - 1)])
+    return keys
 
 
-def _further_needs(families: list[PatternFamily]) -> list[list[str]]:
-    """For each family, the further character sets every match of its regex holds one of (each as a string),
-    leaving out those its ``needs`` already implies; cached by the regexes' sources (start-up cache)."""
+# at most this many further key sets per family (those letting fewest messages through), each at most this large
+_FURTHER_SETS, _FURTHER_SET_SIZE = 5, 96
 
-    def build() -> list[list[str]]:
-        out: list[list[str]] = []
+
+def _further_needs(families: list[PatternFamily]) -> list[list[list[str]]]:
+    """For each family, the further key sets (characters or pairs of adjacent characters) every match of its
+    regex holds one of, leaving out those its ``needs`` already implies; cached by the regexes' sources
+    (start-up cache)."""
+
+    def build() -> list[list[list[str]]]:
+        out: list[list[list[str]]] = []
         for rx, _, needs in families:
             sets: list[frozenset[str]] = []
             if not rx.flags & re.IGNORECASE:
@@ -269,27 +280,42 @@ def _further_needs(families: list[PatternFamily]) -> list[list[str]]:
                     sets = []
             kept = sorted(
                 {s for s in sets if len(s) <= _FURTHER_SET_SIZE and not (needs and needs <= s)},
-                key=lambda s: (len(s), sorted(s)),
+                key=lambda s: (_key_cost(s), sorted(s)),
             )
-            out.append(["".join(sorted(s)) for s in kept[:_FURTHER_SETS]])
+            out.append([sorted(s) for s in kept[:_FURTHER_SETS]])
         return out
 
     parts = [f"{rx.pattern}\0{''.join(sorted(needs))}" for rx, _, needs in families]
-    return cached("pattern-needs", parts, build)
+    return cached("pattern-keys", parts, build)
+
+
+def _key_cost(keys: AbstractSet[str]) -> int:
+    """How many messages a key set lets through, roughly: a pair of characters rules out far more messages than
+    a single character does (the fewer let through, the better the set)."""
+    return sum(10 if len(key) == 1 else 1 for key in keys)
 
 
 def _all_required(items: Any) -> list[frozenset[str]]:
-    """Every character set a match of a parsed regex sequence must hold one of (an empty list when none is
-    known): one per literal, literal class, or alternation whose every branch requires one."""
+    """Every key set a match of a parsed regex sequence must hold one of (an empty list when none is known):
+    one per literal or literal class (its characters), per two of them in a row (their pairs: "[正还]在" gives
+    正在/还在) and per alternation whose every branch requires one."""
     found: list[frozenset[str]] = []
+    before: frozenset[str] | None = None  # the characters the previous position must be, if it is one
     for op, arg in items:
         name = str(op)
+        chars: frozenset[str] | None = None
         if name == "LITERAL":
-            found.append(frozenset({chr(arg)}))
-        elif name == "IN":
-            if arg and all(str(o) == "LITERAL" for o, _ in arg):
-                found.append(frozenset(chr(v) for _, v in arg))
-        elif name == "SUBPATTERN":
+            chars = frozenset({chr(arg)})
+        elif name == "IN" and arg and all(str(o) == "LITERAL" for o, _ in arg):
+            chars = frozenset(chr(v) for _, v in arg)
+        if chars is not None:
+            found.append(chars)
+            if before is not None and len(before) * len(chars) <= _FURTHER_SET_SIZE:
+                found.append(frozenset(a + b for a in before for b in chars))
+            before = chars
+            continue
+        before = None
+        if name == "SUBPATTERN":
             found += _all_required(arg[-1])
         elif name == "BRANCH":
             union: set[str] = set()
@@ -297,7 +323,7 @@ def _all_required(items: Any) -> list[frozenset[str]]:
                 sub = _all_required(alt)
                 if not sub:
                     break
-                union |= min(sub, key=len)
+                union |= min(sub, key=_key_cost)
             else:
                 found.append(frozenset(union))
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and arg[0] >= 1:
@@ -969,6 +995,8 @@ def _compile_pattern(
     needs = spec.get("needs", "")
     if not isinstance(needs, str):
         raise ValueError(f"rules file: '{where}needs' ({name}) must be a string of characters")
+    # ``needs`` is a condition of its own: a message holding none of its characters never runs the family,
+    # even where the regex alone would match ("药瓶子扔得…到处都是" for a smell spreading, which needs 味 or 气)
     required = frozenset(needs) if needs else required_chars(regex)
     return (regex, Entry(roles, cat, weight, f"patterns:{name}"), required)
 

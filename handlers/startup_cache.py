@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# bump when the shape of a cached value changes (3: regex programs carry first-character gates and tries)
-CACHE_FORMAT = "3"
+# bump when the shape or the computation of a cached value changes (3: regex programs carry first-character
+# gates and tries; 4: pattern key sets hold pairs of characters, chosen by how many messages they let through)
+CACHE_FORMAT = "4"
 
 
 def cache_path(kind: str, parts: Iterable[bytes | str]) -> Path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -13,10 +15,13 @@ from handlers.rules import (
     DEFAULT_RULES,
     EVIDENCE_GATE,
     CompiledRules,
+    Entry,
+    PatternSet,
     build_keyword_trie,
     compile_rules,
     load_nouns,
     read_rules,
+    text_keys,
 )
 
 
@@ -40,6 +45,44 @@ def test_the_keyword_trie_finds_the_longest_keyword_at_every_position() -> None:
     got = [(start, w) for start in range(len(text)) if (w := trie.longest_at(text, start)) is not None]
     assert got == expected
     assert (4, "往下滚") in got and (10, "气罐") in got  # inside or overlapping a longer keyword, still seen
+
+
+def test_a_family_runs_only_where_the_character_pairs_of_its_words_occur() -> None:
+    """A family's words give it pairs of adjacent characters a message must hold one of: "里屋没人" has every
+    character of "(?:里头|里面)有人" but none of its pairs, so the family is skipped without a search."""
+    family = (
+        re.compile("(?:里头|里面)有人"),
+        Entry(frozenset({"people_strong"}), None, 1.0),
+        frozenset("有"),
+    )
+    patterns = PatternSet([family])
+    assert patterns.for_text("里头有人") == [family]
+    assert patterns.for_text("里屋没人 有头面") == []
+    assert text_keys("里头有") == {"里", "头", "有", "里头", "头有"}
+
+
+def test_no_shipped_family_is_skipped_where_it_matches(compiled: CompiledRules) -> None:
+    """The character and pair indexes never skip a family whose regex matches a message holding one of its
+    ``needs`` (every labelled case of the fixtures, both pattern sets)."""
+    cases = Path(__file__).parent / "fixtures" / "classifier_cases.jsonl"
+    texts = [
+        json.loads(line)["text"] for line in cases.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    assert len(texts) > 200
+    skipped = []
+    for text in texts:
+        for patterns in (compiled.evidence_patterns, compiled.modifier_patterns):
+            chosen = {id(fam) for fam in patterns.for_text(text)}
+            skipped += [
+                (text, fam[1].source)
+                for fam in patterns
+                if id(fam) not in chosen
+                and (not fam[2] or not fam[2].isdisjoint(text))
+                and fam[0].search(text)
+            ]
+    assert skipped == []
+    chosen_per_text = sum(len(compiled.evidence_patterns.for_text(t)) for t in texts) / len(texts)
+    assert chosen_per_text < len(compiled.evidence_patterns) / 10  # and it does skip most of them
 
 
 def test_longer_keywords_inherit_roles_of_shorter_ones(compiled: CompiledRules) -> None:
