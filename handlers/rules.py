@@ -197,13 +197,16 @@ class PatternSet(list[PatternFamily]):
         self.bits = bit  # how many bits the masks use
         # for each byte of the family bits, the families (index, further mask) each of its 256 values selects:
         # one table lookup per byte instead of one loop turn per candidate bit
-        self._bytes = [
-            [
-                tuple((b * 8 + j, self.further[b * 8 + j]) for j in range(8) if v >> j & 1 and b * 8 + j < n)
-                for v in range(256)
-            ]
-            for b in range((n + 7) // 8)
-        ]
+        self._bytes: list[list[tuple[tuple[int, int], ...]]] = []
+        for base in range(0, n, 8):
+            table: list[tuple[tuple[int, int], ...]] = [()]
+            for v in range(1, 256):
+                top = (
+                    v.bit_length() - 1
+                )  # a value's families: those of it without its top bit, then the top's
+                i = base + top
+                table.append(table[v ^ (1 << top)] + (((i, self.further[i]),) if i < n else ()))
+            self._bytes.append(table)
 
     def for_text(self, text: str) -> list[PatternFamily]:
         """The families that may match ``text``, in file order."""
@@ -285,7 +288,8 @@ def _further_needs(families: list[PatternFamily]) -> list[list[list[str]]]:
             out.append([sorted(s) for s in kept[:_FURTHER_SETS]])
         return out
 
-    parts = [f"{rx.pattern}\0{''.join(sorted(needs))}" for rx, _, needs in families]
+    parts = [f"{_FURTHER_SETS},{_FURTHER_SET_SIZE}"]  # the limits shape the result too
+    parts += [f"{rx.pattern}\0{''.join(sorted(needs))}" for rx, _, needs in families]
     return cached("pattern-keys", parts, build)
 
 
@@ -815,16 +819,17 @@ def _add_morphology(lexicon: _Lexicon, rules: Mapping[str, Any]) -> None:
 def _inherit_roles(lexicon: _Lexicon) -> None:
     """Give each longer keyword the inheritable roles of the shorter keywords inside it (not chained)."""
     inheritable = {w: r & INHERITED for w, (r, _) in lexicon.items() if r & INHERITED}
+    longest = max(map(len, inheritable), default=0)
     for word, (roles, _) in lexicon.items():
         if len(word) < 2 or "ignore" in roles:
             continue
         size = len(word)
         for i in range(size):
-            for j in range(i + 1, size + 1):
-                if j - i < size:  # proper substrings only ("非法" inside "非法开采")
-                    sub_roles = inheritable.get(word[i:j])
-                    if sub_roles:
-                        roles |= sub_roles
+            # proper substrings only ("非法" inside "非法开采"), no longer than the longest inheritable word
+            for j in range(i + 1, min(size - (i == 0), i + longest) + 1):
+                sub_roles = inheritable.get(word[i:j])
+                if sub_roles:
+                    roles |= sub_roles
 
 
 def _compile_priority(rules: Mapping[str, Any]) -> dict[str, int]:
@@ -942,7 +947,15 @@ def _compile_patterns(rules: Mapping[str, Any], compile: Compile = re.compile) -
     if not isinstance(specs, list):
         raise ValueError("rules file: 'patterns' must be an array of tables ([[patterns]])")
     classes = compile_classes(rules)
-    return [_compile_pattern(spec, f"patterns[{i}].", classes, compile) for i, spec in enumerate(specs)]
+    families = [_compile_pattern(spec, f"patterns[{i}].", classes, compile) for i, spec in enumerate(specs)]
+    # a family without ``needs`` gets the characters read from its regex (parsing the regexes again at every
+    # start would cost a tenth of a second: they are kept in the start-up cache)
+    open_ = [rx for rx, _, needs in families if not needs]
+    keys = [f"{rx.flags}\0{rx.pattern}" for rx in open_]
+    found = iter(
+        cached("pattern-required", keys, lambda: ["".join(sorted(required_chars(rx))) for rx in open_])
+    )
+    return [(rx, entry, needs or frozenset(next(found))) for rx, entry, needs in families]
 
 
 # "{people}" in a pattern's regex: the word class of that name from ``[classes]``
@@ -996,9 +1009,9 @@ def _compile_pattern(
     if not isinstance(needs, str):
         raise ValueError(f"rules file: '{where}needs' ({name}) must be a string of characters")
     # ``needs`` is a condition of its own: a message holding none of its characters never runs the family,
-    # even where the regex alone would match ("药瓶子扔得…到处都是" for a smell spreading, which needs 味 or 气)
-    required = frozenset(needs) if needs else required_chars(regex)
-    return (regex, Entry(roles, cat, weight, f"patterns:{name}"), required)
+    # even where the regex alone would match ("药瓶子扔得…到处都是" for a smell spreading, which needs 味 or 气);
+    # left empty here, it is read from the regex by the caller
+    return (regex, Entry(roles, cat, weight, f"patterns:{name}"), frozenset(needs))
 
 
 def required_chars(regex: re.Pattern[str]) -> frozenset[str]:
