@@ -1691,6 +1691,14 @@ ROUND_EMERGENCIES_URGENT = [
     "浇地的水泵漏电 老刘扶着管子倒在渠里了 没人敢上去拉",  # someone down in the water, nobody dares
     "表弟在水库边滑下去了 抓着树枝 我拉不上来",  # I cannot pull him up
     "电线刮断落在羊圈上 羊已经电死两只了 我爹还要进去赶羊",  # livestock killed, a person going in
+    # round 22
+    "有没有人会游泳 河里有个娃",  # asking who can swim is a call for help, not a question
+    "卸货的叉车把人挤墙上了",  # a person pinned
+    "老刘倒在配电箱旁边了 手都黑了 120咋打 地址咋说",  # calling an ambulance now
+    "大坝上有人在喊 闸门那边冲走一个钓鱼的",  # someone swept away
+    "煤车刹车坏了 停不住 司机在喊让人躲开",  # a vehicle that cannot stop
+    "索道停了 我们挂在半空中 风好大 有人在哭",  # stuck in mid-air
+    "条桥好似喺度郁 啲车仲喺度过 点算",  # Cantonese: the bridge is moving and cars are still crossing
 ]
 
 
@@ -1808,6 +1816,11 @@ ROUND_LOOKALIKES = [
     # round 17
     "冻成狗了 被窝出不来",  # a joke about the cold
     "我家大黄狗走丢了 左耳朵缺一块 哪个看到了跟我讲一声",  # a lost dog
+    # round 22
+    "98年那回发大水，水淹到二楼窗户",  # a year of the last century: a story of the past
+    "爷爷说早些年这沟里发过泥石流",  # long ago
+    "股票又崩了，全线塌方",  # shares, not a landslide
+    "过年放鞭炮注意点，莫往柴堆上丢",  # advice
 ]
 
 

@@ -63,3 +63,12 @@ def test_major_thing_needs_evidence_in_its_clause() -> None:
     assert major_thing_failing(hits, lambda h: True, {1})
     assert not major_thing_failing(hits, lambda h: True, {0})
     assert not major_thing_failing(hits, lambda h: False, {1})
+
+
+def test_children_at_unguarded_water_every_day_are_exposed_in_the_shipped_rules() -> None:
+    """DESIGN's example of a major hazard: children every day at an unguarded pond (rule C counts water)."""
+    from handlers.rules import DEFAULT_RULES, compile_rules, read_rules
+
+    shipped = compile_rules(read_rules(DEFAULT_RULES), frozenset()).severity
+    assert grade(shipped, {"people_weak", "exposure"}, False, False, "water", False) == "major"
+    assert grade(shipped, {"people_weak"}, False, False, "water", False) == "general"
