@@ -36,6 +36,9 @@ DISMISSIVE = (
     "汉说",
     "班的说",
 )
+# "人没事": nobody was hurt; with danger still going on after it ("坡垮了一块 人没事 坡上还在往下掉") no all-clear
+PEOPLE_UNHURT = ("人", "人都", "人倒是", "人也", "人还")
+_GOING_ON = frozenset({"ongoing", "imminent", "urgent"})
 # "希望…尽快修复", "请求…处理": asking for a repair or a fix
 # ("按要求补齐" is done as required: no request)
 REQUEST = re.compile(
@@ -162,6 +165,7 @@ def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patter
         for h in hits
         if "neg_msg" in h.entry.roles
         and not text[max(0, h.start - 3) : h.start].endswith(DISMISSIVE)
+        and not (text[max(0, h.start - 3) : h.start].endswith(PEOPLE_UNHURT) and _danger_goes_on(hits, h))
         and not CARRY_ON.match(text, h.end)
         and not _INTERESTED.search(text, max(0, h.start - 16), h.start)
     }
@@ -192,6 +196,11 @@ def scopes_for(text: str, hits: Sequence[Hit], of_clause: dict[int, int], patter
                     # "井盖不是丢了是碎了": the negation covers 丢了 only, 碎了 is asserted
                     scopes.negated_to[h.clause] = corrected
     return scopes
+
+
+def _danger_goes_on(hits: Sequence[Hit], said: Hit) -> bool:
+    """True if danger under way or about to happen is named after ``said`` ("人没事，坡上还在往下掉")."""
+    return any(h.start >= said.end and h.entry.roles & _GOING_ON for h in hits)
 
 
 def _lack_follows(hits: Sequence[Hit], neg: Hit) -> bool:

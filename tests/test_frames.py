@@ -81,6 +81,15 @@ def test_dismissed_all_clear_does_not_close_the_scope(rules: CompiledRules) -> N
     assert not scopes.negated_message
 
 
+def test_nobody_hurt_is_no_all_clear_while_the_danger_goes_on(rules: CompiledRules) -> None:
+    going_on = "屋后边坡今早垮了一块，把猪圈埋了，人没事，坡上还在往下掉"
+    hits, scopes = _scopes(rules, going_on)
+    assert scopes.alive(_word(hits, "在往下掉"))
+    over = "塌的是他家猪圈 人都没事 猪也赶出来了"  # nothing goes on: the incident is over
+    hits, scopes = _scopes(rules, over)
+    assert not scopes.alive(_word(hits, "猪圈"))
+
+
 def test_an_all_clear_while_work_goes_on_is_a_brush_off(rules: CompiledRules) -> None:
     # "厨师说没事 还在炒菜": the alarm goes on and so does the cooking, so nothing is cleared
     _, scopes = _scopes(rules, "饭店的燃气报警器一直在叫 厨师说没事 还在炒菜")
