@@ -81,38 +81,37 @@ def test_training_split_floors(clf: Classifier) -> None:
     assert m["emergency_recall"] >= 0.96, m
 
 
-def test_frozen_blind_round4(clf: Classifier) -> None:
-    # written blind by an author who had seen no rule and no corpus; scored before any tuning this round (village
-    # recall 0.910, reach 0.970; emergencies filed at once as major 0.911) and after it (0.930, 0.990; 0.911)
-    village = _metrics(clf, _rows("frozen", "village_round4"))
-    assert village["detect_precision"] >= 0.95, village
-    assert village["detect_recall"] >= 0.91, village
-    assert village["reach"] >= 0.97, village
-    emergencies = _metrics(clf, _rows("frozen", "emergencies_round4"))
-    assert emergencies["reach"] >= 0.97, emergencies
-    assert emergencies["emergency_recall"] >= 0.88, emergencies
+# The blind frozen rounds, each with floors just under what was shipped when it was read (village; emergencies):
+# round 4 scored before the tuning of its session (village recall 0.910, reach 0.970; emergencies filed at once as
+# major 0.911) and after it (0.930, 0.990; 0.911); round 6 read before any tuning of its session (village recall
+# 0.948; emergencies detected 0.984, filed at once as major 0.938) and round 7 for the first time after it (0.958;
+# 0.984, 0.906); round 8 written at the start of round 22's session and read for the first time after all of its
+# tuning (village precision 0.949, recall 0.959, reach 0.979; emergencies detected 0.964, at once as major 0.893).
+BLIND_ROUND_FLOORS = {
+    "round4": (
+        {"detect_precision": 0.95, "detect_recall": 0.91, "reach": 0.97},
+        {"reach": 0.97, "emergency_recall": 0.88},
+    ),
+    "round6": (
+        {"detect_precision": 0.95, "detect_recall": 0.94, "reach": 0.98},
+        {"detect_recall": 0.97, "emergency_recall": 0.89},
+    ),
+    "round7": (
+        {"detect_precision": 0.95, "detect_recall": 0.94, "reach": 0.98},
+        {"detect_recall": 0.97, "emergency_recall": 0.89},
+    ),
+    "round8": (
+        {"detect_precision": 0.94, "detect_recall": 0.95, "reach": 0.97},
+        {"detect_recall": 0.96, "emergency_recall": 0.88},
+    ),
+}
 
 
-@pytest.mark.parametrize("round_", ["round6", "round7"])
-def test_frozen_blind_rounds_6_and_7(clf: Classifier, round_: str) -> None:
-    # written blind; round 6 read before any tuning this session (village recall 0.948, emergencies detected 0.984,
-    # filed at once as major 0.938), round 7 read for the first time after it (0.958; 0.984, 0.906)
-    village = _metrics(clf, _rows("frozen", f"village_{round_}"))
-    assert village["detect_precision"] >= 0.95, village
-    assert village["detect_recall"] >= 0.94, village
-    assert village["reach"] >= 0.98, village
-    emergencies = _metrics(clf, _rows("frozen", f"emergencies_{round_}"))
-    assert emergencies["detect_recall"] >= 0.97, emergencies
-    assert emergencies["emergency_recall"] >= 0.89, emergencies
-
-
-def test_frozen_blind_round8(clf: Classifier) -> None:
-    # written blind at the start of round 22's session and read for the first time after all of its tuning (village
-    # precision 0.949, recall 0.959, reach 0.979; emergencies detected 0.964, filed at once as major 0.893)
-    village = _metrics(clf, _rows("frozen", "village_round8"))
-    assert village["detect_precision"] >= 0.94, village
-    assert village["detect_recall"] >= 0.95, village
-    assert village["reach"] >= 0.97, village
-    emergencies = _metrics(clf, _rows("frozen", "emergencies_round8"))
-    assert emergencies["detect_recall"] >= 0.96, emergencies
-    assert emergencies["emergency_recall"] >= 0.88, emergencies
+@pytest.mark.parametrize("round_", sorted(BLIND_ROUND_FLOORS))
+def test_frozen_blind_rounds(clf: Classifier, round_: str) -> None:
+    # written blind by authors who had seen no rule and no corpus
+    village_floors, emergency_floors = BLIND_ROUND_FLOORS[round_]
+    for name, floors in ((f"village_{round_}", village_floors), (f"emergencies_{round_}", emergency_floors)):
+        m = _metrics(clf, _rows("frozen", name))
+        below = {k: m[k] for k, floor in floors.items() if m[k] < floor}
+        assert not below, (name, below, m)
