@@ -79,14 +79,26 @@ def _word_bounds(text: str, tokenizer: jieba.Tokenizer, positions: Sequence[int]
 def _name_end(text: str, i: int, bounds: set[int], rules: PlaceRules) -> int | None:
     """Return where a place name with its suffix at ``i`` ends, or None if the suffix ends no name there.
 
-    "高家塔村": the suffix plus a following 村 ends after 村; otherwise the name ends after the suffix if
+    "高家塔村": the suffix plus a following 村 (镇, 乡) ends after it, and a suffix two characters before one
+    ("寨上村") ends nothing; otherwise the name ends after the suffix if
     jieba ends a word there, the suffix is a strong one, or a road, a person or the suffix repeated follows.
     """
     ch = text[i]
     if text.startswith(rules.road_words, i):
         return None  # "乡道", "村道": a road, not the end of a place name
-    if ch != "村" and text[i + 1 : i + 2] == "村":
-        return i + 2
+    after = text[i + 1 : i + 2]
+    if ch != "村" and after == "村":
+        return i + 2  # "高家塔村"
+    if text.startswith(rules.road_words, i + 1):
+        return i + 1  # "石门峁乡道": the place's road
+    if ch != after and after in rules.strong_suffixes:
+        return i + 2  # "黄坳乡"
+    if (
+        _HAN_RE.match(after)
+        and after not in rules.bad_prefix
+        and text[i + 2 : i + 3] in rules.strong_suffixes
+    ):
+        return None  # "寨上村": the name goes on to the village suffix
     if (i + 1) in bounds or ch in rules.strong_suffixes:
         return i + 1
     # "碾子沟老杨家", "高家塔乡道", "狼窝沟沟掌": a person, a road or the suffix repeated ends the name
@@ -123,8 +135,23 @@ def _name_ending_at(
             break
         if length == 1 and start > 0:
             start = _with_leading_char(text, start, bounds, freq, rules)
-        return text[start:end]
+        return text[_with_family_name(text, start, rules) : end]
     return None
+
+
+def _with_family_name(text: str, start: int, rules: PlaceRules) -> int:
+    """Take back a family name jieba split off ("马家/河村", "杨家/岔村"): a name at or right after "X家" starts
+    at X."""
+    if start >= 1 and text[start] in rules.extend_prefix and text[start - 1] not in rules.bad_prefix:
+        return start - 1 if _HAN_RE.match(text[start - 1]) else start
+    if (
+        start >= 2
+        and text[start - 1] in rules.extend_prefix
+        and _HAN_RE.match(text[start - 2])
+        and text[start - 2] not in rules.bad_prefix
+    ):
+        return start - 2
+    return start
 
 
 def _with_leading_char(
