@@ -1828,3 +1828,37 @@ ROUND_LOOKALIKES = [
 def test_lookalikes_of_the_blind_rounds_stay_chatter(clf: Classifier, text: str) -> None:
     c = clf.classify(text)
     assert (c.intent, c.urgent) == ("chatter", False), c
+
+
+# ---- round 23: a big fire, a child missing by the water, a live wire down, equipment burning, a ride stuck ----
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("火！火！羊圈！", "fire"),  # a cry of fire
+        ("我家 厨房 火 很大 老公不在 怎么办 帮帮我", "fire"),  # a big fire in simple, spaced words
+        ("妈妈学校后面冒黑烟 好多好多黑烟", "fire"),  # thick smoke now
+        ("我姐刚打电话说她们村后坡烧荒烧进林子里去了，火压不住", "fire"),  # a fire out of control
+        ("俺家娃跟同学去河边洗澡到现在没回 电话打不通", "water"),  # a child missing by the water
+        ("水渠里漂着个娃娃的鞋 娃找不着了", "water"),
+        ("高压线断了一根 搭在院墙上 嗞嗞响", "electric"),  # a fallen wire, live
+        ("小区配电箱冒烟了 噼啪响 有焦味", "electric"),  # electrical equipment burning now
+        ("索道停了 缆车吊在半空 风好大", "special_equipment"),  # people stuck in mid-air
+        ("电梯坏了关着人了在里面喊救名", "special_equipment"),  # 救名: a voice-input 救命
+    ],
+)
+def test_round23_emergencies_are_filed_urgent_and_major(clf: Classifier, text: str, category: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent, c.category) == ("hazard", "major", True, category), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "孩子不听话 我这火很大",  # temper, not a fire
+        "楼下配电箱又在冒烟 物业还是没人管",  # a standing complaint, not an emergency now
+        "俺家的电表箱冒火星子 啪啪响",  # sparks: a hazard, not a fire under way
+        "路边那截山体裂开了 石头卡在半坡上",  # a rock stuck on a slope, nobody in mid-air
+    ],
+)
+def test_round23_lookalikes_are_not_emergencies(clf: Classifier, text: str) -> None:
+    assert not clf.classify(text).urgent
