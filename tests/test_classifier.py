@@ -1862,3 +1862,15 @@ def test_round23_emergencies_are_filed_urgent_and_major(clf: Classifier, text: s
 )
 def test_round23_lookalikes_are_not_emergencies(clf: Classifier, text: str) -> None:
     assert not clf.classify(text).urgent
+
+
+def test_asking_for_someone_to_be_sent_is_a_call_for_help(clf: Classifier) -> None:
+    """'你们能不能叫人来' asks officials to act: a report, not a question for information."""
+    c = clf.classify("缆车停半空了 我恐高 快哭了 你们能不能叫人来")
+    assert (c.intent, c.severity, c.review) == ("hazard", "major", False), c
+
+
+def test_asking_whether_people_got_out_is_no_all_clear(clf: Classifier) -> None:
+    """'人都撤出来了吗' asks; only '人都撤出来了' says the danger is handled."""
+    assert clf.classify("井下透水了 人都撤出来了吗").intent == "hazard"
+    assert clf.classify("井下透水了 人都撤出来了").intent == "chatter"
