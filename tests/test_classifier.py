@@ -1874,3 +1874,33 @@ def test_asking_whether_people_got_out_is_no_all_clear(clf: Classifier) -> None:
     """'人都撤出来了吗' asks; only '人都撤出来了' says the danger is handled."""
     assert clf.classify("井下透水了 人都撤出来了吗").intent == "hazard"
     assert clf.classify("井下透水了 人都撤出来了").intent == "chatter"
+
+
+# ---- round 24: voice typos, people through the ice, a stove and people not waking, caught in a machine ----------
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("冰窟窿 俩娃", "water"),  # two words and a number
+        ("快来仁啊 冰上调下去一个", "water"),  # 快来仁, 调下去: voice-input 快来人, 掉下去
+        ("煤气中读 老两口 谁家车能开去县医院", "gas"),  # 中读: voice-input 中毒
+        ("尕娃掉水窖里了", "water"),  # a water cellar is water too
+        ("磨面机绞住她头发了 电闸在哪", "other"),  # caught in a machine
+        ("救生圈扔下去够不着", "water"),
+        ("屋里炉子烧了一夜 二叔一家早上都没起来 敲门没动静", "gas"),  # a stove at night, nobody waking
+    ],
+)
+def test_round24_emergencies_are_filed_urgent_and_major(clf: Classifier, text: str, category: str) -> None:
+    c = clf.classify(text)
+    assert (c.intent, c.severity, c.urgent, c.category) == ("hazard", "major", True, category), c
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "村里那台脱粒机皮带罩子掉了 今天李婶袖子差点卷进去",  # a near miss
+        "大河套那冰窟窿没人插个杆儿 昨儿个俩半大小子差点掉下去",  # a worry about the ice
+        "我爸叫不醒 昨晚喝多了 睡得跟死猪一样",  # drunk, not poisoned
+    ],
+)
+def test_round24_lookalikes_are_not_emergencies(clf: Classifier, text: str) -> None:
+    assert not clf.classify(text).urgent

@@ -76,9 +76,11 @@ def test_training_split_floors(clf: Classifier) -> None:
     m = _metrics(clf, _rows("train"))
     assert m["detect_precision"] >= 0.97, m
     assert m["detect_recall"] >= 0.96, m
-    # 0.955 since round 23: rounds 18-23's writers label up to a fifth of their emergencies general (round 23: 8 of
-    # 120, a lid on a pan fire, a stuck goods lift with nobody in it), and this counts every emergency
-    assert m["emergency_recall"] >= 0.955, m
+    # 0.95 since round 24: rounds 18-24's writers label up to a fifth of their emergencies general (round 23: 8 of
+    # 120, a lid on a pan fire, a stuck goods lift with nobody in it; round 24: 6 of 100), this counts every
+    # emergency, and round 24 is not in the shipped model yet (retraining with it put "孩子们都在吐槽作业多" at
+    # 0.936, above its own model-alone threshold of 0.935)
+    assert m["emergency_recall"] >= 0.95, m
 
 
 # The blind frozen rounds, each with floors just under what was shipped when it was read (village; emergencies):
